@@ -1,0 +1,168 @@
+"""The supernetwork's building blocks, each with one forward.
+
+Why our own modules instead of transformers' ``AlbertLayer``: a shared ALBERT block runs once per
+virtual layer, and each run must slice and quantize the shared weights its own way. transformers
+5.x has no head mask any more, and forward hooks on a shared module cannot tell which virtual
+layer they are in (DESIGN.md). So a block takes the layer's :class:`LayerConfig` as an argument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers.activations import ACT2FN
+
+from .architecture import Architecture
+from .quantize import quantize_rows, quantize_weight
+from .subnet import LayerConfig
+
+
+class Embeddings(nn.Module):
+    """Word + position + token-type embeddings, layer norm, and ALBERT's E -> H projection."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        e = arch.embedding_size
+        self.word = nn.Embedding(arch.vocab_size, e, padding_idx=arch.pad_token_id)
+        self.position = nn.Embedding(arch.max_position_embeddings, e)
+        self.token_type = nn.Embedding(arch.type_vocab_size, e)
+        self.norm = nn.LayerNorm(e, eps=arch.layer_norm_eps)
+        self.dropout = nn.Dropout(arch.hidden_dropout)
+        self.projection = nn.Linear(e, arch.hidden_size) if arch.has_projection else None
+
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor, bits: int, scheme: str) -> torch.Tensor:
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+        x = (
+            quantize_rows(self.word(input_ids), bits, scheme)
+            + quantize_rows(self.token_type(token_type_ids), bits, scheme)
+            + quantize_rows(self.position(positions), bits, scheme)[None]
+        )
+        x = self.dropout(self.norm(x))
+        if self.projection is not None:
+            x = F.linear(x, quantize_weight(self.projection.weight, bits, scheme), self.projection.bias)
+        return x
+
+
+@dataclass
+class BlockWeights:
+    """The matrices one virtual layer runs with: sliced (or masked) and quantized."""
+
+    query: torch.Tensor
+    query_bias: torch.Tensor
+    key: torch.Tensor
+    key_bias: torch.Tensor
+    value: torch.Tensor
+    value_bias: torch.Tensor
+    attention_out: torch.Tensor
+    ffn_in: torch.Tensor
+    ffn_in_bias: torch.Tensor
+    ffn_out: torch.Tensor
+
+
+class EncoderBlock(nn.Module):
+    """One transformer block's weights (post-norm, as BERT and ALBERT).
+
+    Heads and FFN neurons are kept as prefixes: after importance ordering
+    (:mod:`evosearch.training`), the first ``k`` are the most important ones.
+    """
+
+    def __init__(self, arch: Architecture, heads: int, ffn: int):
+        super().__init__()
+        h, width = arch.hidden_size, heads * arch.head_dim
+        self.head_dim = arch.head_dim
+        self.query = nn.Linear(h, width)
+        self.key = nn.Linear(h, width)
+        self.value = nn.Linear(h, width)
+        self.attention_out = nn.Linear(width, h)
+        self.attention_norm = nn.LayerNorm(h, eps=arch.layer_norm_eps)
+        self.ffn_in = nn.Linear(h, ffn)
+        self.ffn_out = nn.Linear(ffn, h)
+        self.ffn_norm = nn.LayerNorm(h, eps=arch.layer_norm_eps)
+        self.activation = ACT2FN[arch.hidden_act]
+        self.hidden_dropout = nn.Dropout(arch.hidden_dropout)
+        self.attention_dropout = arch.attention_dropout
+
+    @property
+    def num_heads(self) -> int:
+        return self.query.out_features // self.head_dim
+
+    @property
+    def num_neurons(self) -> int:
+        return self.ffn_in.out_features
+
+    def sliced_weights(self, layer: LayerConfig, scheme: str) -> BlockWeights:
+        """Keep the first ``layer.heads`` heads and ``layer.ffn`` neurons: smaller matrices."""
+        width, ffn = layer.heads * self.head_dim, layer.ffn
+        q = lambda w: quantize_weight(w, layer.bits, scheme)  # noqa: E731
+        return BlockWeights(
+            query=q(self.query.weight[:width]),
+            query_bias=self.query.bias[:width],
+            key=q(self.key.weight[:width]),
+            key_bias=self.key.bias[:width],
+            value=q(self.value.weight[:width]),
+            value_bias=self.value.bias[:width],
+            attention_out=q(self.attention_out.weight[:, :width]),
+            ffn_in=q(self.ffn_in.weight[:ffn]),
+            ffn_in_bias=self.ffn_in.bias[:ffn],
+            ffn_out=q(self.ffn_out.weight[:, :ffn]),
+        )
+
+    def masked_weights(self, layer: LayerConfig, scheme: str) -> BlockWeights:
+        """Full-size matrices with the dropped heads' and neurons' weights set to zero.
+
+        The straightforward reference for slicing (and the "masked" baseline of the
+        throughput benchmark): same result, full-size compute.
+        """
+        width, ffn = layer.heads * self.head_dim, layer.ffn
+        rows = lambda n, keep: (torch.arange(n, device=self.query.weight.device) < keep).float()  # noqa: E731
+        head_keep = rows(self.query.out_features, width)
+        neuron_keep = rows(self.ffn_in.out_features, ffn)
+        q = lambda w: quantize_weight(w, layer.bits, scheme)  # noqa: E731
+        return BlockWeights(
+            query=q(self.query.weight * head_keep[:, None]),
+            query_bias=self.query.bias * head_keep,
+            key=q(self.key.weight * head_keep[:, None]),
+            key_bias=self.key.bias * head_keep,
+            value=q(self.value.weight * head_keep[:, None]),
+            value_bias=self.value.bias * head_keep,
+            attention_out=q(self.attention_out.weight * head_keep[None, :]),
+            ffn_in=q(self.ffn_in.weight * neuron_keep[:, None]),
+            ffn_in_bias=self.ffn_in.bias * neuron_keep,
+            ffn_out=q(self.ffn_out.weight * neuron_keep[None, :]),
+        )
+
+    def forward(self, x: torch.Tensor, attention_bias: torch.Tensor, w: BlockWeights) -> torch.Tensor:
+        batch, seq, _ = x.shape
+        split = lambda t: t.view(batch, seq, -1, self.head_dim).transpose(1, 2)  # noqa: E731
+        context = F.scaled_dot_product_attention(
+            split(F.linear(x, w.query, w.query_bias)),
+            split(F.linear(x, w.key, w.key_bias)),
+            split(F.linear(x, w.value, w.value_bias)),
+            attn_mask=attention_bias,
+            dropout_p=self.attention_dropout if self.training else 0.0,
+        )
+        context = context.transpose(1, 2).reshape(batch, seq, -1)
+        attended = F.linear(context, w.attention_out, self.attention_out.bias)
+        x = self.attention_norm(x + self.hidden_dropout(attended))
+        inner = self.activation(F.linear(x, w.ffn_in, w.ffn_in_bias))
+        out = F.linear(inner, w.ffn_out, self.ffn_out.bias)
+        return self.ffn_norm(x + self.hidden_dropout(out))
+
+
+class ExitRamp(nn.Module):
+    """An off-ramp: pooler (dense + tanh on the first token) and a classifier (DeeBERT)."""
+
+    def __init__(self, arch: Architecture):
+        super().__init__()
+        self.pooler = nn.Linear(arch.hidden_size, arch.hidden_size)
+        self.dropout = nn.Dropout(arch.classifier_dropout)
+        self.classifier = nn.Linear(arch.hidden_size, arch.num_labels)
+
+    def pool(self, hidden: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.pooler(hidden[:, 0]))
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(self.pool(hidden)))

@@ -1,0 +1,81 @@
+"""Weight fake-quantization with a straight-through estimator (Bengio et al., 2013).
+
+Two schemes, as EdgeBERT (Tambe et al., MICRO 2021) offers:
+
+* ``int``: symmetric integer quantization with one scale per output channel (row), the
+  common baseline (Jacob et al., CVPR 2018; Q8BERT, Zafrir et al. 2019).
+* ``adaptivfloat``: AdaptivFloat (Tambe et al., DAC 2020): sign, ``e`` exponent bits and
+  ``m = n - 1 - e`` mantissa bits, with the exponent bias chosen per tensor from its largest
+  magnitude so that the format's range sits where the weights are. The all-zero code of the
+  smallest exponent stands for 0, so the smallest positive value is ``2**exp_min * (1 + 2**-m)``.
+
+Quantized values are returned as floats on the quantization grid ("fake" quantization); the
+gradient passes straight through to the float weights.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# Exponent bits of AdaptivFloat per total width; 8 bits use 3 as in EdgeBERT.
+ADAPTIVFLOAT_EXPONENT_BITS = {2: 1, 3: 1, 4: 2, 5: 2, 6: 3, 7: 3, 8: 3, 16: 5}
+
+
+def quantize_weight(weight: torch.Tensor, bits: int, scheme: str) -> torch.Tensor:
+    """Quantize a weight matrix: per output row for ``int``, per tensor for ``adaptivfloat``."""
+    if bits >= 32:
+        return weight
+    if scheme == "int":
+        quantized = _int_grid(weight, bits)
+    elif scheme == "adaptivfloat":
+        quantized = _adaptivfloat_grid(weight, bits, weight.detach().abs().max())
+    else:
+        raise ValueError(f"unknown quantization scheme {scheme!r}")
+    return _straight_through(weight, quantized)
+
+
+def quantize_rows(rows: torch.Tensor, bits: int, scheme: str) -> torch.Tensor:
+    """Quantize each row (last dimension) on its own: used for embedding vectors.
+
+    Row-wise scaling makes quantizing looked-up rows identical to looking up rows of the
+    quantized table, so the full vocabulary table is never quantized per forward pass.
+    """
+    if bits >= 32:
+        return rows
+    if scheme == "int":
+        quantized = _int_grid(rows, bits)
+    elif scheme == "adaptivfloat":
+        quantized = _adaptivfloat_grid(rows, bits, rows.detach().abs().amax(dim=-1, keepdim=True))
+    else:
+        raise ValueError(f"unknown quantization scheme {scheme!r}")
+    return _straight_through(rows, quantized)
+
+
+def _straight_through(weight: torch.Tensor, quantized: torch.Tensor) -> torch.Tensor:
+    return weight + (quantized - weight).detach()
+
+
+def _int_grid(weight: torch.Tensor, bits: int) -> torch.Tensor:
+    levels = 2 ** (bits - 1) - 1
+    w = weight.detach()
+    scale = w.abs().amax(dim=-1, keepdim=True).clamp_min(1e-12) / levels
+    return torch.clamp(torch.round(w / scale), -levels, levels) * scale
+
+
+def _adaptivfloat_grid(weight: torch.Tensor, bits: int, max_abs: torch.Tensor) -> torch.Tensor:
+    exp_bits = ADAPTIVFLOAT_EXPONENT_BITS[bits]
+    man_bits = bits - 1 - exp_bits
+    w = weight.detach()
+    exp_max = torch.floor(torch.log2(max_abs.clamp_min(1e-30)))
+    exp_min = exp_max - (2**exp_bits - 1)
+    value_max = 2.0**exp_max * (2 - 2.0**-man_bits)
+    value_min = 2.0**exp_min * (1 + 2.0**-man_bits)
+
+    magnitude = w.abs().clamp(max=value_max)
+    exponent = torch.floor(torch.log2(magnitude.clamp_min(1e-30))).clamp(min=exp_min, max=exp_max)
+    scale = 2.0**exponent
+    mantissa = torch.round((magnitude / scale - 1) * 2**man_bits) / 2**man_bits + 1
+    normal = mantissa * scale
+    # Below the smallest code: round to 0 or to value_min, whichever is nearer.
+    tiny = torch.where(magnitude >= value_min / 2, value_min.expand_as(magnitude), torch.zeros_like(magnitude))
+    return torch.sign(w) * torch.where(magnitude < value_min, tiny, normal)

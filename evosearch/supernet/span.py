@@ -1,0 +1,24 @@
+"""Adaptive attention span (Sukhbaatar et al., ACL 2019), as applied to ALBERT by EdgeBERT.
+
+A head with span ``z`` weighs the attention between tokens at distance ``d`` by the soft mask
+``m(d) = clamp((R + z - d) / R, 0, 1)`` with ramp ``R``, then renormalises. Multiplying the
+softmax by ``m`` and renormalising equals adding ``log m`` to the scores before the softmax,
+which is how we apply it (one additive bias, shared with the padding mask). The encoder is
+bidirectional, so ``d = |i - j|``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def span_mask(seq_len: int, span: float, ramp: float, device=None) -> torch.Tensor:
+    """The soft mask ``m(|i - j|)`` as a ``(seq_len, seq_len)`` tensor of values in [0, 1]."""
+    positions = torch.arange(seq_len, device=device)
+    distance = (positions[:, None] - positions[None, :]).abs().float()
+    return ((ramp + span - distance) / ramp).clamp(0.0, 1.0)
+
+
+def span_bias(seq_len: int, span: float, ramp: float, device=None) -> torch.Tensor:
+    """``log m``: an additive attention bias (``-inf`` where the mask is 0)."""
+    return torch.log(span_mask(seq_len, span, ramp, device))
