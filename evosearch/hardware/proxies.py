@@ -1,0 +1,182 @@
+"""Hardware-agnostic objectives: MACs/FLOPs, parameter count, model size, P-BERT's ICCR.
+
+Storage follows the genome: matrices at the layer's weight bit width, embedding tables (and
+ALBERT's E->H projection) at ``embedding_bits``, biases and layer-norm parameters at 32 bits.
+ALBERT's shared weights are stored once per weight *block*, as the union any virtual layer using
+the block needs: the max heads, max FFN neurons and max bit width over those layers (a lower-bit
+layer reads the most significant bits of the stored weights; bit-plane layout assumed), at the
+lowest sparsity of those layers.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ..supernet.architecture import Architecture
+from ..supernet.subnet import SubnetConfig
+from .ops import Gemm, embedding_ops, layer_ops, ramp_ops
+
+FLOAT_BITS = 32  # biases and layer-norm parameters
+
+
+def _sparsity(arch: Architecture, sparsity: Sequence[float] | None) -> tuple[float, ...]:
+    if sparsity is None:
+        return (0.0,) * arch.num_layers
+    s = tuple(float(x) for x in sparsity)
+    if len(s) != arch.num_layers:
+        raise ValueError(f"sparsity has {len(s)} entries; this model has {arch.num_layers} virtual layers")
+    if any(not 0.0 <= x < 1.0 for x in s):
+        raise ValueError(f"sparsity values must be in [0, 1); got {s}")
+    return s
+
+
+def block_matrix_params(hidden: int, head_dim: int, heads: int, ffn: int) -> int:
+    """Weight-matrix parameters of a block keeping ``heads`` heads and ``ffn`` neurons."""
+    hd = heads * head_dim
+    return 4 * hidden * hd + 2 * hidden * ffn
+
+
+def block_vector_params(hidden: int, head_dim: int, heads: int, ffn: int) -> int:
+    """Biases and layer-norm parameters of such a block."""
+    hd = heads * head_dim
+    return 3 * hd + hidden + 2 * hidden + ffn + hidden + 2 * hidden
+
+
+def stored_blocks(arch: Architecture, config: SubnetConfig, sparsity: Sequence[float] | None = None):
+    """For every weight block used: (heads, ffn, bits, sparsity) of the stored union."""
+    s = _sparsity(arch, sparsity)
+    blocks: dict[int, list] = {}
+    for i, layer in enumerate(config.layers):
+        b = arch.block_of_layer[i]
+        cur = blocks.get(b)
+        if cur is None:
+            blocks[b] = [layer.heads, layer.ffn, layer.bits, s[i]]
+        else:
+            cur[0] = max(cur[0], layer.heads)
+            cur[1] = max(cur[1], layer.ffn)
+            cur[2] = max(cur[2], layer.bits)
+            cur[3] = min(cur[3], s[i])
+    return [tuple(v) for _, v in sorted(blocks.items())]
+
+
+def model_size_breakdown(
+    arch: Architecture,
+    config: SubnetConfig,
+    sparsity: Sequence[float] | None = None,
+    index_bits: int | None = None,
+    early_exit: bool = False,
+) -> dict[str, float]:
+    """Stored bits per part: ``embeddings`` (tables + LN), ``projection`` (ALBERT), ``blocks``, ``ramps``.
+
+    ``index_bits``: when given and a block is sparse, its matrices are stored compressed
+    (non-zeros only, each with ``index_bits`` of index); otherwise zeros are stored.
+    ``early_exit``: count an exit ramp after every layer (else only the final pooler+classifier).
+    """
+    H, E, d = arch.hidden_size, arch.embedding_size, arch.head_dim
+    eb = config.embedding_bits
+    tables = (arch.vocab_size + arch.max_position_embeddings + arch.type_vocab_size) * E
+    out = {"embeddings": tables * eb + 2 * E * FLOAT_BITS, "projection": 0.0, "blocks": 0.0, "ramps": 0.0}
+    if arch.has_projection:
+        out["projection"] = E * H * eb + H * FLOAT_BITS
+    for heads, ffn, bits, sp in stored_blocks(arch, config, sparsity):
+        n = block_matrix_params(H, d, heads, ffn)
+        if sp > 0.0 and index_bits is not None:
+            mat_bits = n * (1.0 - sp) * (bits + index_bits)
+        else:
+            mat_bits = n * bits
+        out["blocks"] += mat_bits + block_vector_params(H, d, heads, ffn) * FLOAT_BITS
+    ramp_layers = range(arch.num_layers) if early_exit else [arch.num_layers - 1]
+    for i in ramp_layers:
+        bits = config.layers[i].bits
+        out["ramps"] += (H * H + H * arch.num_labels) * bits + (H + arch.num_labels) * FLOAT_BITS
+    return out
+
+
+def model_size_bytes(
+    arch: Architecture,
+    config: SubnetConfig,
+    sparsity: Sequence[float] | None = None,
+    index_bits: int | None = None,
+    early_exit: bool = False,
+) -> float:
+    """Model size in bytes at the chosen bit widths (ALBERT shared blocks counted once, as the union)."""
+    return sum(model_size_breakdown(arch, config, sparsity, index_bits, early_exit).values()) / 8.0
+
+
+def parameter_count(arch: Architecture, config: SubnetConfig, early_exit: bool = False) -> int:
+    """Stored parameters (shared ALBERT blocks counted once, as the union of what layers keep)."""
+    H, E, d = arch.hidden_size, arch.embedding_size, arch.head_dim
+    n = (arch.vocab_size + arch.max_position_embeddings + arch.type_vocab_size) * E + 2 * E
+    if arch.has_projection:
+        n += E * H + H
+    for heads, ffn, _bits, _sp in stored_blocks(arch, config):
+        n += block_matrix_params(H, d, heads, ffn) + block_vector_params(H, d, heads, ffn)
+    ramps = arch.num_layers if early_exit else 1
+    n += ramps * (H * H + H + H * arch.num_labels + arch.num_labels)
+    return n
+
+
+def macs(
+    arch: Architecture,
+    config: SubnetConfig,
+    seq_len: int = 128,
+    span_ramp: int = 0,
+    sparsity: Sequence[float] | None = None,
+) -> float:
+    """Multiply-accumulates of one forward pass of ``seq_len`` tokens (dense unless ``sparsity``).
+
+    Counts every GEMM (projections, QK^T and AV within the attention span, FFN, embedding
+    projection, final pooler + classifier). FLOPs ~= 2 x MACs.
+    """
+    s = _sparsity(arch, sparsity)
+    total = 0.0
+    ops = embedding_ops(arch.embedding_size, arch.hidden_size, arch.has_projection, config.embedding_bits, seq_len)
+    for i, layer in enumerate(config.layers):
+        ops += layer_ops(arch.hidden_size, arch.head_dim, layer.heads, layer.ffn, layer.bits, layer.span,
+                         seq_len, s[i], span_ramp)
+    ops += ramp_ops(arch.hidden_size, arch.num_labels, config.layers[-1].bits)
+    for op in ops:
+        if isinstance(op, Gemm):
+            total += op.count * op.m * op.k * op.n * (1.0 - op.sparsity)
+    return total
+
+
+def flops(arch: Architecture, config: SubnetConfig, seq_len: int = 128, span_ramp: int = 0,
+          sparsity: Sequence[float] | None = None) -> float:
+    """2 x :func:`macs` (one multiply and one add per MAC)."""
+    return 2.0 * macs(arch, config, seq_len, span_ramp, sparsity)
+
+
+def iccr_complexity(arch: Architecture, config: SubnetConfig, sparsity: Sequence[float] | None = None) -> float:
+    """P-BERT's K_model = sum_i i * j_i * b_i over layers i = 1..L.
+
+    j_i: weight values remaining in layer i (matrices kept by its heads/FFN genes, times the
+    density 1 - sparsity_i); b_i: its weight bit width. Layers are numbered from 1 (numbering
+    from 0 would make the first layer free).
+    """
+    s = _sparsity(arch, sparsity)
+    H, d = arch.hidden_size, arch.head_dim
+    k = 0.0
+    for i, layer in enumerate(config.layers, start=1):
+        j = block_matrix_params(H, d, layer.heads, layer.ffn) * (1.0 - s[i - 1])
+        k += i * j * layer.bits
+    return k
+
+
+def iccr(arch: Architecture, config: SubnetConfig, sparsity: Sequence[float] | None = None,
+         reference: SubnetConfig | None = None, reference_bits: int = 32) -> float:
+    """Inverted computational complexity ratio (P-BERT): ICCR = K_original / K_model.
+
+    K_original is :func:`iccr_complexity` of ``reference`` (default: the full model at
+    ``reference_bits`` = 32-bit floats). Higher is "more compressed".
+
+    Known flaw (reviewers of P-BERT, seed 000): the layer index i weights the sum, so pruning or
+    quantizing layer 12 changes the ratio 12x more than the same change in layer 1, with no
+    hardware reason — every layer costs the same to run. The metric also ignores embeddings,
+    attention (sequence length, span), layer types and how compression is achieved, and it was
+    never validated against latency/energy. We keep it only for comparison with P-BERT; use
+    :func:`model_size_bytes`, :func:`macs` or :func:`evosearch.hardware.estimate` as objectives.
+    """
+    if reference is None:
+        reference = SubnetConfig.largest(arch).with_layers(bits=reference_bits)
+    return iccr_complexity(arch, reference) / iccr_complexity(arch, config, sparsity)

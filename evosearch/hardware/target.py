@@ -1,0 +1,369 @@
+"""Hardware targets: the description of an accelerator the cost model prices a sub-network on.
+
+A target is a YAML file (shipped ones live in ``objectives/hardware/``; users add their own and
+load them by path). It names
+
+* the MAC array (rows x cols, datapath and accumulator bit widths, energy per MAC at the datapath
+  width, zero skipping for unstructured sparsity),
+* a vector unit for softmax / layer-norm / GELU / residual adds,
+* the memory levels (per-bit read/write energy, bandwidth, leakage, capacity, on- or off-chip),
+* where weights, embeddings, activations and partial sums live (EdgeBERT, Tambe et al. MICRO 2021:
+  embeddings in ReRAM eNVM, everything else in SRAM),
+* the DVFS operating points (voltage, frequency) and which one is nominal.
+
+Energy numbers in the shipped files come from Horowitz (ISSCC 2014), Timeloop/Accelergy example
+outputs and NVMExplorer (Pentecost et al., HPCA 2022); each is cited beside the value.
+
+:func:`load_target` validates the schema and raises :class:`HardwareTargetError` naming the field,
+the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from ..errors import EvosearchError
+
+#: Folder of the hardware targets shipped with evosearch (``<repo>/objectives/hardware``).
+SHIPPED_TARGETS_DIR = Path(__file__).resolve().parents[2] / "objectives" / "hardware"
+
+PLACEMENT_ROLES = ("weights", "embeddings", "activations", "partial_sums")
+VECTOR_OPS = ("softmax", "layernorm", "gelu", "add")
+
+
+class HardwareTargetError(EvosearchError, ValueError):
+    """A hardware target file that cannot be used; the message names the field and what is allowed."""
+
+
+@dataclass(frozen=True)
+class MemoryLevel:
+    """One memory level: energy per bit moved, bandwidth, leakage power, capacity.
+
+    Exactly one of ``bandwidth_bits_per_cycle`` (on-chip buffers: scales with the DVFS clock) or
+    ``bandwidth_gb_per_s`` (off-chip DRAM: fixed) is set. ``scales_with_voltage``: whether the
+    access energy scales with the core supply (V^2); false for off-chip DRAM.
+    """
+
+    name: str
+    read_pj_per_bit: float
+    write_pj_per_bit: float
+    leakage_mw: float = 0.0
+    capacity_kb: float | None = None
+    on_chip: bool = True
+    bandwidth_bits_per_cycle: float | None = None
+    bandwidth_gb_per_s: float | None = None
+    scales_with_voltage: bool = True
+
+    def bits_per_ns(self, frequency_mhz: float) -> float:
+        if self.bandwidth_bits_per_cycle is not None:
+            return self.bandwidth_bits_per_cycle * frequency_mhz * 1e-3
+        return self.bandwidth_gb_per_s * 8.0  # GB/s = 8 Gbit/s = 8 bit/ns
+
+
+@dataclass(frozen=True)
+class DVFSPoint:
+    """One operating point: supply voltage (V) and clock frequency (MHz)."""
+
+    voltage: float
+    frequency_mhz: float
+
+
+@dataclass(frozen=True)
+class HardwareTarget:
+    """A validated accelerator description (see module docstring and the shipped YAML files)."""
+
+    name: str
+    technology_nm: float
+    # MAC array
+    array_rows: int
+    array_cols: int
+    datapath_bits: int  # weight operand width of one MAC
+    activation_bits: int  # activation operand width (activations are kept at this width)
+    accumulator_bits: int
+    mac_energy_pj: float  # one datapath_bits x activation_bits MAC at the nominal voltage
+    zero_skipping: bool
+    index_bits: int  # per non-zero weight, when zero skipping stores weights compressed
+    compute_leakage_mw: float
+    # vector unit
+    vector_lanes: int
+    vector_op_energy_pj: float
+    vector_ops_per_element: tuple[tuple[str, float], ...]
+    # memory
+    memory: tuple[MemoryLevel, ...]
+    placement: tuple[tuple[str, str], ...]  # role -> memory level name
+    dram_staging_level: str | None  # on-chip level data read from off-chip passes through
+    # DVFS
+    dvfs_points: tuple[DVFSPoint, ...]
+    nominal_dvfs: int
+    leakage_voltage_exponent: float = 1.0
+    source: str = ""
+    description: str = ""
+    # derived
+    _levels: dict = field(default=None, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_levels", {m.name: m for m in self.memory})
+
+    @property
+    def key(self) -> str:
+        """Identity used in caches: name plus a hash of every number."""
+        return f"{self.name}#{hash(self) & 0xFFFFFFFF:08x}"
+
+    def level(self, name: str) -> MemoryLevel:
+        return self._levels[name]
+
+    def level_of(self, role: str) -> MemoryLevel:
+        return self._levels[dict(self.placement)[role]]
+
+    def ops_per_element(self, op: str) -> float:
+        return dict(self.vector_ops_per_element)[op]
+
+    @property
+    def nominal_point(self) -> DVFSPoint:
+        return self.dvfs_points[self.nominal_dvfs]
+
+    @property
+    def macs_per_cycle(self) -> int:
+        return self.array_rows * self.array_cols
+
+    def resolve_dvfs(self, point: "DVFSPoint | int | tuple[float, float] | None") -> DVFSPoint:
+        """A DVFS point from an index into ``dvfs_points``, a (voltage, MHz) pair or None (nominal)."""
+        if point is None:
+            return self.nominal_point
+        if isinstance(point, DVFSPoint):
+            return point
+        if isinstance(point, int) and not isinstance(point, bool):
+            if not 0 <= point < len(self.dvfs_points):
+                raise HardwareTargetError(
+                    f"dvfs_point={point}; target {self.name!r} has points 0..{len(self.dvfs_points) - 1}"
+                )
+            return self.dvfs_points[point]
+        try:
+            voltage, freq = point
+            return DVFSPoint(float(voltage), float(freq))
+        except (TypeError, ValueError):
+            raise HardwareTargetError(
+                f"dvfs_point={point!r}; allowed: None, an index, a DVFSPoint or a (voltage, frequency_mhz) pair"
+            ) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# loading and validation
+
+
+def list_shipped_targets() -> list[str]:
+    """Names of the targets shipped in ``objectives/hardware`` (load them by these names)."""
+    if not SHIPPED_TARGETS_DIR.is_dir():
+        return []
+    return sorted(p.stem for p in SHIPPED_TARGETS_DIR.glob("*.yaml"))
+
+
+def load_target(name_or_path: "str | Path | Mapping[str, Any] | HardwareTarget") -> HardwareTarget:
+    """Load a hardware target by shipped name (``"edgebert-12nm"``), YAML path, or mapping.
+
+    Raises :class:`HardwareTargetError` when the file is missing or its schema is wrong.
+    """
+    if isinstance(name_or_path, HardwareTarget):
+        return name_or_path
+    if isinstance(name_or_path, Mapping):
+        return target_from_dict(name_or_path)
+    text = str(name_or_path)
+    path = Path(text)
+    if not (path.suffix in (".yaml", ".yml") or path.exists()):
+        path = SHIPPED_TARGETS_DIR / f"{text}.yaml"
+    if not path.is_file():
+        shipped = ", ".join(list_shipped_targets()) or "(none found)"
+        raise HardwareTargetError(
+            f"hardware target {text!r} not found: give a path to a YAML file or one of the shipped names: {shipped}"
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise HardwareTargetError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(data, Mapping):
+        raise HardwareTargetError(f"{path}: the top level must be a mapping of fields, got {type(data).__name__}")
+    try:
+        return target_from_dict(data)
+    except HardwareTargetError as err:
+        raise HardwareTargetError(f"{path}: {err}") from None
+
+
+_MISSING = object()
+
+
+def _get(data: Mapping, path: str, kind: str, *, default=_MISSING, allow_zero: bool = True):
+    """Read ``data[...path...]`` checking its type; ``kind`` is 'number', 'int', 'str', 'bool', 'map', 'list'."""
+    node: Any = data
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        if not isinstance(node, Mapping):
+            raise HardwareTargetError(f"field '{'.'.join(parts[:i])}' must be a mapping")
+        if part not in node or node[part] is None:
+            if default is not _MISSING:
+                return default
+            raise HardwareTargetError(f"missing field '{path}' ({_EXPECT[kind]})")
+        node = node[part]
+    value = node
+    ok = {
+        "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "str": isinstance(value, str),
+        "bool": isinstance(value, bool),
+        "map": isinstance(value, Mapping),
+        "list": isinstance(value, (list, tuple)),
+    }[kind]
+    if not ok:
+        raise HardwareTargetError(f"field '{path}' = {value!r} has the wrong type; expected {_EXPECT[kind]}")
+    if kind in ("number", "int"):
+        if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+            bound = "> 0" if not allow_zero else ">= 0"
+            raise HardwareTargetError(f"field '{path}' = {value!r}; allowed: a finite number {bound}")
+    return value
+
+
+_EXPECT = {
+    "number": "a number",
+    "int": "an integer",
+    "str": "a string",
+    "bool": "true or false",
+    "map": "a mapping",
+    "list": "a list",
+}
+
+
+def target_from_dict(data: Mapping[str, Any]) -> HardwareTarget:
+    """Validate a target mapping (the parsed YAML) and build a :class:`HardwareTarget`."""
+    if not isinstance(data, Mapping):
+        raise HardwareTargetError("a hardware target must be a mapping of fields")
+    known_top = {"name", "technology_nm", "description", "source", "compute", "vector_unit", "memory",
+                 "placement", "dvfs"}
+    unknown = sorted(set(data) - known_top)
+    if unknown:
+        raise HardwareTargetError(f"unknown field(s) {unknown}; allowed top-level fields: {sorted(known_top)}")
+    name = _get(data, "name", "str")
+    array = _get(data, "compute.mac_array", "list")
+    if len(array) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in array):
+        raise HardwareTargetError(f"field 'compute.mac_array' = {array!r}; expected [rows, cols], two integers > 0")
+
+    # memory levels
+    mem = _get(data, "memory", "map")
+    if not mem:
+        raise HardwareTargetError("field 'memory' must name at least one memory level")
+    levels = []
+    for lname in mem:
+        p = f"memory.{lname}"
+        _get(data, p, "map")
+        allowed = {"read_pj_per_bit", "write_pj_per_bit", "leakage_mw", "capacity_kb", "on_chip",
+                   "bandwidth_bits_per_cycle", "bandwidth_gb_per_s", "scales_with_voltage", "technology"}
+        extra = sorted(set(mem[lname]) - allowed)
+        if extra:
+            raise HardwareTargetError(f"unknown field(s) {extra} in '{p}'; allowed: {sorted(allowed)}")
+        bw_cycle = _get(data, f"{p}.bandwidth_bits_per_cycle", "number", default=None, allow_zero=False)
+        bw_gbs = _get(data, f"{p}.bandwidth_gb_per_s", "number", default=None, allow_zero=False)
+        if (bw_cycle is None) == (bw_gbs is None):
+            raise HardwareTargetError(
+                f"'{p}' needs exactly one of 'bandwidth_bits_per_cycle' (on-chip, scales with the clock) "
+                f"or 'bandwidth_gb_per_s' (off-chip, fixed)"
+            )
+        on_chip = _get(data, f"{p}.on_chip", "bool", default=True)
+        levels.append(
+            MemoryLevel(
+                name=str(lname),
+                read_pj_per_bit=float(_get(data, f"{p}.read_pj_per_bit", "number")),
+                write_pj_per_bit=float(_get(data, f"{p}.write_pj_per_bit", "number")),
+                leakage_mw=float(_get(data, f"{p}.leakage_mw", "number", default=0.0)),
+                capacity_kb=_get(data, f"{p}.capacity_kb", "number", default=None, allow_zero=False),
+                on_chip=on_chip,
+                bandwidth_bits_per_cycle=None if bw_cycle is None else float(bw_cycle),
+                bandwidth_gb_per_s=None if bw_gbs is None else float(bw_gbs),
+                scales_with_voltage=_get(data, f"{p}.scales_with_voltage", "bool", default=on_chip),
+            )
+        )
+    level_names = [lv.name for lv in levels]
+
+    placement = _get(data, "placement", "map")
+    extra = sorted(set(placement) - set(PLACEMENT_ROLES))
+    if extra:
+        raise HardwareTargetError(f"unknown field(s) {extra} in 'placement'; allowed: {list(PLACEMENT_ROLES)}")
+    place = []
+    for role in PLACEMENT_ROLES:
+        where = _get(data, f"placement.{role}", "str")
+        if where not in level_names:
+            raise HardwareTargetError(
+                f"field 'placement.{role}' = {where!r} is not a memory level of this target; "
+                f"allowed: {', '.join(level_names)}"
+            )
+        place.append((role, where))
+    by_name = {lv.name: lv for lv in levels}
+    for role in ("activations", "partial_sums"):
+        if not by_name[dict(place)[role]].on_chip:
+            raise HardwareTargetError(f"field 'placement.{role}' must be an on-chip level (on_chip: true)")
+    staging = None
+    needs_staging = any(not by_name[w].on_chip for _, w in place)
+    if needs_staging:
+        # data read from off-chip memory is written into and read back from the activation/weight
+        # buffer level (DRAM read + SRAM write + SRAM read, as EdgeBERT accounts it)
+        staging = dict(place)["activations"]
+
+    # vector unit
+    ops = _get(data, "vector_unit.ops_per_element", "map")
+    missing = [op for op in VECTOR_OPS if op not in ops]
+    if missing:
+        raise HardwareTargetError(f"missing field 'vector_unit.ops_per_element.{missing[0]}' (a number >= 0)")
+    extra = sorted(set(ops) - set(VECTOR_OPS))
+    if extra:
+        raise HardwareTargetError(f"unknown field(s) {extra} in 'vector_unit.ops_per_element'; allowed: {list(VECTOR_OPS)}")
+    vec_ops = tuple((op, float(_get(data, f"vector_unit.ops_per_element.{op}", "number"))) for op in VECTOR_OPS)
+
+    # DVFS
+    points_raw = _get(data, "dvfs.points", "list")
+    if not points_raw:
+        raise HardwareTargetError("field 'dvfs.points' must list at least one {voltage, frequency_mhz} point")
+    points = []
+    for i, pt in enumerate(points_raw):
+        if not isinstance(pt, Mapping):
+            raise HardwareTargetError(f"field 'dvfs.points[{i}]' must be a mapping {{voltage, frequency_mhz}}")
+        points.append(
+            DVFSPoint(
+                float(_get(pt, "voltage", "number", allow_zero=False)) if "voltage" in pt else _missing(f"dvfs.points[{i}].voltage"),
+                float(_get(pt, "frequency_mhz", "number", allow_zero=False)) if "frequency_mhz" in pt else _missing(f"dvfs.points[{i}].frequency_mhz"),
+            )
+        )
+    nominal = _get(data, "dvfs.nominal", "int", default=0)
+    if nominal >= len(points):
+        raise HardwareTargetError(f"field 'dvfs.nominal' = {nominal}; allowed: an index in [0, {len(points) - 1}]")
+
+    datapath_bits = _get(data, "compute.datapath_bits", "int", allow_zero=False)
+    return HardwareTarget(
+        name=name,
+        technology_nm=float(_get(data, "technology_nm", "number", allow_zero=False)),
+        array_rows=array[0],
+        array_cols=array[1],
+        datapath_bits=datapath_bits,
+        activation_bits=_get(data, "compute.activation_bits", "int", allow_zero=False),
+        accumulator_bits=_get(data, "compute.accumulator_bits", "int", allow_zero=False),
+        mac_energy_pj=float(_get(data, "compute.mac_energy_pj", "number")),
+        zero_skipping=_get(data, "compute.zero_skipping", "bool", default=False),
+        index_bits=_get(data, "compute.index_bits", "int", default=0),
+        compute_leakage_mw=float(_get(data, "compute.leakage_mw", "number", default=0.0)),
+        vector_lanes=_get(data, "vector_unit.lanes", "int", allow_zero=False),
+        vector_op_energy_pj=float(_get(data, "vector_unit.op_energy_pj", "number")),
+        vector_ops_per_element=vec_ops,
+        memory=tuple(levels),
+        placement=tuple(place),
+        dram_staging_level=staging,
+        dvfs_points=tuple(points),
+        nominal_dvfs=nominal,
+        leakage_voltage_exponent=float(_get(data, "dvfs.leakage_voltage_exponent", "number", default=1.0)),
+        source=str(data.get("source", "")),
+        description=str(data.get("description", "")),
+    )
+
+
+def _missing(path: str):
+    raise HardwareTargetError(f"missing field '{path}' (a number > 0)")
