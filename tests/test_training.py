@@ -1,0 +1,217 @@
+"""Supernet training on a tiny random model and a tiny local task."""
+
+import csv
+import random
+
+import pytest
+import torch
+from transformers import AlbertConfig, AlbertModel, BertConfig, BertModel
+
+from evosearch.cli import main
+from evosearch.errors import EvosearchError
+from evosearch.supernet import SubnetConfig, supernet_from_hf
+from evosearch.training import load_checkpoint
+from evosearch.training.importance import gradient_importance, reorder_by_importance
+from evosearch.training.losses import distillation_loss, supervised_loss
+from evosearch.training.space import SubnetSampler, TrainingSpace, TrainingSpaceError
+from evosearch.training.strategies import RandomStrategy, SandwichStrategy, StandardStrategy
+from evosearch.training.trainer import ResumeError, TrainConfig, Trainer
+from tests.test_supernet import TINY, batch, save_tiny
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("EVOSEARCH_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def tiny_task(tmp_path):
+    """A learnable sentiment-like task: label 1 iff the sentence contains w1."""
+    rng = random.Random(0)
+    path = tmp_path / "tiny.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        for i in range(120):
+            words = [f"w{rng.randint(2, 50)}" for _ in range(rng.randint(3, 12))]
+            label = i % 2
+            if label:
+                words.insert(rng.randint(0, len(words)), "w1")
+            writer.writerow([" ".join(words), label])
+    return str(path)
+
+
+@pytest.fixture
+def tiny_model(tmp_path):
+    torch.manual_seed(0)
+    return str(save_tiny(tmp_path, BertModel(BertConfig(num_hidden_layers=3, **TINY))))
+
+
+def tiny_config(tmp_path, tiny_model, tiny_task, **changes):
+    values = dict(
+        model=tiny_model, task=tiny_task, output=str(tmp_path / "run"), max_length=16, batch_size=8, epochs=1.0,
+        importance_warmup=2, importance_batches=2, checkpoint_every=2, eval_batch_size=16, learning_rate=1e-3,
+        space=TrainingSpace(min_head_fraction=0.5, min_ffn_fraction=0.25, bits=(4, 8, 32), spans=(None, 4), embedding_bits=(8, 32)),
+    )
+    values.update(changes)
+    return TrainConfig(**values)
+
+
+def hf_models():
+    return [
+        BertModel(BertConfig(num_hidden_layers=3, **TINY)),
+        AlbertModel(AlbertConfig(embedding_size=16, num_hidden_layers=4, **TINY)),
+    ]
+
+
+@pytest.mark.parametrize("hf", hf_models(), ids=["bert", "albert-shared"])
+def test_importance_permutation_leaves_full_network_unchanged(hf):
+    torch.manual_seed(0)
+    supernet = supernet_from_hf(hf)
+    ids, mask, types = batch()
+    labels = torch.tensor([0, 1, 1])
+    batches = [{"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "labels": labels}]
+    before = supernet.eval()(ids, mask, types)
+    heads, neurons = gradient_importance(supernet, batches, supervised_loss)
+    assert len(heads) == supernet.arch.num_blocks  # ALBERT: one ordering per shared block
+    reorder_by_importance(supernet, heads, neurons)
+    torch.testing.assert_close(supernet(ids, mask, types), before, atol=1e-5, rtol=0)
+    # after the permutation the scores come out sorted, most important first
+    heads_after, neurons_after = gradient_importance(supernet, batches, supervised_loss)
+    for scores in heads_after + neurons_after:
+        assert torch.all(scores[:-1] >= scores[1:] - 1e-6 * scores.max())
+    # and a half-width sub-network keeps the better half: it changes the output less than the worse half would
+    half = SubnetConfig.uniform(supernet.arch, 0.5)
+    assert not torch.allclose(supernet(ids, mask, types, config=half), before)
+
+
+def test_sampler_respects_bounds_and_extremes():
+    arch = supernet_from_hf(BertModel(BertConfig(num_hidden_layers=3, **TINY))).arch
+    space = TrainingSpace(min_head_fraction=0.5, min_ffn_fraction=0.25, bits=(4, 8), spans=(None, 6, 3), embedding_bits=(8,))
+    sampler = SubnetSampler(arch, space, seed=1)
+    for _ in range(50):
+        config = sampler.random()
+        config.validate(arch)
+        assert all(2 <= l.heads <= 4 and 12 <= l.ffn <= 48 and l.bits in (4, 8) and l.span in (None, 6, 3) for l in config.layers)
+    smallest = sampler.smallest()
+    assert all((l.heads, l.ffn, l.bits, l.span) == (2, 12, 4, 3) for l in smallest.layers) and smallest.embedding_bits == 8
+    assert sampler.largest() == SubnetConfig.largest(arch)
+    with pytest.raises(TrainingSpaceError, match="bits=\\[4, 12\\]; allowed: a non-empty list of 2, 3"):
+        TrainingSpace(bits=(4, 12))
+    with pytest.raises(TrainingSpaceError, match="min_head_fraction=0; allowed: a fraction in \\(0, 1\\]"):
+        TrainingSpace(min_head_fraction=0)
+
+
+class RecordingSampler(SubnetSampler):
+    """The real sampler, remembering which kind of sub-network each step asked for."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls = []
+
+    def largest(self):
+        self.calls.append("largest")
+        return super().largest()
+
+    def smallest(self):
+        self.calls.append("smallest")
+        return super().smallest()
+
+    def random(self):
+        self.calls.append("random")
+        return super().random()
+
+
+@pytest.mark.parametrize(
+    "strategy, expected",
+    [
+        (StandardStrategy(), ["largest"]),
+        (RandomStrategy(), ["random"]),
+        (SandwichStrategy(num_random=2), ["largest", "smallest", "random", "random"]),
+    ],
+)
+def test_each_strategy_samples_what_it_claims(strategy, expected):
+    supernet = supernet_from_hf(BertModel(BertConfig(num_hidden_layers=3, num_labels=2, **TINY)))
+    sampler = RecordingSampler(supernet.arch, TrainingSpace(), seed=0)
+    ids, mask, types = batch()
+    losses = strategy(supernet.train(), {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "labels": torch.tensor([0, 1, 0])}, sampler)
+    assert sampler.calls == expected
+    assert len(losses) == len(expected) and all(v >= 0 for v in losses.values())
+    assert supernet.blocks[0].query.weight.grad is not None
+
+
+def test_training_steps_change_weights_and_lower_loss_on_a_fixed_batch():
+    torch.manual_seed(0)
+    supernet = supernet_from_hf(BertModel(BertConfig(num_hidden_layers=3, num_labels=2, hidden_dropout_prob=0, attention_probs_dropout_prob=0, **TINY)))
+    sampler = SubnetSampler(supernet.arch, TrainingSpace(), seed=0)
+    ids, mask, types = batch()
+    fixed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "labels": torch.tensor([0, 1, 0])}
+    optimizer = torch.optim.AdamW(supernet.parameters(), lr=1e-3)
+    before = supernet.blocks[1].ffn_in.weight.detach().clone()
+    loss_before = supervised_loss(supernet.eval()(ids, mask, types), fixed["labels"]).item()
+    for _ in range(5):
+        optimizer.zero_grad()
+        SandwichStrategy(num_random=1)(supernet.train(), fixed, sampler)
+        optimizer.step()
+    assert not torch.equal(before, supernet.blocks[1].ffn_in.weight)
+    assert supervised_loss(supernet.eval()(ids, mask, types), fixed["labels"]).item() < loss_before
+
+
+def test_distillation_loss_is_zero_for_identical_logits():
+    logits = torch.randn(3, 5, 2)
+    assert distillation_loss(logits[-1:].expand(3, 5, 2), logits[-1], 2.0).item() == pytest.approx(0, abs=1e-6)
+    assert distillation_loss(logits, logits[-1], 2.0).item() > 0
+
+
+def test_resume_reproduces_the_uninterrupted_run(tmp_path, tiny_model, tiny_task):
+    straight = Trainer(tiny_config(tmp_path, tiny_model, tiny_task, output=str(tmp_path / "straight")))
+    straight.train(progress=False)
+    interrupted = Trainer(tiny_config(tmp_path, tiny_model, tiny_task, output=str(tmp_path / "killed")))
+    interrupted.train(until_step=3, progress=False)  # importance ordering happened at step 2
+    del interrupted
+    resumed = Trainer(tiny_config(tmp_path, tiny_model, tiny_task, output=str(tmp_path / "killed")))
+    resumed.load_state()
+    assert resumed.step == 3
+    resumed.train(progress=False)
+    assert resumed.step == straight.step == 12
+    for (name, a), b in zip(straight.supernet.state_dict().items(), resumed.supernet.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=0, rtol=0, msg=name)
+    rows = list(csv.DictReader(open(tmp_path / "killed" / "train_log.csv")))
+    assert [int(r["step"]) for r in rows] == list(range(1, 13))
+
+
+def test_resume_errors_are_clear(tmp_path, tiny_model, tiny_task):
+    with pytest.raises(ResumeError, match="nothing to resume"):
+        Trainer(tiny_config(tmp_path, tiny_model, tiny_task)).load_state()
+    Trainer(tiny_config(tmp_path, tiny_model, tiny_task)).train(until_step=2, progress=False)
+    other = Trainer(tiny_config(tmp_path, tiny_model, tiny_task, seed=1))
+    with pytest.raises(ResumeError, match="belongs to another run \\(seed: saved 0, now 1\\)"):
+        other.load_state()
+
+
+def test_train_cli_writes_a_loadable_checkpoint(tmp_path, tiny_model, tiny_task, capsys):
+    out = tmp_path / "cli-run"
+    code = main([
+        "train", "--model", tiny_model, "--task", tiny_task, "--output", str(out), "--max-length", "16",
+        "--batch-size", "16", "--epochs", "1", "--bits", "4", "32", "--spans", "none", "4", "--quiet",
+    ])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "supernet checkpoint" in printed and "largest_4bit" in printed
+    checkpoint = load_checkpoint(out)
+    assert checkpoint.task["num_labels"] == 2 and checkpoint.bounds["bits"] == [4, 32] and checkpoint.bounds["spans"] == [None, 4]
+    assert set(checkpoint.meta["dev"]) >= {"largest", "half", "smallest", "largest_4bit", "largest_per_exit"}
+    assert (out / "train_log.csv").is_file()
+    ids, mask, types = batch()
+    assert checkpoint.supernet(ids, mask, types).shape == (3, 3, 2)
+
+
+def test_train_cli_errors(tmp_path, tiny_model, tiny_task, capsys):
+    assert main(["train", "--model", tiny_model, "--task", "no-such-task", "--output", str(tmp_path / "x")]) == 2
+    assert "unknown task" in capsys.readouterr().err.lower()
+    assert main(["train", "--model", str(tmp_path), "--task", tiny_task, "--output", str(tmp_path / "y")]) == 2
+    assert "cannot read a model config" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("learning_rat: 0.1\n")
+    assert main(["train", "--config", str(bad), "--output", str(tmp_path / "z")]) == 2
+    assert "unknown training option(s) ['learning_rat']" in capsys.readouterr().err
