@@ -44,6 +44,7 @@ def random_config(arch, rng, quant="int"):
                 ffn=rng.randint(1, arch.ffn_of_layer(i)),
                 bits=rng.choice([2, 4, 8, 16, 32]),
                 span=rng.choice([None, 1, 4, 10]),
+                sparsity=rng.choice([0.0, 0.0, 0.3, 0.75]),
             )
             for i in range(arch.num_layers)
         ),
@@ -104,6 +105,16 @@ def test_shared_albert_layers_slice_differently_and_extract_shrinks():
     assert extracted.blocks[1].ffn_in.weight.shape == (5, 32)
 
 
+def test_sparsity_zeroes_that_fraction_of_each_sliced_row():
+    supernet = supernet_from_hf(HF_MODELS["bert"]())
+    weights = supernet.blocks[0].sliced_weights(LayerConfig(heads=2, ffn=20, sparsity=0.75), "int")
+    assert weights.ffn_in.shape == (20, 32) and (weights.ffn_in == 0).sum(dim=1).eq(24).all()
+    assert weights.attention_out.shape == (32, 16) and (weights.attention_out == 0).sum(dim=1).eq(12).all()
+    kept = weights.ffn_in[0] != 0
+    dropped_max = supernet.blocks[0].ffn_in.weight[0][~kept].abs().max()
+    assert supernet.blocks[0].ffn_in.weight[0][kept].abs().min() >= dropped_max
+
+
 def test_largest_config_is_default_and_equals_no_config():
     supernet = supernet_from_hf(HF_MODELS["bert"]()).eval()
     ids, mask, types = batch()
@@ -130,6 +141,7 @@ def test_gradients_reach_shared_weights_through_quantization():
         ([LayerConfig(4, 48), LayerConfig(4, 48, bits=3.5)] + [LayerConfig(4, 48)] * 2, "layer 1: bits=3.5; allowed: 2, 3"),
         ([LayerConfig(4, 48)] * 2 + [LayerConfig(4, 48, span=0), LayerConfig(4, 48)], "layer 2: span=0; allowed: an integer in [1, 64]"),
         ([LayerConfig(4, 48)] * 3, "the config has 3 layers; this model has 4 virtual layers"),
+        ([LayerConfig(4, 48, sparsity=1.0)] * 4, "layer 0: sparsity=1.0; allowed: a fraction in [0, 1)"),
     ],
 )
 def test_out_of_bounds_config_names_layer_field_and_range(layers, field):

@@ -87,17 +87,23 @@ def test_importance_permutation_leaves_full_network_unchanged(hf):
 
 def test_sampler_respects_bounds_and_extremes():
     arch = supernet_from_hf(BertModel(BertConfig(num_hidden_layers=3, **TINY))).arch
-    space = TrainingSpace(min_head_fraction=0.5, min_ffn_fraction=0.25, bits=(4, 8), spans=(None, 6, 3), embedding_bits=(8,))
+    space = TrainingSpace(min_head_fraction=0.5, min_ffn_fraction=0.25, bits=(4, 8), spans=(None, 6, 3), embedding_bits=(8,), sparsity=(0.0, 0.5))
     sampler = SubnetSampler(arch, space, seed=1)
     for _ in range(50):
         config = sampler.random()
         config.validate(arch)
-        assert all(2 <= l.heads <= 4 and 12 <= l.ffn <= 48 and l.bits in (4, 8) and l.span in (None, 6, 3) for l in config.layers)
+        assert all(
+            2 <= l.heads <= 4 and 12 <= l.ffn <= 48 and l.bits in (4, 8) and l.span in (None, 6, 3) and l.sparsity in (0.0, 0.5)
+            for l in config.layers
+        )
     smallest = sampler.smallest()
-    assert all((l.heads, l.ffn, l.bits, l.span) == (2, 12, 4, 3) for l in smallest.layers) and smallest.embedding_bits == 8
+    assert all((l.heads, l.ffn, l.bits, l.span, l.sparsity) == (2, 12, 4, 3, 0.5) for l in smallest.layers)
+    assert smallest.embedding_bits == 8
     assert sampler.largest() == SubnetConfig.largest(arch)
     with pytest.raises(TrainingSpaceError, match="bits=\\[4, 12\\]; allowed: a non-empty list of 2, 3"):
         TrainingSpace(bits=(4, 12))
+    with pytest.raises(TrainingSpaceError, match="sparsity=\\[1.0\\]; allowed: a non-empty list of fractions"):
+        TrainingSpace(sparsity=(1.0,))
     with pytest.raises(TrainingSpaceError, match="min_head_fraction=0; allowed: a fraction in \\(0, 1\\]"):
         TrainingSpace(min_head_fraction=0)
 

@@ -49,6 +49,7 @@ def register(subparsers) -> None:
     p.add_argument("--bits", type=int, nargs="+", help=f"weight bit widths sampled (default: {' '.join(map(str, d.space.bits))})")
     p.add_argument("--spans", nargs="+", help="attention spans sampled; 'none' = unlimited (default: none 16 8)")
     p.add_argument("--embedding-bits", type=int, nargs="+", help=f"(default: {' '.join(map(str, d.space.embedding_bits))})")
+    p.add_argument("--sparsity", type=float, nargs="+", help="per-layer unstructured magnitude sparsities sampled (default: 0, dense)")
     p.add_argument("--quant", choices=["int", "adaptivfloat"], help=f"quantization scheme (default: {d.space.quant})")
     p.add_argument("--checkpoint-every", type=int, help=f"save a resumable state every N steps (default: {d.checkpoint_every})")
     p.add_argument("--seed", type=int, help=f"(default: {d.seed})")
@@ -58,7 +59,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-SPACE_FLAGS = {"min_head_fraction", "min_ffn_fraction", "bits", "spans", "embedding_bits", "quant"}
+SPACE_FLAGS = {"min_head_fraction", "min_ffn_fraction", "bits", "spans", "embedding_bits", "quant", "sparsity"}
 
 
 def build_config(args):

@@ -22,10 +22,10 @@ from .subnet import LayerConfig, SubnetConfig
 def extract(supernet: Supernet, config: SubnetConfig) -> Supernet:
     """A stand-alone model computing ``supernet(..., config=config)`` with smaller matrices."""
     config.validate(supernet.arch)
-    shapes: dict[tuple, int] = {}  # (source block, heads, ffn, bits) -> extracted block
+    shapes: dict[tuple, int] = {}  # (source block, heads, ffn, bits, sparsity) -> extracted block
     block_of_layer = []
     for source, layer in zip(supernet.arch.block_of_layer, config.layers):
-        key = (source, layer.heads, layer.ffn, layer.bits)
+        key = (source, layer.heads, layer.ffn, layer.bits, layer.sparsity)
         block_of_layer.append(shapes.setdefault(key, len(shapes)))
     arch = Architecture.from_dict(
         {
@@ -41,8 +41,8 @@ def extract(supernet: Supernet, config: SubnetConfig) -> Supernet:
     model = Supernet(arch, span_ramp=supernet.span_ramp, default_config=fixed)
     with torch.no_grad():
         _copy_embeddings(model, supernet, config)
-        for (source, heads, ffn, bits), target in zip(shapes, model.blocks):
-            _copy_block(target, supernet.blocks[source], LayerConfig(heads, ffn, bits), config.quant)
+        for (source, heads, ffn, bits, sparsity), target in zip(shapes, model.blocks):
+            _copy_block(target, supernet.blocks[source], LayerConfig(heads, ffn, bits, sparsity=sparsity), config.quant)
         model.ramps.load_state_dict(supernet.ramps.state_dict())
     return model.train(supernet.training)
 

@@ -16,7 +16,7 @@ from torch import nn
 from transformers.activations import ACT2FN
 
 from .architecture import Architecture
-from .quantize import quantize_rows, quantize_weight
+from .quantize import magnitude_prune, quantize_rows, quantize_weight
 from .subnet import LayerConfig
 
 
@@ -96,18 +96,14 @@ class EncoderBlock(nn.Module):
     def sliced_weights(self, layer: LayerConfig, scheme: str) -> BlockWeights:
         """Keep the first ``layer.heads`` heads and ``layer.ffn`` neurons: smaller matrices."""
         width, ffn = layer.heads * self.head_dim, layer.ffn
-        q = lambda w: quantize_weight(w, layer.bits, scheme)  # noqa: E731
-        return BlockWeights(
-            query=q(self.query.weight[:width]),
-            query_bias=self.query.bias[:width],
-            key=q(self.key.weight[:width]),
-            key_bias=self.key.bias[:width],
-            value=q(self.value.weight[:width]),
-            value_bias=self.value.bias[:width],
-            attention_out=q(self.attention_out.weight[:, :width]),
-            ffn_in=q(self.ffn_in.weight[:ffn]),
-            ffn_in_bias=self.ffn_in.bias[:ffn],
-            ffn_out=q(self.ffn_out.weight[:, :ffn]),
+        return self._prepare(
+            layer, scheme, width, ffn,
+            query=(self.query.weight[:width], self.query.bias[:width]),
+            key=(self.key.weight[:width], self.key.bias[:width]),
+            value=(self.value.weight[:width], self.value.bias[:width]),
+            attention_out=self.attention_out.weight[:, :width],
+            ffn_in=(self.ffn_in.weight[:ffn], self.ffn_in.bias[:ffn]),
+            ffn_out=self.ffn_out.weight[:, :ffn],
         )
 
     def masked_weights(self, layer: LayerConfig, scheme: str) -> BlockWeights:
@@ -117,26 +113,40 @@ class EncoderBlock(nn.Module):
         throughput benchmark): same result, full-size compute.
         """
         width, ffn = layer.heads * self.head_dim, layer.ffn
-        rows = lambda n, keep: (torch.arange(n, device=self.query.weight.device) < keep).float()  # noqa: E731
-        head_keep = rows(self.query.out_features, width)
-        neuron_keep = rows(self.ffn_in.out_features, ffn)
-        q = lambda w: quantize_weight(w, layer.bits, scheme)  # noqa: E731
+        heads = _prefix_mask(self.query.out_features, width, self.query.weight.device)
+        neurons = _prefix_mask(self.ffn_in.out_features, ffn, self.ffn_in.weight.device)
+        return self._prepare(
+            layer, scheme, width, ffn,
+            query=(self.query.weight * heads[:, None], self.query.bias * heads),
+            key=(self.key.weight * heads[:, None], self.key.bias * heads),
+            value=(self.value.weight * heads[:, None], self.value.bias * heads),
+            attention_out=self.attention_out.weight * heads[None, :],
+            ffn_in=(self.ffn_in.weight * neurons[:, None], self.ffn_in.bias * neurons),
+            ffn_out=self.ffn_out.weight * neurons[None, :],
+        )
+
+    def _prepare(self, layer: LayerConfig, scheme: str, width: int, ffn: int, *, query, key, value, attention_out, ffn_in, ffn_out) -> BlockWeights:
+        """Prune by magnitude (rows keep ``row width`` weights after slicing), then quantize."""
+        hidden = self.query.in_features
+
+        def finish(weight: torch.Tensor, row_width: int) -> torch.Tensor:
+            return quantize_weight(magnitude_prune(weight, layer.sparsity, row_width), layer.bits, scheme)
+
         return BlockWeights(
-            query=q(self.query.weight * head_keep[:, None]),
-            query_bias=self.query.bias * head_keep,
-            key=q(self.key.weight * head_keep[:, None]),
-            key_bias=self.key.bias * head_keep,
-            value=q(self.value.weight * head_keep[:, None]),
-            value_bias=self.value.bias * head_keep,
-            attention_out=q(self.attention_out.weight * head_keep[None, :]),
-            ffn_in=q(self.ffn_in.weight * neuron_keep[:, None]),
-            ffn_in_bias=self.ffn_in.bias * neuron_keep,
-            ffn_out=q(self.ffn_out.weight * neuron_keep[None, :]),
+            query=finish(query[0], hidden), query_bias=query[1],
+            key=finish(key[0], hidden), key_bias=key[1],
+            value=finish(value[0], hidden), value_bias=value[1],
+            attention_out=finish(attention_out, width),
+            ffn_in=finish(ffn_in[0], hidden), ffn_in_bias=ffn_in[1],
+            ffn_out=finish(ffn_out, ffn),
         )
 
     def forward(self, x: torch.Tensor, attention_bias: torch.Tensor, w: BlockWeights) -> torch.Tensor:
         batch, seq, _ = x.shape
-        split = lambda t: t.view(batch, seq, -1, self.head_dim).transpose(1, 2)  # noqa: E731
+
+        def split(t: torch.Tensor) -> torch.Tensor:  # (batch, seq, heads * d) -> (batch, heads, seq, d)
+            return t.view(batch, seq, -1, self.head_dim).transpose(1, 2)
+
         context = F.scaled_dot_product_attention(
             split(F.linear(x, w.query, w.query_bias)),
             split(F.linear(x, w.key, w.key_bias)),
@@ -150,6 +160,11 @@ class EncoderBlock(nn.Module):
         inner = self.activation(F.linear(x, w.ffn_in, w.ffn_in_bias))
         out = F.linear(inner, w.ffn_out, self.ffn_out.bias)
         return self.ffn_norm(x + self.hidden_dropout(out))
+
+
+def _prefix_mask(size: int, keep: int, device) -> torch.Tensor:
+    """1.0 for the first ``keep`` of ``size`` rows, 0.0 for the rest."""
+    return (torch.arange(size, device=device) < keep).float()
 
 
 class ExitRamp(nn.Module):

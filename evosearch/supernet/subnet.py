@@ -29,12 +29,14 @@ class LayerConfig:
     ffn: FFN neurons kept (the first ``ffn`` of the block).
     bits: weight bit width of this layer's matrices (32 = float, no quantization).
     span: attention span in tokens (None = unlimited).
+    sparsity: fraction of each weight row set to zero by magnitude (unstructured; 0 = dense).
     """
 
     heads: int
     ffn: int
     bits: int = 32
     span: int | None = None
+    sparsity: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ class SubnetConfig:
             layers = tuple(LayerConfig(**layer) for layer in data["layers"])
         except (KeyError, TypeError) as err:
             raise SubnetConfigError(
-                f"a sub-network config needs 'layers': a list of {{heads, ffn, bits, span}} mappings ({err})"
+                f"a sub-network config needs 'layers': a list of {{heads, ffn, bits, span, sparsity}} mappings ({err})"
             ) from None
         return cls(layers, embedding_bits=data.get("embedding_bits", 32), quant=data.get("quant", "int"))
 
@@ -110,6 +112,8 @@ class SubnetConfig:
                 )
             if layer.span is not None:
                 _check_int_range(i, "span", layer.span, 1, arch.max_position_embeddings)
+            if isinstance(layer.sparsity, bool) or not isinstance(layer.sparsity, (int, float)) or not 0 <= layer.sparsity < 1:
+                raise SubnetConfigError(f"layer {i}: sparsity={layer.sparsity!r}; allowed: a fraction in [0, 1)")
 
 
 def _check_int_range(layer: int, field: str, value, low: int, high: int) -> None:

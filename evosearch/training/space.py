@@ -27,6 +27,7 @@ class TrainingSpace:
     min_head_fraction / min_ffn_fraction: the smallest width, as a fraction of each block.
     bits: weight bit widths sampled (32 = float). spans: attention spans (None = unlimited).
     embedding_bits: embedding bit widths sampled. quant: the quantization scheme.
+    sparsity: per-layer unstructured magnitude sparsities sampled (0.0 = dense only).
     """
 
     min_head_fraction: float = 0.25
@@ -35,6 +36,7 @@ class TrainingSpace:
     spans: tuple[int | None, ...] = (None, 16, 8)
     embedding_bits: tuple[int, ...] = (8, 32)
     quant: str = "int"
+    sparsity: tuple[float, ...] = (0.0,)
 
     def __post_init__(self) -> None:
         for name in ("min_head_fraction", "min_ffn_fraction"):
@@ -53,6 +55,10 @@ class TrainingSpace:
         if not spans or any(s is not None and (not isinstance(s, int) or s < 1) for s in spans):
             raise TrainingSpaceError(f"spans={list(spans)}; allowed: a non-empty list of integers >= 1 or null")
         object.__setattr__(self, "spans", spans)
+        sparsity = tuple(self.sparsity)
+        if not sparsity or any(isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s < 1 for s in sparsity):
+            raise TrainingSpaceError(f"sparsity={list(sparsity)}; allowed: a non-empty list of fractions in [0, 1)")
+        object.__setattr__(self, "sparsity", sparsity)
         if self.quant not in QUANT_SCHEMES:
             raise TrainingSpaceError(f"quant={self.quant!r}; allowed: {', '.join(QUANT_SCHEMES)}")
 
@@ -87,10 +93,10 @@ class SubnetSampler:
         return SubnetConfig.largest(self.arch)
 
     def smallest(self) -> SubnetConfig:
-        """Minimum width, fewest bits and shortest span in the space."""
+        """Minimum width, fewest bits, shortest span and highest sparsity in the space."""
         span = min((s for s in self.space.spans if s is not None), default=None)
         layers = tuple(
-            LayerConfig(self._min_heads(i), self._min_ffn(i), min(self.space.bits), span)
+            LayerConfig(self._min_heads(i), self._min_ffn(i), min(self.space.bits), span, max(self.space.sparsity))
             for i in range(self.arch.num_layers)
         )
         return SubnetConfig(layers, embedding_bits=min(self.space.embedding_bits), quant=self.space.quant)
@@ -104,6 +110,7 @@ class SubnetSampler:
                 ffn=rng.randint(self._min_ffn(i), self.arch.ffn_of_layer(i)),
                 bits=rng.choice(self.space.bits),
                 span=rng.choice(self.space.spans),
+                sparsity=rng.choice(self.space.sparsity),
             )
             for i in range(self.arch.num_layers)
         )
