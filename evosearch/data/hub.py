@@ -13,11 +13,10 @@ from dataclasses import dataclass
 import datasets
 from datasets import Dataset, DatasetDict, Value
 
-from .columns import guess_text_columns, normalize_columns
+from .assemble import assemble_task
+from .columns import guess_text_columns
 from .errors import DataError
-from .labels import encode_labels
-from .splits import check_nonempty, complete_splits
-from .task import LABEL, SPLITS, TEXT, TEXT_PAIR, TaskInfo
+from .task import LABEL, SPLITS, TaskInfo
 
 
 class HubLoadError(DataError):
@@ -107,18 +106,11 @@ def load_hub_task(
     if regression is None:
         feature = first.features.get(label)
         regression = glue.regression if glue else isinstance(feature, Value) and feature.dtype.startswith("float")
-    splits = {split: normalize_columns(ds, columns, label, f"{where} [{split}]") for split, ds in raw.items()}
-    splits = {split: ds for split, ds in splits.items() if not _is_unlabelled(ds)}
-    check_nonempty(splits)
-    splits, num_labels, label_names = encode_labels(splits, regression, where)
-    info = TaskInfo(
+    return assemble_task(
+        raw, columns, label, regression,
         name=f"{name}/{config}" if config else name,
-        text_columns=(TEXT, TEXT_PAIR)[: len(columns)],
-        label_column=LABEL,
-        num_labels=num_labels,
-        label_names=label_names,
-        is_regression=regression,
-        source=f"datasets.load_dataset({name!r}, {config!r}); text {list(columns)}, label {label!r}",
+        source=f"datasets.load_dataset({name!r}, {config!r})",
         seed=seed,
+        where=lambda split: f"{where} [{split}]",
+        keep=lambda ds: not _is_unlabelled(ds),
     )
-    return complete_splits(splits, seed), info

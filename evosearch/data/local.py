@@ -14,11 +14,10 @@ import pandas as pd
 import pyarrow as pa
 from datasets import Dataset, DatasetDict
 
-from .columns import guess_text_columns, normalize_columns
+from .assemble import assemble_task
+from .columns import guess_text_columns
 from .errors import DataError
-from .labels import encode_labels
-from .splits import check_nonempty, complete_splits
-from .task import LABEL, TEXT, TEXT_PAIR, TaskInfo
+from .task import LABEL, TaskInfo
 
 SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
 _SPLIT_NAMES = {"train": "train", "validation": "validation", "dev": "validation", "valid": "validation", "test": "test"}
@@ -85,17 +84,10 @@ def load_local_task(
     raw = {split: read_table(file) for split, file in files.items()}
     columns = tuple(text_columns or guess_text_columns(raw["train"] if "train" in raw else next(iter(raw.values())), str(path)))
     label = label_column or LABEL
-    splits = {split: normalize_columns(ds, columns, label, str(files[split])) for split, ds in raw.items()}
-    check_nonempty(splits)
-    splits, num_labels, label_names = encode_labels(splits, regression, str(path))
-    info = TaskInfo(
+    return assemble_task(
+        raw, columns, label, regression,
         name=str(path),
-        text_columns=(TEXT, TEXT_PAIR)[: len(columns)],
-        label_column=LABEL,
-        num_labels=num_labels,
-        label_names=label_names,
-        is_regression=regression,
-        source=f"local {', '.join(str(f) for f in files.values())}; text {list(columns)}, label {label!r}",
+        source=f"local {', '.join(str(f) for f in files.values())}",
         seed=seed,
+        where=lambda split: str(files[split]),
     )
-    return complete_splits(splits, seed), info
