@@ -154,3 +154,21 @@ def test_prepare_command(tmp_path, capsys, tiny):
     with pytest.raises(DataError, match="could not load a tokenizer"):
         args.model = str(tmp_path / "missing")
         args.func(args)
+
+
+def test_grouped_batches_cover_everything_once_and_pad_less():
+    import random as _random
+
+    from evosearch.data import grouped_batches
+
+    rng = _random.Random(0)
+    lengths = [rng.randint(5, 60) for _ in range(1000)]
+    batches = grouped_batches(lengths, 32, seed=3, group=5)
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    assert grouped_batches(lengths, 32, seed=3, group=5) == batches
+    assert grouped_batches(lengths, 32, seed=4, group=5) != batches
+    padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
+    shuffled = list(range(1000))
+    rng.shuffle(shuffled)
+    padded_random = sum(32 * max(lengths[i] for i in shuffled[s : s + 32]) for s in range(0, 1000, 32))
+    assert padded < 0.8 * padded_random

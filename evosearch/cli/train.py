@@ -47,7 +47,7 @@ def register(subparsers) -> None:
     p.add_argument("--min-head-fraction", type=float, help=f"smallest fraction of heads trained (default: {d.space.min_head_fraction})")
     p.add_argument("--min-ffn-fraction", type=float, help=f"smallest fraction of FFN neurons trained (default: {d.space.min_ffn_fraction})")
     p.add_argument("--bits", type=int, nargs="+", help=f"weight bit widths sampled (default: {' '.join(map(str, d.space.bits))})")
-    p.add_argument("--spans", nargs="+", help="attention spans sampled; 'none' = unlimited (default: none 16 8)")
+    p.add_argument("--spans", nargs="+", help="attention spans sampled; 'none' = unlimited (default: none 32 16 8)")
     p.add_argument("--embedding-bits", type=int, nargs="+", help=f"(default: {' '.join(map(str, d.space.embedding_bits))})")
     p.add_argument("--sparsity", type=float, nargs="+", help="per-layer unstructured magnitude sparsities sampled (default: 0, dense)")
     p.add_argument("--quant", choices=["int", "adaptivfloat"], help=f"quantization scheme (default: {d.space.quant})")

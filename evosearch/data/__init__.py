@@ -8,7 +8,7 @@
 ``info.num_labels`` sizes the classifier head (1 for regression).
 """
 
-from .batching import collate, length_buckets, make_eval_batches, make_train_loader, pad_batch
+from .batching import collate, grouped_batches, length_buckets, make_eval_batches, make_train_loader, pad_batch
 from .builtin import BUILTIN_TASKS, DEFAULT_TASK
 from .cache import cache_dir
 from .errors import DataError
@@ -24,6 +24,7 @@ __all__ = [
     "TaskInfo",
     "cache_dir",
     "collate",
+    "grouped_batches",
     "length_buckets",
     "load_task",
     "load_tokenizer",

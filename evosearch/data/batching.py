@@ -78,22 +78,49 @@ def make_eval_batches(split: Dataset, batch_size: int, pad_token_id: int) -> lis
     return batches
 
 
+def grouped_batches(lengths: Sequence[int], batch_size: int, seed: int, group: int = 50) -> list[list[int]]:
+    """Shuffled batches of similar length (the ``group_by_length`` idea of HF's Trainer).
+
+    Indices are shuffled by ``seed``, cut into chunks of ``group`` batches, each chunk sorted by
+    length and cut into batches, and the batches shuffled again: the data order stays random
+    while a batch pads to little more than its own lengths.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    chunk = batch_size * group
+    batches = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start : start + chunk], key=lambda i: lengths[i])
+        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+    shuffle = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in shuffle]
+
+
 def make_train_loader(
-    split: Dataset, batch_size: int, pad_token_id: int, seed: int = 0, *, drop_last: bool = False
+    split: Dataset, batch_size: int, pad_token_id: int, seed: int = 0, *, drop_last: bool = False, group_by_length: bool = False
 ) -> DataLoader:
     """A ``DataLoader`` that shuffles a tokenized split by ``seed`` and pads each batch dynamically.
 
-    The same seed gives the same sequence of batches across runs; each epoch is reshuffled.
+    The same seed gives the same sequence of batches across runs; pass ``seed + epoch`` to
+    reshuffle per epoch. ``group_by_length`` batches examples of similar length together
+    (:func:`grouped_batches`), which cuts padding and time on short, varied sentences.
     """
     if batch_size < 1:
         raise DataError(f"batch_size must be at least 1, got {batch_size}")
     columns = [c for c in ("input_ids", "token_type_ids", LABEL) if c in split.column_names]
+    collate_fn = partial(collate, pad_token_id=pad_token_id)
+    batches = grouped_batches(_lengths(split), batch_size, seed) if group_by_length else None
+    if batches and drop_last:
+        batches = [b for b in batches if len(b) == batch_size]
+    # A loader's own generator also keeps it from drawing on the global torch RNG (dropout's).
     generator = torch.Generator().manual_seed(seed)
+    if group_by_length:
+        return DataLoader(split.select_columns(columns), batch_sampler=batches, collate_fn=collate_fn, generator=generator)
     return DataLoader(
         split.select_columns(columns),
         batch_size=batch_size,
         shuffle=True,
         generator=generator,
         drop_last=drop_last,
-        collate_fn=partial(collate, pad_token_id=pad_token_id),
+        collate_fn=collate_fn,
     )

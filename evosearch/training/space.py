@@ -32,9 +32,9 @@ class TrainingSpace:
 
     min_head_fraction: float = 0.25
     min_ffn_fraction: float = 0.25
-    bits: tuple[int, ...] = (4, 8, 32)
-    spans: tuple[int | None, ...] = (None, 16, 8)
-    embedding_bits: tuple[int, ...] = (8, 32)
+    bits: tuple[int, ...] = (4, 8, 16, 32)
+    spans: tuple[int | None, ...] = (None, 32, 16, 8)
+    embedding_bits: tuple[int, ...] = (8, 16, 32)
     quant: str = "int"
     sparsity: tuple[float, ...] = (0.0,)
 
