@@ -30,7 +30,8 @@ def batch(seed=0, size=3, length=21):
     g = torch.Generator().manual_seed(seed)
     ids = torch.randint(1, 60, (size, length), generator=g)
     mask = torch.ones_like(ids)
-    mask[1, length // 2 :] = 0
+    if size > 1:
+        mask[1, length // 2 :] = 0
     types = torch.zeros_like(ids)
     types[:, length // 3 :] = 1
     return ids, mask, types
@@ -222,3 +223,25 @@ def test_embedded_default_loads():
     assert supernet.arch.model_type == "bert" and supernet.arch.num_layers == 6 and supernet.arch.hidden_size == 384
     encoded = tokenizer(["a gripping, beautifully shot film"], return_tensors="pt")
     assert supernet.eval()(**{k: encoded[k] for k in ("input_ids", "attention_mask")}).shape == (6, 1, 2)
+
+
+def test_mean_pooled_exits_ignore_padding_and_survive_extraction():
+    torch.manual_seed(3)
+    supernet = supernet_from_hf(HF_MODELS["albert-one-group-E!=H"](), pooling="mean").eval()
+    ids, _, _ = batch(size=1, length=12)
+    padded = torch.cat([ids, torch.zeros(1, 7, dtype=torch.long)], dim=1)
+    mask = torch.cat([torch.ones(1, 12, dtype=torch.long), torch.zeros(1, 7, dtype=torch.long)], dim=1)
+    torch.testing.assert_close(supernet(padded, mask), supernet(ids), atol=1e-5, rtol=0)
+    config = random_config(supernet.arch, random.Random(9))
+    torch.testing.assert_close(extract(supernet, config).eval()(padded, mask), supernet(padded, mask, config=config), atol=1e-5, rtol=0)
+
+
+def test_pooling_follows_the_checkpoint(tmp_path):
+    import json
+
+    folder = save_tiny(tmp_path, HF_MODELS["bert"]())
+    assert load_pretrained(folder, num_labels=2)[0].arch.pooling == "cls"
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False}))
+    assert load_pretrained(folder, num_labels=2)[0].arch.pooling == "mean"
+    assert load_pretrained(folder, num_labels=2, pooling="cls")[0].arch.pooling == "cls"

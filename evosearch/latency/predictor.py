@@ -45,7 +45,7 @@ from ..supernet import Architecture, LayerConfig, SubnetConfig, Supernet
 from ..supernet.modules import Embeddings, EncoderBlock, ExitRamp
 from .errors import LatencyError
 from .measure import STATISTICS, measure_interleaved, measure_latency, num_threads, summarize, time_callable
-from .runtime import INT8_MAX_BITS, PlainBlock, PlainEmbeddings, PlainRamp, inference_model, quantize_dynamic_int8
+from .runtime import INT8_MAX_BITS, PlainBlock, PlainEmbeddings, inference_model, quantize_dynamic_int8
 
 FORMAT_VERSION = 1
 METHODS = ("table", "regression")
@@ -508,7 +508,7 @@ def calibrate(
         types = torch.zeros_like(ids)
         embedding_ms = stat(time_callable(lambda: embeddings(ids, types), repeats * rounds, warmup))
         step("embeddings")
-        ramp = PlainRamp(ExitRamp(arch)).eval()
+        ramp = ExitRamp(arch).eval()
         ramp_ms = stat(time_callable(lambda: ramp(x), repeats * rounds, warmup))
         step("exit ramp")
     predictor = LatencyPredictor(

@@ -68,18 +68,6 @@ class PlainBlock(nn.Module):
         return self.ffn_norm(x + self.ffn_out(self.activation(self.ffn_in(x))))
 
 
-class PlainRamp(nn.Module):
-    """An exit: pooler (dense + tanh on the first token) and classifier."""
-
-    def __init__(self, source):
-        super().__init__()
-        self.pooler = source.pooler
-        self.classifier = source.classifier
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.classifier(torch.tanh(self.pooler(hidden[:, 0])))
-
-
 class InferenceModel(nn.Module):
     """An extracted sub-network as plain inference modules; same inputs/outputs as the extracted model.
 
@@ -98,7 +86,7 @@ class InferenceModel(nn.Module):
         self.embeddings = PlainEmbeddings(extracted.embeddings)
         self.blocks = nn.ModuleList(PlainBlock(block, arch.hidden_act) for block in extracted.blocks)
         self.block_of_layer = arch.block_of_layer
-        self.ramps = nn.ModuleList(PlainRamp(ramp) for ramp in extracted.ramps)
+        self.ramps = extracted.ramps  # already plain: pooling, then nn.Linear layers called directly
         self.int8_layers = (False,) * arch.num_layers
         self._span_cache: dict[tuple, torch.Tensor] = {}
         self.eval()
@@ -122,7 +110,7 @@ class InferenceModel(nn.Module):
             span = self.spans[i]
             bias = padding if span is None else padding + self._span_bias(seq_len, span, x.dtype, x.device)
             x = self.blocks[block_index](x, bias)
-            logits.append(self.ramps[i](x))
+            logits.append(self.ramps[i](x, attention_mask))
         return torch.stack(logits)
 
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 
+POOLINGS = ("cls", "mean")
+
+
 @dataclass(frozen=True)
 class Architecture:
     """Static shape of an encoder: sizes, the layer-to-block map and the classifier width."""
@@ -33,6 +36,7 @@ class Architecture:
     attention_dropout: float = 0.1
     classifier_dropout: float = 0.1
     pad_token_id: int = 0
+    pooling: str = "cls"  # how exit ramps summarise a layer: "cls" (first token, as BERT) or "mean"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "block_heads", tuple(self.block_heads))
@@ -40,6 +44,8 @@ class Architecture:
         object.__setattr__(self, "block_of_layer", tuple(self.block_of_layer))
         if len(self.block_heads) != len(self.block_ffn):
             raise ValueError("block_heads and block_ffn must have one entry per weight block")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling={self.pooling!r}; allowed: {', '.join(POOLINGS)}")
         if any(b < 0 or b >= len(self.block_heads) for b in self.block_of_layer):
             raise ValueError("block_of_layer refers to a weight block that does not exist")
 
@@ -74,7 +80,7 @@ class Architecture:
         return cls(**data)
 
     @classmethod
-    def from_hf_config(cls, config, num_labels: int | None = None) -> "Architecture":
+    def from_hf_config(cls, config, num_labels: int | None = None, pooling: str = "cls") -> "Architecture":
         """Read the shape from a transformers ``AlbertConfig`` or ``BertConfig``."""
         model_type = getattr(config, "model_type", None)
         if model_type not in ("albert", "bert"):
@@ -121,4 +127,5 @@ class Architecture:
             attention_dropout=config.attention_probs_dropout_prob,
             classifier_dropout=classifier_dropout,
             pad_token_id=config.pad_token_id if config.pad_token_id is not None else 0,
+            pooling=pooling,
         )

@@ -7,6 +7,7 @@ full sub-network of the result computes what the transformers model computes.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -29,13 +30,18 @@ def default_model_path() -> Path:
 
 
 def load_pretrained(
-    name_or_path: str | Path | None = None, num_labels: int | None = None, span_ramp: int = DEFAULT_SPAN_RAMP
+    name_or_path: str | Path | None = None,
+    num_labels: int | None = None,
+    span_ramp: int = DEFAULT_SPAN_RAMP,
+    pooling: str | None = None,
 ):
     """Load a checkpoint and its tokenizer; returns ``(supernet, tokenizer)``.
 
     ``num_labels`` sets the classifier width (1 for regression). If the checkpoint already has a
     sequence-classification head with another width, this is an error rather than a silent
-    re-initialisation.
+    re-initialisation. ``pooling`` (``cls`` or ``mean``) is how exit ramps summarise a layer;
+    by default the checkpoint's own: ``cls`` for a classification head, else what a
+    sentence-transformers ``1_Pooling/config.json`` beside it declares, else ``cls``.
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -60,6 +66,8 @@ def load_pretrained(
             f"{source!r} has a classification head with {hf_config.num_labels} labels, "
             f"but the task has {num_labels}; use the base encoder checkpoint or a matching task"
         )
+    if pooling is None:
+        pooling = "cls" if has_head else _sentence_transformers_pooling(source)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the "newly initialized classifier" notice is expected here
     try:
@@ -69,13 +77,23 @@ def load_pretrained(
         raise ModelLoadError(f"cannot load weights or tokenizer from {source!r} ({_first_line(err)})") from None
     finally:
         hf_logging.set_verbosity(verbosity)
-    return supernet_from_hf(hf_model, span_ramp=span_ramp), tokenizer
+    return supernet_from_hf(hf_model, span_ramp=span_ramp, pooling=pooling), tokenizer
 
 
-def supernet_from_hf(hf_model: nn.Module, span_ramp: int = DEFAULT_SPAN_RAMP) -> Supernet:
+def _sentence_transformers_pooling(source: str) -> str:
+    """``mean`` if a sentence-transformers folder says its encoder was trained with mean pooling."""
+    config_file = Path(source) / "1_Pooling" / "config.json"
+    if config_file.is_file():
+        modes = json.loads(config_file.read_text())
+        if modes.get("pooling_mode_mean_tokens") and not modes.get("pooling_mode_cls_token"):
+            return "mean"
+    return "cls"
+
+
+def supernet_from_hf(hf_model: nn.Module, span_ramp: int = DEFAULT_SPAN_RAMP, pooling: str = "cls") -> Supernet:
     """Copy the weights of a transformers ALBERT/BERT model (base or sequence-classification)."""
     config = hf_model.config
-    arch = Architecture.from_hf_config(config)
+    arch = Architecture.from_hf_config(config, pooling=pooling)
     supernet = Supernet(arch, span_ramp=span_ramp)
     base = hf_model.base_model
     with torch.no_grad():

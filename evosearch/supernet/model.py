@@ -83,4 +83,4 @@ class Supernet(nn.Module):
     ) -> torch.Tensor:
         """Every exit's logits, ``(num_layers, batch, num_labels)``."""
         hidden = self.hidden_states(input_ids, attention_mask, token_type_ids, config, masked)
-        return torch.stack([ramp(h) for ramp, h in zip(self.ramps, hidden)])
+        return torch.stack([ramp(h, attention_mask) for ramp, h in zip(self.ramps, hidden)])

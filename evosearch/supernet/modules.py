@@ -168,16 +168,26 @@ def _prefix_mask(size: int, keep: int, device) -> torch.Tensor:
 
 
 class ExitRamp(nn.Module):
-    """An off-ramp: pooler (dense + tanh on the first token) and a classifier (DeeBERT)."""
+    """An off-ramp (DeeBERT): pool the layer's tokens, then pooler (dense + tanh) and classifier.
+
+    Pooling follows the checkpoint: the first token for BERT/ALBERT classification heads, the
+    mean over real tokens for sentence encoders trained that way (sentence-transformers).
+    """
 
     def __init__(self, arch: Architecture):
         super().__init__()
+        self.pooling = arch.pooling
         self.pooler = nn.Linear(arch.hidden_size, arch.hidden_size)
         self.dropout = nn.Dropout(arch.classifier_dropout)
         self.classifier = nn.Linear(arch.hidden_size, arch.num_labels)
 
-    def pool(self, hidden: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.pooler(hidden[:, 0]))
+    def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        if self.pooling == "mean":
+            weights = attention_mask.to(hidden.dtype)[..., None] if attention_mask is not None else torch.ones_like(hidden[..., :1])
+            summary = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+        else:
+            summary = hidden[:, 0]
+        return torch.tanh(self.pooler(summary))
 
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.dropout(self.pool(hidden)))
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.classifier(self.dropout(self.pool(hidden, attention_mask)))
