@@ -1,0 +1,163 @@
+"""``evosearch search``: multi-objective evolutionary search over a supernet's sub-networks."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+DESCRIPTION = """\
+Search the sub-networks of a trained supernet for the Pareto front of accuracy against cost.
+
+Each candidate (genome) fixes, per virtual layer, the attention heads and FFN neurons kept, the
+weight bit width and the attention span, plus the early-exit entropy thresholds and the
+embedding bit width -- whatever the search space declares (search_spaces/*.yaml). It is scored on
+the supernet (dev accuracy with early exits, on --dev-subset examples) and on the objectives of
+--objectives (objectives/search/*.yaml: error, model_size_bytes, macs, params, or latency_ms /
+energy_uj / memory_kb on a hardware target, with constraints like 'latency_ms <= 5').
+
+Everything goes to results/<run-name>/: config.yaml (with the fixed hypervolume reference
+point), candidates.csv (every evaluated candidate, appended as it is scored), fronts.csv (the
+Pareto front after each generation), hypervolume.csv, checkpoint.pkl (each generation) and
+final_front.csv (the last front re-scored on the full dev set).
+
+A killed run continues with --resume results/<run-name>: stored candidates are not evaluated
+again and the run ends with the same front as an uninterrupted one.
+
+Parallel evaluation: by default a local Ray with one actor per CPU (up to 8), each holding one
+supernet copy; --workers N sets the number of actors, --workers 0 evaluates in this process
+without Ray; --ray-address auto (or ray://HOST:10001) joins a running cluster (docs/cluster.md).
+Results do not depend on the number of workers.
+"""
+
+EPILOG = """\
+examples:
+  evosearch search --supernet results/supernet-minilm-movie --space search_spaces/edgebert.yaml \\
+      --objectives objectives/search/edgebert-energy.yaml --generations 20 --population 32
+  evosearch search --supernet CKPT --space uniform --objectives default --algorithm deap-nsga2
+  evosearch search --resume results/edgebert-nsga2-s0
+"""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "search", help="multi-objective genetic search over sub-networks (NSGA-II, DEAP, Ray)",
+        description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--supernet", metavar="CKPT", help="supernet checkpoint folder (written by `evosearch train`)")
+    p.add_argument("--space", metavar="YAML", default="edgebert",
+                   help="search space: a YAML path or a shipped name (edgebert, whittle-medium, uniform, small); "
+                        "default: edgebert")
+    p.add_argument("--objectives", metavar="YAML", default="default",
+                   help="objective set: a YAML path or a name under objectives/search/ (default, proxies, "
+                        "edgebert-energy, three-way); default: default")
+    p.add_argument("--algorithm", default="nsga2", choices=["nsga2", "nsga3", "deap-nsga2", "random", "local"],
+                   help="nsga2 (pymoo, default), nsga3 (pymoo, for 3+ objectives), deap-nsga2, random, local")
+    p.add_argument("--generations", type=int, default=None, help="generations (default 20; with --resume: the stored number, or more to extend a finished run)")
+    p.add_argument("--population", type=int, default=32, help="population size = evaluations per generation "
+                   "(default 32)")
+    p.add_argument("--dev-subset", type=int, default=500, metavar="N",
+                   help="score candidates on N seeded random dev examples (default 500; 0 = the whole dev set); "
+                        "the final front is always re-scored on the whole dev set")
+    p.add_argument("--batch-size", type=int, default=128, help="evaluation batch size (default 128)")
+    p.add_argument("--task", metavar="SPEC", help="task to evaluate on (default: the task the supernet was trained on)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="Ray actors, each holding a supernet copy (default: this machine's CPUs, at most 8, on a "
+                        "local Ray); 0 = evaluate in this process without Ray")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="join a running Ray cluster: 'auto' or 'ray://HOST:10001' (default: start Ray locally)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads in this process (default: torch's)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the algorithm (default 0)")
+    p.add_argument("--run-name", help="folder name under --results (default: SPACE-ALGORITHM-sSEED-TIME)")
+    p.add_argument("--results", default="results", help="where run folders go (default: results)")
+    p.add_argument("--resume", metavar="RUN", help="continue the run in this folder (after a crash or to add "
+                   "generations with --generations)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import torch
+    import yaml
+
+    from ..errors import EvosearchError
+    from ..search import Evaluator, ObjectiveSet, SearchRun, SearchSpace
+    from ..search.devdata import dev_batches
+    from ..training import load_checkpoint
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    resume = args.resume is not None
+    if resume:
+        folder = Path(args.resume)
+        cfg_file = folder / "config.yaml"
+        if not cfg_file.is_file():
+            raise EvosearchError(f"cannot resume {folder}: no config.yaml there (is it a run folder?)")
+        cfg = yaml.safe_load(cfg_file.read_text())
+        supernet_path = cfg.get("supernet")
+        if not supernet_path:
+            raise EvosearchError(f"{folder}/config.yaml does not say which supernet was searched")
+        space_spec = SearchSpace.from_dict(cfg["space"], where=f"{cfg_file}: space")
+        objectives = ObjectiveSet.from_dict(cfg["objectives"], where=f"{cfg_file}: objectives")
+        algorithm, population, seed = cfg["algorithm"], cfg["population"], cfg["seed"]
+        generations = args.generations if args.generations is not None else cfg["generations"]
+        dev_subset, batch_size, task_spec = cfg.get("dev_subset"), cfg.get("batch_size", 128), cfg.get("task")
+        workers = args.workers if args.workers is not None else cfg.get("workers", 0)
+        address = args.ray_address or cfg.get("ray_address")
+    else:
+        if not args.supernet:
+            raise EvosearchError("give --supernet CKPT (a checkpoint folder from `evosearch train`) or --resume RUN")
+        supernet_path = str(Path(args.supernet).resolve())
+        space_spec = SearchSpace.load(args.space)
+        objectives = ObjectiveSet.load(args.objectives)
+        algorithm, population, seed = args.algorithm, args.population, args.seed
+        generations = args.generations if args.generations is not None else 20
+        dev_subset = args.dev_subset or None
+        batch_size, task_spec, address = args.batch_size, args.task, args.ray_address
+        workers = args.workers if args.workers is not None else min(8, os.cpu_count() or 1)
+        name = args.run_name or f"{space_spec.name}-{algorithm}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+        folder = Path(args.results) / name
+
+    ckpt = load_checkpoint(supernet_path)
+    task = dict(ckpt.task or {})
+    task_spec = task_spec or task.get("spec")
+    if not task_spec:
+        raise EvosearchError(f"the checkpoint {supernet_path} names no task; give --task SPEC")
+    if ckpt.tokenizer is None:
+        raise EvosearchError(f"the checkpoint {supernet_path} has no tokenizer/ folder")
+    subset, full, info = dev_batches(ckpt.tokenizer, task_spec, seed=int(task.get("seed", 0)),
+                                     max_length=int(task.get("max_length", 128)), subset=dev_subset,
+                                     batch_size=batch_size)
+    bound = space_spec.bind(ckpt.supernet.arch, ckpt.bounds)
+    evaluator = Evaluator(ckpt.supernet, subset, bound, objectives)
+    full_evaluator = evaluator if full is subset else Evaluator(ckpt.supernet, full, bound, objectives)
+    pool = None
+    if workers and workers > 0 or address:
+        from ..search.parallel import RayPool
+
+        pool = RayPool(ckpt.supernet, subset, bound, objectives, num_workers=max(1, workers or 1), address=address)
+    extra = {"supernet": supernet_path, "task": task_spec, "dev_subset": dev_subset, "batch_size": batch_size,
+             "workers": workers, "ray_address": address}
+    print(f"search: {bound.n_var} genes ({bound.size:.3g} genomes) in space {space_spec.name!r}; objectives "
+          f"{', '.join(objectives.objectives)}"
+          + (f"; constraints {', '.join(map(str, objectives.constraints))}" if objectives.constraints else "")
+          + f"; {evaluator.num_examples} dev examples ({full_evaluator.num_examples} for the final front)")
+    try:
+        result = SearchRun(folder, bound, objectives, evaluator, algorithm=algorithm, generations=generations,
+                           population=population, seed=seed, pool=pool, full_evaluator=full_evaluator, config=extra,
+                           resume=resume, progress=not args.no_progress).run()
+    finally:
+        if pool is not None:
+            pool.close()
+    last = result.history[-1] if result.history else None
+    print(f"done: {folder} — {last.evaluations if last else 0} evaluations, {last.model_runs if last else 0} "
+          f"model runs, front of {len(result.front)}, hypervolume {result.hypervolume:.6g}")
+    header = ["#"] + list(objectives.objectives) + ["full-dev " + o for o in objectives.objectives]
+    print("  ".join(f"{h:>14}" for h in header))
+    for i, (sub, fin) in enumerate(zip(result.front, result.final_front or result.front)):
+        row = [str(i)] + [f"{sub.metrics[o]:.6g}" for o in objectives.objectives]
+        row += [f"{fin.metrics[o]:.6g}" for o in objectives.objectives]
+        print("  ".join(f"{c:>14}" for c in row))
+    return 0
+

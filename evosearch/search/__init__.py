@@ -1,0 +1,22 @@
+"""Multi-objective evolutionary search over sub-networks of a supernet.
+
+* :mod:`.space` — declarative search spaces (YAML) and the integer genome;
+* :mod:`.objectives` — objective sets and constraints;
+* :mod:`.evaluator` — scoring on the supernet with the exit-logit cache, fronts, hypervolume;
+* :mod:`.algorithms` — pymoo NSGA-II/NSGA-III, DEAP NSGA-II, random and local search (ask/tell);
+* :mod:`.parallel` — Ray actors holding supernet replicas, with worker-failure recovery;
+* :mod:`.run` — the generational loop, run folder, checkpoints and resume.
+"""
+
+from .algorithms import ALGORITHMS, Algorithm, DeapNSGA2, LocalSearch, PymooAlgorithm, RandomSearch, make_algorithm
+from .evaluator import Evaluator, Record, front_mask, genome_key, hypervolume, reference_point
+from .objectives import METRICS, Constraint, ObjectiveError, ObjectiveSet
+from .run import LocalPool, RunFolderError, SearchResult, SearchRun
+from .space import BoundSpace, SearchSpace, SearchSpaceError
+
+__all__ = [
+    "ALGORITHMS", "Algorithm", "BoundSpace", "Constraint", "DeapNSGA2", "Evaluator", "LocalPool", "LocalSearch",
+    "METRICS", "ObjectiveError", "ObjectiveSet", "PymooAlgorithm", "RandomSearch", "Record", "RunFolderError",
+    "SearchResult", "SearchRun", "SearchSpace", "SearchSpaceError", "front_mask", "genome_key", "hypervolume",
+    "make_algorithm", "reference_point",
+]

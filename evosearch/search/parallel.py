@@ -1,0 +1,175 @@
+"""Parallel evaluation with Ray actors, each holding one supernet replica.
+
+The supernet's state dict and the dev batches are put into the object store once
+(``ray.put``); every :class:`EvalWorker` actor builds its own :class:`Evaluator` from them
+(with its own exit-logit cache). A generation's genomes are grouped by architecture (genomes
+that differ only in exit thresholds go to the same actor, so its cache answers them) and the
+groups are dealt out as tasks; an idle actor takes the next task.
+
+Results are placed by index, so 1 worker and N workers give identical records. When an actor
+dies (``RayActorError``: a crashed process, a lost node, ``ray.kill``), its task goes back on the
+queue and a fresh actor replaces it; after ``max_failures`` deaths in one call the pool gives up.
+
+``address=None`` starts a local Ray with ``num_workers`` CPUs; ``"auto"`` or ``"ray://host:10001"``
+joins an existing cluster (every node needs evosearch installed).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+
+from ..errors import EvosearchError
+from .evaluator import Evaluator, Record
+from .objectives import ObjectiveSet
+from .space import BoundSpace
+
+_WORKER_CLASS = None
+
+
+def _worker_class():
+    global _WORKER_CLASS
+    if _WORKER_CLASS is None:
+        import ray
+
+        @ray.remote(num_cpus=1, max_restarts=0)
+        class EvalWorker:
+            def __init__(self, arch, span_ramp, state, batches, space, objectives, threads=1, cache_size=512):
+                import torch
+
+                from evosearch.supernet import Supernet
+                from evosearch.search.evaluator import Evaluator
+
+                torch.set_num_threads(threads)
+                supernet = Supernet(arch, span_ramp=span_ramp)
+                supernet.load_state_dict(state)
+                self.evaluator = Evaluator(supernet, batches, space, objectives, cache_size=cache_size)
+
+            def evaluate(self, genomes):
+                before = self.evaluator.forward_calls
+                recs = [self.evaluator.evaluate(g) for g in genomes]
+                return recs, self.evaluator.forward_calls - before
+
+            def ping(self):
+                return True
+
+        _WORKER_CLASS = EvalWorker
+    return _WORKER_CLASS
+
+
+class RayPool:
+    """A pool of Ray actors that evaluate genomes; same interface as :class:`LocalPool`.
+
+    ``on_dispatch``: called with the pool after each round of task submission (a hook for
+    fault-injection tests, e.g. ``ray.kill(pool.actors[0])``).
+    """
+
+    def __init__(self, supernet, batches: Sequence[Mapping], space: BoundSpace, objectives: ObjectiveSet,
+                 num_workers: int = 2, address: str | None = None, threads_per_worker: int = 1,
+                 tasks_per_worker: int = 2, max_failures: int | None = None,
+                 on_dispatch: Callable[["RayPool"], None] | None = None):
+        import ray
+
+        if num_workers < 1:
+            raise EvosearchError(f"num_workers={num_workers}; a Ray pool needs >= 1 (use LocalPool for 0)")
+        self._started_ray = False
+        if not ray.is_initialized():
+            if address:
+                try:
+                    ray.init(address=address, include_dashboard=False, logging_level="WARNING")
+                except (ConnectionError, RuntimeError, ValueError) as err:
+                    raise EvosearchError(f"cannot connect to the Ray cluster at {address!r}: {err}") from None
+            else:
+                ray.init(num_cpus=num_workers, include_dashboard=False, logging_level="WARNING")
+            self._started_ray = True
+        self.num_workers = num_workers
+        self.threads = threads_per_worker
+        self.tasks_per_worker = tasks_per_worker
+        self.max_failures = max_failures if max_failures is not None else 3 * num_workers
+        self.on_dispatch = on_dispatch
+        self.space = space
+        state = {k: v.detach().cpu() for k, v in supernet.state_dict().items()}
+        self._args = (supernet.arch, supernet.span_ramp, ray.put(state), ray.put(list(batches)), space, objectives)
+        self.actors = [self._spawn() for _ in range(num_workers)]
+        self.forward_calls = 0
+        self.failures = 0
+
+    def _spawn(self):
+        return _worker_class().remote(*self._args, threads=self.threads)
+
+    def _tasks(self, genomes) -> list[list[int]]:
+        """Indices grouped by architecture, then dealt into at most workers x tasks_per_worker bins."""
+        groups: dict = {}
+        for i, g in enumerate(genomes):
+            config, _ = self.space.decode(g)
+            groups.setdefault(config, []).append(i)
+        n = max(1, min(len(groups), self.num_workers * self.tasks_per_worker))
+        bins = [[] for _ in range(n)]
+        for j, members in enumerate(sorted(groups.values(), key=lambda m: m[0])):
+            bins[j % n].extend(members)
+        return [sorted(b) for b in bins if b]
+
+    def evaluate(self, genomes: Sequence[Sequence[int]], on_result: Callable[[int, Record], None] | None = None):
+        import ray
+        from ray.exceptions import RayActorError
+
+        genomes = [tuple(int(v) for v in g) for g in genomes]
+        out: list[Record | None] = [None] * len(genomes)
+        pending = deque(self._tasks(genomes))
+        running = {}
+        idle = list(range(len(self.actors)))
+        failures = 0
+        while pending or running:
+            submitted = False
+            while pending and idle:
+                slot = idle.pop(0)
+                task = pending.popleft()
+                ref = self.actors[slot].evaluate.remote([genomes[i] for i in task])
+                running[ref] = (slot, task)
+                submitted = True
+            if submitted and self.on_dispatch:
+                self.on_dispatch(self)
+            ready, _ = ray.wait(list(running), num_returns=1)
+            ref = ready[0]
+            slot, task = running.pop(ref)
+            try:
+                recs, calls = ray.get(ref)
+            except RayActorError as err:
+                failures += 1
+                self.failures += 1
+                if failures > self.max_failures:
+                    raise EvosearchError(f"Ray workers died {failures} times in one generation; giving up "
+                                         f"(last error: {err})") from None
+                try:
+                    ray.kill(self.actors[slot], no_restart=True)
+                except Exception:  # noqa: BLE001 - already dead
+                    pass
+                self.actors[slot] = self._spawn()
+                pending.appendleft(task)  # re-run its genomes on the fresh actor (or any idle one)
+                idle.append(slot)
+                continue
+            self.forward_calls += calls
+            for i, rec in zip(task, recs):
+                out[i] = rec
+                if on_result:
+                    on_result(i, rec)
+            idle.append(slot)
+        return out
+
+    def close(self):
+        import ray
+
+        for actor in self.actors:
+            try:
+                ray.kill(actor, no_restart=True)
+            except Exception:  # noqa: BLE001
+                pass
+        self.actors = []
+        if self._started_ray and ray.is_initialized():
+            ray.shutdown()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,455 @@
+"""Declarative search spaces (``search_spaces/*.yaml``) and the integer genome.
+
+A space file names the choices of every gene::
+
+    name: edgebert
+    quant: adaptivfloat          # fixed per space: int | adaptivfloat
+    genes:
+      heads:  {fractions: [0.25, 0.5, 0.75, 1.0]}   # of each layer's heads (rounded, >= 1)
+      ffn:    {fractions: [0.25, 0.5, 0.75, 1.0]}   # of each layer's FFN neurons
+      bits:   {choices: [4, 8]}                      # weight bit width per layer
+      span:   {choices: [8, 16, 32, null]}           # attention span in tokens; null = unlimited
+      exit_threshold: {choices: [0.0, 0.1, 0.2, 0.4], tied: true}
+      embedding_bits: {choices: [8, 32]}
+
+Per-layer genes (``heads``, ``ffn``, ``bits``, ``span``, ``sparsity``) get one value per virtual
+layer unless ``tied: true`` (one value for every layer, DynaBERT-style). ``exit_threshold`` gets
+one value per exit except the last (which always answers) unless ``tied: true`` (one global
+threshold). ``embedding_bits`` is one value. A gene left out takes its default: all heads, all
+neurons, 32 bits, unlimited span, no sparsity, threshold 0 (no early exit), 32-bit embeddings.
+
+``heads`` and ``ffn`` take either ``choices`` (absolute counts) or ``fractions`` (of the layer's
+size, so one space fits MiniLM-L6 and ALBERT-base alike); other genes take ``choices`` only.
+
+The genome is an integer vector of choice indices, one entry per gene *slot* that has two or
+more choices (genes with a single choice are fixed and take no place in the genome).
+:meth:`BoundSpace.decode` maps it to ``(SubnetConfig, thresholds)``; :meth:`BoundSpace.encode`
+maps back.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ..errors import EvosearchError
+from ..supernet import QUANT_SCHEMES, SUPPORTED_BITS, Architecture, LayerConfig, SubnetConfig
+
+
+class SearchSpaceError(EvosearchError, ValueError):
+    """A search space that is malformed or does not fit the supernet; the message names the gene."""
+
+
+LAYER_GENES = ("heads", "ffn", "bits", "span", "sparsity")
+GENES = LAYER_GENES + ("exit_threshold", "embedding_bits")
+GENE_KEYS = ("choices", "fractions", "tied")
+SPACE_KEYS = ("name", "description", "quant", "genes")
+SHIPPED_SPACES_DIR = Path(__file__).resolve().parents[2] / "search_spaces"
+
+
+@dataclass(frozen=True)
+class GeneSpec:
+    """One gene as declared: its values (absolute or fractions) and whether it is tied."""
+
+    name: str
+    values: tuple
+    fractions: bool = False
+    tied: bool = False
+
+    def to_dict(self) -> dict:
+        out = {"fractions" if self.fractions else "choices": list(self.values)}
+        if self.tied:
+            out["tied"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A parsed search-space file, independent of any model (see :meth:`bind`)."""
+
+    name: str
+    quant: str = "auto"  # "auto": the scheme the supernet was trained with (bounds), else "int"
+    genes: Mapping[str, GeneSpec] = field(default_factory=dict)
+    description: str = ""
+
+    # ---------------------------------------------------------------- loading
+    @classmethod
+    def from_dict(cls, data: Mapping, where: str = "search space") -> "SearchSpace":
+        if not isinstance(data, Mapping):
+            raise SearchSpaceError(f"{where}: the top level must be a mapping with keys {', '.join(SPACE_KEYS)}")
+        unknown = sorted(set(data) - set(SPACE_KEYS))
+        if unknown:
+            raise SearchSpaceError(f"{where}: unknown key {unknown[0]!r}; allowed keys: {', '.join(SPACE_KEYS)}")
+        quant = data.get("quant", "auto")
+        if quant not in QUANT_SCHEMES + ("auto",):
+            raise SearchSpaceError(f"{where}: quant={quant!r}; allowed: auto, {', '.join(QUANT_SCHEMES)}")
+        genes_data = data.get("genes")
+        if not isinstance(genes_data, Mapping) or not genes_data:
+            raise SearchSpaceError(f"{where}: 'genes' must be a non-empty mapping of gene name to choices; "
+                                   f"genes: {', '.join(GENES)}")
+        genes = {}
+        for name, spec in genes_data.items():
+            genes[name] = _parse_gene(name, spec, where)
+        return cls(name=str(data.get("name", where)), quant=quant, genes=genes,
+                   description=str(data.get("description", "")))
+
+    @classmethod
+    def load(cls, name_or_path: str | Path) -> "SearchSpace":
+        """Load a YAML file, or a shipped space by name (``edgebert``, ``whittle-medium``, ...)."""
+        path = Path(name_or_path)
+        if not path.is_file():
+            shipped = SHIPPED_SPACES_DIR / f"{name_or_path}.yaml"
+            if shipped.is_file():
+                path = shipped
+            else:
+                names = ", ".join(sorted(p.stem for p in SHIPPED_SPACES_DIR.glob("*.yaml"))) or "(none)"
+                raise SearchSpaceError(f"search space {str(name_or_path)!r} not found: give a YAML path or a "
+                                       f"shipped name: {names}")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as err:
+            raise SearchSpaceError(f"{path}: not valid YAML ({err})") from None
+        return cls.from_dict(data, where=str(path))
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "description": self.description, "quant": self.quant,
+                "genes": {n: g.to_dict() for n, g in self.genes.items()}}
+
+    # ---------------------------------------------------------------- binding
+    def bind(self, arch: Architecture, bounds: Mapping | None = None,
+             supports_sparsity: bool | None = None) -> "BoundSpace":
+        """Resolve fractions on ``arch`` and check every value against the supernet and its bounds.
+
+        ``bounds`` is the checkpoint's trained space (:class:`evosearch.training.TrainingSpace`
+        fields: ``min_head_fraction``, ``min_ffn_fraction``, ``bits``, ``spans``,
+        ``embedding_bits``, ``quant``, ``sparsity``); values outside it are errors, since the
+        supernet never trained them (32-bit weights and unlimited span, the largest sub-network,
+        are always allowed). ``supports_sparsity`` defaults to whether the supernet's
+        :class:`LayerConfig` has a ``sparsity`` field.
+        """
+        bounds = dict(bounds or {})
+        if supports_sparsity is None:
+            supports_sparsity = "sparsity" in getattr(LayerConfig, "__dataclass_fields__", {})
+        trained_quant = bounds.get("quant")
+        quant = self.quant
+        if quant == "auto":
+            quant = trained_quant or "int"
+        elif trained_quant and quant != trained_quant:
+            raise SearchSpaceError(f"space {self.name!r}: quant={quant!r}, but the supernet was trained "
+                                   f"with quant {trained_quant!r} (use quant: auto or {trained_quant})")
+        slots: list[Slot] = []
+        L = arch.num_layers
+        for gene in LAYER_GENES:
+            spec = self.genes.get(gene)
+            if spec is None:
+                continue
+            if gene == "sparsity" and any(v for v in spec.values):
+                if not supports_sparsity:
+                    raise SearchSpaceError(
+                        f"space {self.name!r}: gene 'sparsity' (unstructured sparsity) is not supported by this "
+                        "supernet (it has no sparsity option); remove the gene or use choices: [0.0]")
+                trained = [float(x) for x in _as_list(bounds.get("sparsity", []))]
+                if "sparsity" in bounds and any(v not in trained and v != 0 for v in spec.values):
+                    bad = next(v for v in spec.values if v not in trained and v != 0)
+                    raise SearchSpaceError(
+                        f"space {self.name!r}: gene 'sparsity' has {bad}, but the supernet was trained for sparsity "
+                        f"{', '.join(map(str, trained))} only; this supernet does not support it")
+            per_layer = [self._resolve(gene, spec, arch, i, bounds) for i in range(L)]
+            if spec.tied:
+                values = per_layer[0]
+                for i in range(1, L):
+                    if per_layer[i] != values:
+                        raise SearchSpaceError(
+                            f"space {self.name!r}: gene {gene!r} is tied but layer {i} resolves to {per_layer[i]} "
+                            f"while layer 0 resolves to {values} (layers differ in size); untie it")
+                slots.append(Slot(gene, None, values))
+            else:
+                slots.extend(Slot(gene, i, per_layer[i]) for i in range(L))
+        spec = self.genes.get("exit_threshold")
+        if spec is not None:
+            values = tuple(float(v) for v in spec.values)
+            for v in values:
+                if v < 0:
+                    raise SearchSpaceError(f"space {self.name!r}: gene 'exit_threshold' has {v}; allowed: numbers >= 0 "
+                                           "(entropy in nats; 0 = no early exit)")
+            if spec.tied or L == 1:
+                slots.append(Slot("exit_threshold", None, values))
+            else:
+                slots.extend(Slot("exit_threshold", i, values) for i in range(L - 1))
+        spec = self.genes.get("embedding_bits")
+        if spec is not None:
+            for v in spec.values:
+                _check_bits("embedding_bits", None, v, bounds, self.name, key="embedding_bits")
+            slots.append(Slot("embedding_bits", None, tuple(spec.values)))
+        return BoundSpace(self, arch, tuple(slots), quant, supports_sparsity)
+
+    def _resolve(self, gene: str, spec: GeneSpec, arch: Architecture, layer: int, bounds: Mapping) -> tuple:
+        where = f"space {self.name!r}: gene {gene!r}, layer {layer}"
+        if gene in ("heads", "ffn"):
+            size = arch.heads_of_layer(layer) if gene == "heads" else arch.ffn_of_layer(layer)
+            frac = bounds.get("min_head_fraction" if gene == "heads" else "min_ffn_fraction")
+            low = max(1, math.ceil(size * frac)) if frac else 1
+            if spec.fractions:
+                values = tuple(max(1, int(round(f * size))) for f in spec.values)
+            else:
+                values = tuple(spec.values)
+            for v in values:
+                if not low <= v <= size:
+                    raise SearchSpaceError(f"{where}: value {v} is outside what the supernet allows: an integer in "
+                                           f"[{low}, {size}]" + (" (from a fraction)" if spec.fractions else "")
+                                           + (f"; it was trained down to {frac:g} of each layer" if frac else ""))
+            return values
+        if gene == "bits":
+            for v in spec.values:
+                _check_bits(gene, layer, v, bounds, self.name)
+            return tuple(spec.values)
+        if gene == "span":
+            trained = bounds.get("spans")
+            for v in spec.values:
+                if v is not None and not 1 <= v <= arch.max_position_embeddings:
+                    raise SearchSpaceError(f"{where}: span {v}; allowed: null (unlimited) or an integer in "
+                                           f"[1, {arch.max_position_embeddings}]")
+                if trained is not None and v is not None and v not in _as_list(trained):
+                    raise SearchSpaceError(f"{where}: span {v}, but the supernet was trained for spans "
+                                           f"{', '.join('null' if t is None else str(t) for t in _as_list(trained))}")
+            return tuple(spec.values)
+        if gene == "sparsity":
+            return tuple(float(v) for v in spec.values)
+        raise AssertionError(gene)
+
+
+def _check_bits(gene, layer, v, bounds, space_name, key="bits"):
+    where = f"space {space_name!r}: gene {gene!r}" + ("" if layer is None else f", layer {layer}")
+    if v not in SUPPORTED_BITS:
+        raise SearchSpaceError(f"{where}: {v} bits; allowed: {', '.join(map(str, SUPPORTED_BITS))}")
+    trained = bounds.get(key)
+    if trained and v != 32 and v not in _as_list(trained):
+        raise SearchSpaceError(f"{where}: {v} bits, but the supernet was trained for bit widths "
+                               f"{', '.join(map(str, _as_list(trained)))} (and 32)")
+
+
+def _as_list(x):
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _parse_gene(name, spec, where) -> GeneSpec:
+    if name not in GENES:
+        raise SearchSpaceError(f"{where}: unknown gene {name!r}; allowed genes: {', '.join(GENES)}")
+    here = f"{where}: gene {name!r}"
+    if isinstance(spec, list):  # shorthand: heads: [1, 2, 3]
+        spec = {"choices": spec}
+    if not isinstance(spec, Mapping):
+        raise SearchSpaceError(f"{here}: expected a mapping with keys {', '.join(GENE_KEYS)} (or a list of choices), "
+                               f"got {type(spec).__name__}")
+    unknown = sorted(set(spec) - set(GENE_KEYS))
+    if unknown:
+        raise SearchSpaceError(f"{here}: unknown key {unknown[0]!r}; allowed keys: {', '.join(GENE_KEYS)}")
+    tied = spec.get("tied", False)
+    if not isinstance(tied, bool):
+        raise SearchSpaceError(f"{here}: 'tied' must be true or false, got {tied!r}")
+    if tied and name == "embedding_bits":
+        raise SearchSpaceError(f"{here}: 'tied' is meaningless for a single gene; remove it")
+    has_c, has_f = "choices" in spec, "fractions" in spec
+    if has_c == has_f:
+        allowed = "'choices' or 'fractions'" if name in ("heads", "ffn") else "'choices'"
+        raise SearchSpaceError(f"{here}: give exactly one of {allowed}")
+    if has_f and name not in ("heads", "ffn"):
+        raise SearchSpaceError(f"{here}: 'fractions' is only allowed for heads and ffn; use 'choices'")
+    values = spec["fractions" if has_f else "choices"]
+    key = "fractions" if has_f else "choices"
+    if not isinstance(values, list) or not values:
+        raise SearchSpaceError(f"{here}: '{key}' must be a non-empty list, got {values!r}")
+    for v in values:
+        ok, allowed = _value_ok(name, v, has_f)
+        if not ok:
+            raise SearchSpaceError(f"{here}: '{key}' has {v!r}; allowed: {allowed}")
+    if len(set(values)) != len(values):
+        raise SearchSpaceError(f"{here}: '{key}' lists a value twice: {values}")
+    return GeneSpec(name, tuple(values), fractions=has_f, tied=tied)
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _value_ok(name, v, fractions):
+    if fractions:
+        return (_is_num(v) and 0 < v <= 1), "numbers in (0, 1]"
+    if name in ("heads", "ffn"):
+        return (_is_int(v) and v >= 1), "integers >= 1 (or use 'fractions')"
+    if name in ("bits", "embedding_bits"):
+        return (_is_int(v) and v in SUPPORTED_BITS), f"bit widths among {', '.join(map(str, SUPPORTED_BITS))}"
+    if name == "span":
+        return (v is None or (_is_int(v) and v >= 1)), "integers >= 1 or null (unlimited)"
+    if name == "sparsity":
+        return (_is_num(v) and 0 <= v < 1), "numbers in [0, 1)"
+    if name == "exit_threshold":
+        return (_is_num(v) and v >= 0), "numbers >= 0 (entropy in nats)"
+    raise AssertionError(name)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One genome position: a gene, its layer (None = tied / global) and its resolved values."""
+
+    gene: str
+    layer: int | None
+    values: tuple
+
+    @property
+    def label(self) -> str:
+        return self.gene if self.layer is None else f"{self.gene}[{self.layer}]"
+
+
+_DEFAULTS = {"bits": 32, "span": None, "sparsity": 0.0}
+
+
+@dataclass(frozen=True)
+class BoundSpace:
+    """A space resolved on one architecture: the genome layout and the decoder/encoder."""
+
+    space: SearchSpace
+    arch: Architecture
+    slots: tuple[Slot, ...]  # all slots, including fixed (one-choice) ones
+    quant: str = "int"  # the resolved quantization scheme
+    supports_sparsity: bool = False  # LayerConfig carries sparsity (else it is cost-model only)
+
+    @property
+    def free(self) -> tuple[int, ...]:
+        """Indices into :attr:`slots` of the slots that are genome positions (>= 2 choices)."""
+        return tuple(i for i, s in enumerate(self.slots) if len(s.values) > 1)
+
+    @property
+    def n_var(self) -> int:
+        return len(self.free)
+
+    @property
+    def upper(self) -> np.ndarray:
+        """Largest index per genome position (lower bound is 0)."""
+        return np.array([len(self.slots[i].values) - 1 for i in self.free], dtype=int)
+
+    @property
+    def labels(self) -> list[str]:
+        return [self.slots[i].label for i in self.free]
+
+    @property
+    def size(self) -> int:
+        """Number of distinct genomes."""
+        return int(np.prod([len(self.slots[i].values) for i in self.free], dtype=float))
+
+    def random_genomes(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return rng.integers(0, self.upper + 1, size=(n, self.n_var))
+
+    def _values(self, genome: Sequence[int]) -> list:
+        genome = [int(g) for g in genome]
+        if len(genome) != self.n_var:
+            raise SearchSpaceError(f"genome has {len(genome)} genes; space {self.space.name!r} has {self.n_var}")
+        values = [s.values[0] for s in self.slots]
+        for pos, i in enumerate(self.free):
+            g = genome[pos]
+            if not 0 <= g < len(self.slots[i].values):
+                raise SearchSpaceError(f"genome position {pos} ({self.slots[i].label}) = {g}; "
+                                       f"allowed: 0..{len(self.slots[i].values) - 1}")
+            values[i] = self.slots[i].values[g]
+        return values
+
+    def decode(self, genome: Sequence[int]) -> tuple[SubnetConfig, tuple[float, ...]]:
+        """``(SubnetConfig, thresholds)``; thresholds has one value per exit except the last."""
+        L = self.arch.num_layers
+        per_layer = {g: [None] * L for g in LAYER_GENES}
+        thresholds = [0.0] * max(L - 1, 1)
+        embedding_bits = 32
+        for slot, value in zip(self.slots, self._values(genome)):
+            if slot.gene in per_layer:
+                layers = range(L) if slot.layer is None else [slot.layer]
+                for i in layers:
+                    per_layer[slot.gene][i] = value
+            elif slot.gene == "exit_threshold":
+                if slot.layer is None:
+                    thresholds = [float(value)] * len(thresholds)
+                else:
+                    thresholds[slot.layer] = float(value)
+            else:
+                embedding_bits = value
+        layers = []
+        for i in range(L):
+            heads = per_layer["heads"][i]
+            ffn = per_layer["ffn"][i]
+            extra = {}
+            if self.supports_sparsity and per_layer["sparsity"][i] is not None:
+                extra["sparsity"] = float(per_layer["sparsity"][i])
+            layers.append(LayerConfig(
+                heads=self.arch.heads_of_layer(i) if heads is None else int(heads),
+                ffn=self.arch.ffn_of_layer(i) if ffn is None else int(ffn),
+                bits=_DEFAULTS["bits"] if per_layer["bits"][i] is None else int(per_layer["bits"][i]),
+                span=None if per_layer["span"][i] is None else int(per_layer["span"][i]),
+                **extra,
+            ))
+        config = SubnetConfig(tuple(layers), embedding_bits=int(embedding_bits), quant=self.quant)
+        return config, tuple(thresholds)
+
+    def sparsity(self, genome: Sequence[int]) -> tuple[float, ...] | None:
+        """Per-layer sparsity of a genome, or None when the space has no sparsity gene."""
+        if "sparsity" not in self.space.genes:
+            return None
+        out = [0.0] * self.arch.num_layers
+        for slot, value in zip(self.slots, self._values(genome)):
+            if slot.gene == "sparsity":
+                for i in (range(len(out)) if slot.layer is None else [slot.layer]):
+                    out[i] = float(value)
+        return tuple(out)
+
+    def encode(self, config: SubnetConfig, thresholds: float | Sequence[float] = 0.0) -> np.ndarray:
+        """The genome of ``(config, thresholds)``; error if a value is not among the slot's choices."""
+        L = self.arch.num_layers
+        if len(config.layers) != L:
+            raise SearchSpaceError(f"config has {len(config.layers)} layers; the model has {L}")
+        if config.quant != self.quant:
+            raise SearchSpaceError(f"config quant={config.quant!r}; space {self.space.name!r} fixes {self.quant!r}")
+        if isinstance(thresholds, (int, float)):
+            thresholds = [float(thresholds)] * max(L - 1, 1)
+        thresholds = list(thresholds)[: max(L - 1, 1)]
+        genome = []
+        for i in self.free:
+            slot = self.slots[i]
+            layer = 0 if slot.layer is None else slot.layer
+            if slot.gene in LAYER_GENES:
+                value = getattr(config.layers[layer], slot.gene, 0.0)
+                if slot.layer is None:
+                    seen = {getattr(l, slot.gene, 0.0) for l in config.layers}
+                    if len(seen) > 1:
+                        raise SearchSpaceError(f"gene {slot.gene!r} is tied in space {self.space.name!r}, but the "
+                                               f"config has different values per layer: {sorted(seen, key=str)}")
+            elif slot.gene == "exit_threshold":
+                value = thresholds[layer]
+            else:
+                value = config.embedding_bits
+            if value not in slot.values:
+                raise SearchSpaceError(f"{slot.label} = {value!r} is not among the space's choices {list(slot.values)}")
+            genome.append(slot.values.index(value))
+        return np.array(genome, dtype=int)
+
+    def largest(self) -> tuple[SubnetConfig, tuple[float, ...]]:
+        """The most expensive point: the largest value of every gene, no early exit."""
+        genome = []
+        for i in self.free:
+            slot = self.slots[i]
+            if slot.gene == "exit_threshold":
+                genome.append(int(np.argmin(slot.values)))
+            elif slot.gene == "span":
+                vals = [float("inf") if v is None else v for v in slot.values]
+                genome.append(int(np.argmax(vals)))
+            elif slot.gene == "sparsity":
+                genome.append(int(np.argmin(slot.values)))
+            else:
+                genome.append(int(np.argmax(slot.values)))
+        return self.decode(genome)

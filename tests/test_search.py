@@ -1,0 +1,400 @@
+"""Search spaces, objectives, evaluation cache, algorithms, persistence and resume (tiny models)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+from transformers import BertConfig, BertForSequenceClassification
+
+from evosearch.search import (
+    Evaluator,
+    LocalPool,
+    ObjectiveError,
+    ObjectiveSet,
+    SearchRun,
+    SearchSpace,
+    SearchSpaceError,
+    front_mask,
+)
+from evosearch.supernet import SubnetConfig, supernet_from_hf
+
+torch.set_num_threads(1)  # tiny matrices: threads only add contention
+
+TINY = dict(vocab_size=60, hidden_size=32, num_attention_heads=4, intermediate_size=48,
+            max_position_embeddings=64, num_hidden_layers=3, num_labels=2)
+
+SMALL = {
+    "name": "t",
+    "quant": "int",
+    "genes": {
+        "heads": {"fractions": [0.5, 1.0]},
+        "ffn": {"fractions": [0.25, 0.5, 1.0]},
+        "bits": {"choices": [8, 32], "tied": True},
+        "exit_threshold": {"choices": [0.0, 0.3, 0.6], "tied": True},
+        "embedding_bits": {"choices": [8, 32]},
+    },
+}
+
+
+def tiny_supernet(seed=0):
+    torch.manual_seed(seed)
+    return supernet_from_hf(BertForSequenceClassification(BertConfig(**TINY)).eval()).eval()
+
+
+def tiny_batches(n_batches=2, size=12, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for b in range(n_batches):
+        length = 8 + 2 * b
+        ids = torch.randint(1, 60, (size, length), generator=g)
+        mask = torch.ones_like(ids)
+        mask[0, length // 2:] = 0
+        out.append({"input_ids": ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(ids),
+                    "labels": torch.randint(0, 2, (size,), generator=g), "index": torch.arange(size) + b * size})
+    return out
+
+
+def setup(space=SMALL, objectives=None, seed=0):
+    supernet = tiny_supernet(seed)
+    bound = SearchSpace.from_dict(space).bind(supernet.arch)
+    obj = ObjectiveSet.from_dict(objectives or {"objectives": ["error", "params"]})
+    return supernet, bound, obj, Evaluator(supernet, tiny_batches(), bound, obj)
+
+
+# ------------------------------------------------------------------ search spaces
+
+@pytest.mark.parametrize("name", ["small", "edgebert", "edgebert-sparse", "whittle-medium", "uniform"])
+def test_shipped_spaces_round_trip(name):
+    supernet = tiny_supernet()
+    bound = SearchSpace.load(name).bind(supernet.arch)
+    rng = np.random.default_rng(0)
+    for genome in bound.random_genomes(30, rng):
+        config, thresholds = bound.decode(genome)
+        config.validate(supernet.arch)
+        assert len(thresholds) == supernet.arch.num_layers - 1
+        assert np.array_equal(bound.encode(config, thresholds), genome)
+        assert SubnetConfig.from_dict(config.to_dict()) == config
+
+
+def test_decode_values_and_tied_genes():
+    _, bound, _, _ = setup()
+    assert bound.labels == ["heads[0]", "heads[1]", "heads[2]", "ffn[0]", "ffn[1]", "ffn[2]", "bits",
+                            "exit_threshold", "embedding_bits"]
+    config, thresholds = bound.decode([0, 1, 0, 0, 1, 2, 0, 2, 0])
+    assert [l.heads for l in config.layers] == [2, 4, 2]
+    assert [l.ffn for l in config.layers] == [12, 24, 48]
+    assert {l.bits for l in config.layers} == {8}
+    assert thresholds == (0.6, 0.6) and config.embedding_bits == 8
+    with pytest.raises(SearchSpaceError, match="heads is tied|tied in space"):
+        bad = SubnetConfig(config.layers, 8).with_layers(bits=32)
+        bad = SubnetConfig((bad.layers[0], config.layers[1], bad.layers[2]), 8)
+        bound.encode(bad, 0.6)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"colour": 1}, r"unknown key 'colour'; allowed keys: name, description, quant, genes"),
+    ({"quant": "fp4"}, r"quant='fp4'; allowed: auto, int, adaptivfloat"),
+    ({"genes": {"head": [1]}}, r"unknown gene 'head'; allowed genes: heads, ffn"),
+    ({"genes": {"heads": {"choices": []}}}, r"gene 'heads': 'choices' must be a non-empty list"),
+    ({"genes": {"heads": {"choices": [1], "tide": True}}}, r"gene 'heads': unknown key 'tide'; allowed keys: choices"),
+    ({"genes": {"heads": {"choices": [1], "tied": "yes"}}}, r"gene 'heads': 'tied' must be true or false"),
+    ({"genes": {"bits": {"fractions": [0.5]}}}, r"gene 'bits': 'fractions' is only allowed for heads and ffn"),
+    ({"genes": {"bits": {"choices": [9]}}}, r"gene 'bits': 'choices' has 9; allowed: bit widths among 2, 3"),
+    ({"genes": {"heads": {"choices": ["two"]}}}, r"gene 'heads': 'choices' has 'two'; allowed: integers >= 1"),
+    ({"genes": {"heads": {"fractions": [1.5]}}}, r"'fractions' has 1.5; allowed: numbers in \(0, 1\]"),
+    ({"genes": {"span": {"choices": [0]}}}, r"gene 'span': 'choices' has 0; allowed: integers >= 1 or null"),
+    ({"genes": {"heads": 3}}, r"gene 'heads': expected a mapping"),
+    ({"genes": {}}, r"'genes' must be a non-empty mapping"),
+])
+def test_bad_space_yaml_names_the_field(change, message, tmp_path):
+    data = {**SMALL, **change}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SearchSpaceError, match=message) as err:
+        SearchSpace.load(path)
+    assert str(path) in str(err.value)
+
+
+def test_space_checked_against_supernet_bounds():
+    arch = tiny_supernet().arch
+    with pytest.raises(SearchSpaceError, match=r"gene 'heads', layer 0: value 8 .* integer in \[1, 4\]"):
+        SearchSpace.from_dict({"genes": {"heads": [2, 8]}}).bind(arch)
+    with pytest.raises(SearchSpaceError, match=r"gene 'ffn', layer 0: value 6 .* integer in \[12, 48\]; it was trained "
+                                               r"down to 0.25 of each layer"):
+        SearchSpace.from_dict({"genes": {"ffn": [6, 48]}}).bind(arch, bounds={"min_ffn_fraction": 0.25})
+    with pytest.raises(SearchSpaceError, match=r"gene 'bits', layer 0: 2 bits, but the supernet was trained for bit widths 4, 8"):
+        SearchSpace.from_dict({"genes": {"bits": [2, 8]}}).bind(arch, bounds={"bits": [4, 8]})
+    with pytest.raises(SearchSpaceError, match=r"gene 'span', layer 0: span 100; allowed: null \(unlimited\) or an integer in \[1, 64\]"):
+        SearchSpace.from_dict({"genes": {"span": [8, 100]}}).bind(arch)
+    with pytest.raises(SearchSpaceError, match=r"gene 'span', layer 0: span 32, but the supernet was trained for spans null, 16, 8"):
+        SearchSpace.from_dict({"genes": {"span": [8, 32, None]}}).bind(arch, bounds={"spans": [None, 16, 8]})
+    with pytest.raises(SearchSpaceError, match="gene 'embedding_bits': 4 bits, but the supernet was trained for bit widths 8"):
+        SearchSpace.from_dict({"genes": {"embedding_bits": [4, 32]}}).bind(arch, bounds={"embedding_bits": [8, 32]})
+    with pytest.raises(SearchSpaceError, match="'sparsity' .* not supported by this supernet"):
+        SearchSpace.from_dict({"genes": {"sparsity": [0.0, 0.5]}}).bind(arch, supports_sparsity=False)
+    with pytest.raises(SearchSpaceError, match="'sparsity' has 0.5, but the supernet was trained for sparsity 0.0 only"):
+        SearchSpace.from_dict({"genes": {"sparsity": [0.0, 0.5]}}).bind(arch, bounds={"sparsity": [0.0]})
+    with pytest.raises(SearchSpaceError, match="quant='int', but the supernet was trained with quant 'adaptivfloat'"):
+        SearchSpace.from_dict(SMALL).bind(arch, bounds={"quant": "adaptivfloat"})
+    auto = SearchSpace.from_dict({**SMALL, "quant": "auto"}).bind(arch, bounds={"quant": "adaptivfloat"})
+    assert auto.decode([0] * auto.n_var)[0].quant == "adaptivfloat"
+
+
+def test_objective_errors():
+    with pytest.raises(ObjectiveError, match="unknown metric 'speed'; allowed: error, accuracy"):
+        ObjectiveSet.from_dict({"objectives": ["error", "speed"]})
+    with pytest.raises(ObjectiveError, match="cannot read constraint 'latency < 5'"):
+        ObjectiveSet.from_dict({"objectives": ["error"], "constraints": ["latency < 5"]})
+    with pytest.raises(ObjectiveError, match="latency_ms need a hardware target"):
+        ObjectiveSet.from_dict({"objectives": ["error", "latency_ms"]})
+    with pytest.raises(ObjectiveError, match="unknown key 'objective'"):
+        ObjectiveSet.from_dict({"objective": ["error"]})
+    obj = ObjectiveSet.from_dict({"objectives": ["error", "params"], "constraints": ["params <= 10", "accuracy >= 0.5"]})
+    assert obj.G({"params": 12, "accuracy": 0.75}) == [2.0, -0.25]
+    for path in ["default", "proxies", "edgebert-energy", "three-way", "cpu"]:
+        ObjectiveSet.load(path)
+
+
+# ------------------------------------------------------------------ evaluation
+
+def test_exit_logit_cache_thresholds_never_rerun_the_model():
+    _, bound, _, ev = setup()
+    base = [1, 1, 0, 2, 1, 0, 1, 0, 1]
+    recs = []
+    for t in range(3):  # the exit_threshold gene is position 7
+        genome = list(base)
+        genome[7] = t
+        recs.append(ev.evaluate(genome))
+    assert ev.forward_calls == 1
+    assert [r.cached_model for r in recs] == [False, True, True]
+    assert recs[0].metrics["mean_exit_layer"] == 3.0  # threshold 0: everything runs to the end
+    assert recs[2].metrics["mean_exit_layer"] <= recs[0].metrics["mean_exit_layer"]
+    ev.evaluate([0] * 9)
+    assert ev.forward_calls == 2
+
+
+def test_accuracy_matches_direct_early_exit():
+    from evosearch.supernet import early_exit
+
+    supernet, bound, _, ev = setup()
+    genome = [0, 1, 1, 1, 2, 0, 0, 1, 1]
+    config, thresholds = bound.decode(genome)
+    batches = tiny_batches()
+    correct = 0
+    for b in batches:
+        logits = supernet(b["input_ids"], b["attention_mask"], b["token_type_ids"], config=config)
+        preds, _ = early_exit(logits, list(thresholds))
+        correct += int((preds == b["labels"]).sum())
+    assert ev.evaluate(genome).metrics["accuracy"] == pytest.approx(correct / 24)
+
+
+def _check_front(run_folder, n_obj):
+    cands = pd.read_csv(run_folder / "candidates.csv")
+    fronts = pd.read_csv(run_folder / "fronts.csv")
+    last = fronts[fronts.generation == fronts.generation.max()]
+    F = last[[f"F_{i}" for i in range(n_obj)]].to_numpy()
+    assert len(NonDominatedSorting().do(F, only_non_dominated_front=True)) == len(F)
+    # the front is exactly the non-dominated feasible set of everything evaluated
+    feas = cands[cands.feasible == 1]
+    allF = feas[[f"F_{i}" for i in range(n_obj)]].to_numpy()
+    nd = NonDominatedSorting().do(allF, only_non_dominated_front=True)
+    assert sorted(map(tuple, allF[nd])) == sorted(map(tuple, F))
+    assert set(last.genome) <= set(feas.genome)
+    return cands, last
+
+
+@pytest.mark.parametrize("algorithm", ["nsga2", "deap-nsga2", "random", "local", "nsga3"])
+def test_algorithms_give_a_valid_front(algorithm, tmp_path):
+    _, bound, obj, ev = setup()
+    result = SearchRun(tmp_path / "run", bound, obj, ev, algorithm=algorithm, generations=3, population=8,
+                       seed=1, progress=False).run()
+    cands, last = _check_front(tmp_path / "run", 2)
+    assert len(cands) == len(set(cands.genome))  # nothing evaluated twice
+    assert len(result.history) == 3 and result.history[-1].evaluations == 24
+    hv = pd.read_csv(tmp_path / "run" / "hypervolume.csv")
+    assert list(hv.generation) == [0, 1, 2] and (np.diff(hv.hypervolume) >= 0).all() and hv.hypervolume.iloc[-1] > 0
+    cfg = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert cfg["reference_point"][0] == 1.0 and len(cfg["reference_point"]) == 2
+    row = cands.iloc[0]
+    config = SubnetConfig.from_dict(json.loads(row.config))
+    assert bound.decode([int(x) for x in row.genome.split("-")])[0] == config
+
+
+def test_constraints_are_respected_not_discarded(tmp_path):
+    supernet, bound, _, _ = setup()
+    from evosearch.hardware.proxies import parameter_count
+
+    full = parameter_count(supernet.arch, SubnetConfig.largest(supernet.arch))
+    small = parameter_count(supernet.arch, bound.decode([0] * 9)[0])
+    limit = (full + small) / 2
+    obj = ObjectiveSet.from_dict({"objectives": ["error", "macs"], "constraints": [f"params <= {limit}"]})
+    ev = Evaluator(supernet, tiny_batches(), bound, obj)
+    for algorithm in ["nsga2", "deap-nsga2"]:
+        folder = tmp_path / algorithm
+        result = SearchRun(folder, bound, obj, ev, algorithm=algorithm, generations=3, population=8, seed=0,
+                           progress=False).run()
+        assert result.front and all(r.metrics["params"] <= limit and r.feasible for r in result.front)
+        cands, _ = _check_front(folder, 2)
+        assert (cands.feasible == 0).any()  # infeasible candidates were evaluated and kept
+        assert ((cands.G_0 > 0) == (cands.feasible == 0)).all()
+
+
+def test_same_seed_same_run_other_seed_differs(tmp_path):
+    _, bound, obj, ev = setup()
+    runs = [SearchRun(tmp_path / f"r{i}", bound, obj, ev, generations=2, population=8, seed=s, progress=False).run()
+            for i, s in enumerate([3, 3, 4])]
+    genomes = [pd.read_csv(tmp_path / f"r{i}" / "candidates.csv").genome.tolist() for i in range(3)]
+    assert genomes[0] == genomes[1] != genomes[2]
+    assert [r.genome for r in runs[0].front] == [r.genome for r in runs[1].front]
+
+
+class Crash(RuntimeError):
+    pass
+
+
+class CrashingPool(LocalPool):
+    """Evaluates ``budget`` genomes, then dies like a kill -9 mid-generation."""
+
+    def __init__(self, evaluator, budget):
+        super().__init__(evaluator)
+        self.budget = budget
+        self.evaluated = []
+
+    def evaluate(self, genomes, on_result=None):
+        out = []
+        for i, g in enumerate(genomes):
+            if self.budget is not None and len(self.evaluated) >= self.budget:
+                raise Crash()
+            rec = self.evaluator.evaluate(g)
+            self.evaluated.append(tuple(g))
+            on_result(i, rec)
+            out.append(rec)
+        return out
+
+
+@pytest.mark.parametrize("algorithm", ["nsga2", "nsga3", "deap-nsga2", "local"])
+def test_resume_after_crash_equals_uninterrupted(algorithm, tmp_path):
+    _, bound, obj, ev = setup()
+    kw = dict(algorithm=algorithm, generations=4, population=8, seed=5, progress=False)
+    full = SearchRun(tmp_path / "full", bound, obj, ev, **kw).run()
+
+    new = [h.new_candidates for h in full.history]
+    assert new[2] >= 2
+    crash_pool = CrashingPool(ev, budget=new[0] + new[1] + new[2] // 2)  # dies inside generation 2
+    with pytest.raises(Crash):
+        SearchRun(tmp_path / "crashed", bound, obj, ev, pool=crash_pool, **kw).run()
+    # a torn last line, as a kill -9 in the middle of a write leaves it
+    with open(tmp_path / "crashed" / "candidates.csv", "a") as fh:
+        fh.write("2,1-0-1,{\"lay")
+    stored = set(pd.read_csv(tmp_path / "crashed" / "candidates.csv", on_bad_lines="skip").genome)
+
+    resume_pool = CrashingPool(ev, budget=None)
+    with pytest.raises(Exception, match="already holds a run"):
+        SearchRun(tmp_path / "crashed", bound, obj, ev, **kw).run()
+    resumed = SearchRun(tmp_path / "crashed", bound, obj, ev, pool=resume_pool, resume=True, **kw).run()
+    assert not {"-".join(map(str, g)) for g in resume_pool.evaluated} & stored  # nothing re-evaluated
+    assert [(r.genome, r.F) for r in resumed.front] == [(r.genome, r.F) for r in full.front]
+    a = pd.read_csv(tmp_path / "full" / "hypervolume.csv")
+    b = pd.read_csv(tmp_path / "crashed" / "hypervolume.csv")
+    pd.testing.assert_frame_equal(a[["generation", "evaluations", "front_size", "hypervolume"]],
+                                  b[["generation", "evaluations", "front_size", "hypervolume"]])
+    ca = pd.read_csv(tmp_path / "full" / "candidates.csv").sort_values("genome").reset_index(drop=True)
+    cb = pd.read_csv(tmp_path / "crashed" / "candidates.csv").sort_values("genome").reset_index(drop=True)
+    pd.testing.assert_frame_equal(ca.drop(columns=["eval_time_s", "cached_model"]),
+                                  cb.drop(columns=["eval_time_s", "cached_model"]))
+    fa, fb = pd.read_csv(tmp_path / "full" / "fronts.csv"), pd.read_csv(tmp_path / "crashed" / "fronts.csv")
+    assert fa.genome.tolist() == fb.genome.tolist()
+
+
+def test_stop_and_extend_with_generation_limit(tmp_path):
+    _, bound, obj, ev = setup()
+    kw = dict(population=8, seed=2, progress=False)
+    full = SearchRun(tmp_path / "full", bound, obj, ev, generations=3, **kw).run()
+    SearchRun(tmp_path / "part", bound, obj, ev, generations=3, **kw).run(stop_after=0)
+    resumed = SearchRun(tmp_path / "part", bound, obj, ev, generations=3, resume=True, **kw).run()
+    assert [r.genome for r in resumed.front] == [r.genome for r in full.front]
+
+
+def test_final_front_on_full_dev_set(tmp_path):
+    supernet, bound, obj, ev = setup()
+    full_ev = Evaluator(supernet, tiny_batches(n_batches=3, seed=9), bound, obj)
+    result = SearchRun(tmp_path / "r", bound, obj, ev, generations=2, population=8, full_evaluator=full_ev,
+                       progress=False).run()
+    final = pd.read_csv(tmp_path / "r" / "final_front.csv")
+    assert len(final) == len(result.front) == len(result.final_front)
+    assert "subset_error" in final.columns and "error" in final.columns
+
+
+def test_front_mask_with_no_feasible_point():
+    F = np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 3.0]])
+    G = np.array([[2.0], [1.0], [1.0]])
+    assert front_mask(F, G).tolist() == [False, True, True]
+    assert front_mask(F, None).tolist() == [True, True, False]
+
+
+def test_hardware_objectives_with_exit_distribution(tmp_path):
+    space = {**SMALL, "genes": {**SMALL["genes"], "exit_threshold": {"choices": [0.0, 0.7], "tied": True}}}
+    supernet, bound, _, _ = setup(space)
+    obj = ObjectiveSet.load("edgebert-energy")
+    ev = Evaluator(supernet, tiny_batches(), bound, obj)
+    no_exit = list(bound.encode(SubnetConfig.largest(supernet.arch), 0.0))
+    no_exit[bound.labels.index("bits")] = 0
+    early = list(no_exit)
+    early[bound.labels.index("exit_threshold")] = 1  # 0.7 nats > ln 2: every input leaves at exit 0
+    a, b = ev.evaluate(no_exit), ev.evaluate(early)
+    assert ev.forward_calls == 1
+    assert b.metrics["mean_exit_layer"] == 1.0 and a.metrics["mean_exit_layer"] == 3.0
+    assert b.metrics["energy_uj"] < a.metrics["energy_uj"] and b.metrics["latency_ms"] < a.metrics["latency_ms"]
+    assert a.G == (a.metrics["latency_ms"] - 5.0,)
+    result = SearchRun(tmp_path / "hw", bound, obj, ev, generations=2, population=8, progress=False).run()
+    assert all(r.metrics["latency_ms"] <= 5 for r in result.front)
+
+
+def test_nsga3_three_objectives(tmp_path):
+    _, bound, obj, ev = setup(objectives={"objectives": ["error", "params", "macs"]})
+    result = SearchRun(tmp_path / "n3", bound, obj, ev, algorithm="nsga3", generations=3, population=10,
+                       progress=False).run()
+    _check_front(tmp_path / "n3", 3)
+    assert result.hypervolume > 0 and len(result.front) >= 1
+
+
+def test_sparsity_gene_reaches_the_config_and_the_cost(tmp_path):
+    space = {"name": "sp", "genes": {"sparsity": {"choices": [0.0, 0.5]}, "heads": [2, 4]}}
+    supernet = tiny_supernet()
+    bound = SearchSpace.from_dict(space).bind(supernet.arch, bounds={"sparsity": [0.0, 0.5]})
+    obj = ObjectiveSet.from_dict({"objectives": ["error", "macs"], "constraints": ["model_size_bytes <= 1e9"]})
+    ev = Evaluator(supernet, tiny_batches(), bound, obj)
+    assert bound.labels[3:] == ["sparsity[0]", "sparsity[1]", "sparsity[2]"]
+    dense, sparse = ev.evaluate([1, 1, 1, 0, 0, 0]), ev.evaluate([1, 1, 1, 1, 1, 1])
+    assert [l["sparsity"] for l in sparse.config["layers"]] == [0.5] * 3
+    assert sparse.metrics["macs"] < dense.metrics["macs"]
+    assert ev.forward_calls == 2
+
+
+def test_cpu_latency_objective_from_a_saved_predictor(tmp_path):
+    from evosearch.latency import LatencyPredictor
+    from evosearch.latency.predictor import arch_shape
+
+    space = {**SMALL, "genes": {**SMALL["genes"], "exit_threshold": {"choices": [0.0, 0.7], "tied": True}}}
+    supernet, bound, _, _ = setup(space)
+    predictor = LatencyPredictor(arch=arch_shape(supernet.arch), machine={}, batch_size=1, seq_len=32,
+                                 heads_grid=[1, 4], ffn_grid=[1, 48], tables={"fp32": [[1.0, 2.0], [3.0, 4.0]]},
+                                 embedding_ms=0.5, ramp_ms=0.1)
+    path = predictor.save(tmp_path / "predictor.json")
+    obj = ObjectiveSet.from_dict({"objectives": ["error", "cpu_latency_ms"], "cpu_predictor": str(path)})
+    with pytest.warns(UserWarning, match="calibrated on"):
+        ev = Evaluator(supernet, tiny_batches(), bound, obj)
+    full = list(bound.encode(SubnetConfig.largest(supernet.arch), 0.0))
+    early = list(full)
+    early[bound.labels.index("exit_threshold")] = 1  # everything leaves after layer 1
+    a, b = ev.evaluate(full), ev.evaluate(early)
+    config, _ = bound.decode(full)
+    assert a.metrics["cpu_latency_ms"] == pytest.approx(predictor.predict(config))
+    assert b.metrics["cpu_latency_ms"] == pytest.approx(predictor.predict(config, exit_layer=1))
+    with pytest.raises(ObjectiveError, match="cpu_latency_ms"):
+        Evaluator(supernet, tiny_batches(), bound, ObjectiveSet.from_dict(
+            {"objectives": ["error", "cpu_latency_ms"], "cpu_predictor": str(tmp_path / "missing.json")}))

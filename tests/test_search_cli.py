@@ -1,0 +1,75 @@
+"""`evosearch search` end to end on a tiny checkpoint and a local CSV task (no network)."""
+
+import random
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+from evosearch.cli import main
+from evosearch.supernet import supernet_from_hf
+from evosearch.training import SupernetCheckpoint, save_checkpoint
+
+from .test_search import TINY
+
+WORDS = ["good", "bad", "great", "awful", "fine", "film", "plot", "actor", "boring", "fun", "the", "a", "is", "was"]
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("EVOSEARCH_CACHE", str(tmp_path / "cache"))
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
+    (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt"))
+    rng = random.Random(0)
+    data = tmp_path / "task"
+    data.mkdir()
+    for split, n in [("train", 20), ("validation", 40), ("test", 10)]:
+        rows = [{"text": " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9))), "label": rng.randint(0, 1)}
+                for _ in range(n)]
+        pd.DataFrame(rows).to_csv(data / f"{split}.csv", index=False)
+    torch.manual_seed(0)
+    hf = BertForSequenceClassification(BertConfig(**TINY)).eval()
+    ckpt = SupernetCheckpoint(supernet_from_hf(hf), tokenizer,
+                              task={"spec": str(data), "num_labels": 2, "max_length": 16, "seed": 0},
+                              bounds={"bits": [4, 8]})
+    return save_checkpoint(tmp_path / "ckpt", ckpt)
+
+
+def test_search_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["search", "--help"])
+    out = capsys.readouterr().out
+    assert "--resume" in out and "--ray-address" in out and "candidates.csv" in out
+
+
+def test_search_cli_runs_and_resumes(tiny_checkpoint, tmp_path, capsys):
+    torch.set_num_threads(1)
+    common = ["--results", str(tmp_path / "results"), "--no-progress"]
+    argv = ["search", "--supernet", str(tiny_checkpoint), "--space", "small", "--objectives", "default",
+            "--generations", "2", "--population", "6", "--dev-subset", "25", "--batch-size", "8",
+            "--run-name", "r", "--seed", "3", "--workers", "0"] + common
+    assert main(argv) == 0
+    run = tmp_path / "results" / "r"
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["dev_examples"] == 25 and cfg["algorithm"] == "nsga2" and len(cfg["reference_point"]) == 2
+    assert len(pd.read_csv(run / "hypervolume.csv")) == 2
+    final = pd.read_csv(run / "final_front.csv")
+    assert len(final) >= 1
+    n_before = len(pd.read_csv(run / "candidates.csv"))
+    # extend the finished run by one generation
+    assert main(["search", "--resume", str(run), "--generations", "3"] + common) == 0
+    assert list(pd.read_csv(run / "hypervolume.csv").generation) == [0, 1, 2]
+    assert len(pd.read_csv(run / "candidates.csv")) >= n_before
+    assert main(argv) == 2  # the folder holds a run: refuse to overwrite
+    assert "already holds a run" in capsys.readouterr().err
+
+
+def test_search_cli_space_outside_bounds(tiny_checkpoint, tmp_path, capsys):
+    space = tmp_path / "space.yaml"
+    space.write_text(yaml.safe_dump({"name": "b", "genes": {"bits": {"choices": [2, 8]}}}))
+    code = main(["search", "--supernet", str(tiny_checkpoint), "--space", str(space), "--results", str(tmp_path)])
+    assert code == 2
+    assert "gene 'bits', layer 0: 2 bits, but the supernet was trained for bit widths 4, 8" in capsys.readouterr().err

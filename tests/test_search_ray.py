@@ -1,0 +1,63 @@
+"""Ray-parallel evaluation: 1 worker == 2 workers == in-process; a killed actor's work is redone."""
+
+import pandas as pd
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from evosearch.search import SearchRun  # noqa: E402
+from evosearch.search.parallel import RayPool  # noqa: E402
+
+from .test_search import setup, tiny_batches  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _run(folder, pool=None):
+    supernet, bound, obj, ev = setup()
+    if pool == "ray1" or pool == "ray2":
+        pool = RayPool(supernet, tiny_batches(), bound, obj, num_workers=int(pool[-1]))
+    try:
+        result = SearchRun(folder, bound, obj, ev, generations=2, population=8, seed=7, pool=pool,
+                           progress=False).run()
+    finally:
+        if pool is not None:
+            pool.close()
+    cands = pd.read_csv(folder / "candidates.csv").drop(columns=["eval_time_s", "cached_model"])
+    return result, cands.sort_values("genome").reset_index(drop=True)
+
+
+def test_ray_workers_match_in_process(local_ray, tmp_path):
+    results = {name: _run(tmp_path / name, None if name == "local" else name) for name in ["local", "ray1", "ray2"]}
+    (r0, c0), (r1, c1), (r2, c2) = results.values()
+    pd.testing.assert_frame_equal(c1, c2)
+    pd.testing.assert_frame_equal(c0, c1)
+    assert [(r.genome, r.F) for r in r1.front] == [(r.genome, r.F) for r in r2.front]
+    assert [(r.genome, r.F) for r in r0.front] == [(r.genome, r.F) for r in r2.front]
+
+
+def test_killed_worker_is_replaced_and_its_genomes_rerun(local_ray):
+    supernet, bound, obj, ev = setup()
+    kills = []
+
+    def kill_first_actor(pool):
+        if not kills:
+            kills.append(pool.actors[0])
+            ray.kill(pool.actors[0], no_restart=True)
+
+    pool = RayPool(supernet, tiny_batches(), bound, obj, num_workers=2, on_dispatch=kill_first_actor)
+    try:
+        genomes = [tuple(g) for g in bound.random_genomes(10, __import__("numpy").random.default_rng(0))]
+        seen = []
+        recs = pool.evaluate(genomes, lambda i, rec: seen.append(i))
+        assert pool.failures >= 1 and kills and pool.actors[0] is not kills[0]
+    finally:
+        pool.close()
+    assert sorted(seen) == list(range(10))
+    expected = [ev.evaluate(g) for g in genomes]
+    assert [r.F for r in recs] == [r.F for r in expected]
