@@ -1,0 +1,71 @@
+"""``evosearch export``: write a picked sub-network as a stand-alone model and verify it."""
+
+from __future__ import annotations
+
+import argparse
+
+DESCRIPTION = """\
+Export one sub-network of a search run as a stand-alone, smaller model in --out DIR:
+
+  weights.safetensors  sliced weights; quantized matrices stored at their bit width (int: bit-packed
+                       codes + float32 per-row scales; AdaptivFloat: bit-packed codes + exponent
+                       bias), everything else float32
+  model.json           architecture, sub-network config, exit thresholds, task, provenance
+  tokenizer/           the supernet's tokenizer
+  hf/                  when the sub-network fits a plain BERT/ALBERT config (all heads kept, one FFN
+                       width, no spans): a transformers model (final exit only) for
+                       AutoModelForSequenceClassification.from_pretrained(DIR/hf)
+  verification.json    accuracy on dev and test vs the supernet's estimate (same computation, must
+                       agree within 0.5 pt), measured CPU latency vs the latency predictor (when one
+                       is calibrated for this model on this machine), size on disk
+
+Load it with:  import evosearch; m = evosearch.load_deployed(DIR); labels, exits = m.predict(texts)
+"""
+
+EPILOG = """\
+examples:
+  evosearch export results/edgebert-nsga2-s0 --pick c42 --out deploy/c42
+  evosearch export results/edgebert-nsga2-s0 --pick results/edgebert-nsga2-s0/picks/c42.yaml --out deploy/c42
+"""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("export", help="export a picked sub-network as a stand-alone model (and verify it)",
+                              description=DESCRIPTION, epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", metavar="RUN", help="search run folder (results/<run-name>)")
+    p.add_argument("--pick", required=True, metavar="ID|YAML",
+                   help="a candidate id (c12) or a pick file written by `evosearch pick`")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder to write (must be new or empty)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier export in DIR")
+    p.add_argument("--no-verify", action="store_true", help="skip verification (accuracy, latency, size)")
+    p.add_argument("--no-latency", action="store_true", help="verify accuracy and size but do not time the model")
+    p.add_argument("--repeats", type=int, default=20, help="timed runs for the latency measurement (default 20)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads for timing (default: the latency predictor's, else 1)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import json
+
+    from ..deploy import export, format_verification, resolve_pick, verify
+    from ..report import load_run
+    from ..training import load_checkpoint
+
+    load_run(args.run)  # clear errors for a bad run folder first
+    deployment = resolve_pick(args.run, args.pick)
+    ckpt = load_checkpoint(deployment.supernet)
+    out = export(deployment, args.out, overwrite=args.overwrite, checkpoint=ckpt)
+    desc = json.loads((out / "model.json").read_text())
+    print(f"exported {deployment.candidate or args.pick} to {out}")
+    print("  hf/: " + ("written (load with AutoModelForSequenceClassification.from_pretrained)"
+                       if desc["hf"]["exported"] else f"not written: {desc['hf']['reason']}"))
+    for note in desc["storage_notes"]:
+        print(f"  note: {note}")
+    if args.no_verify:
+        return 0
+    report = verify(out, checkpoint=ckpt, latency=not args.no_latency, repeats=args.repeats, threads=args.threads)
+    print(format_verification(report))
+    print(f"  written to {out / 'verification.json'}")
+    return 0 if report["accuracy_agrees"] else 1

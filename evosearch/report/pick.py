@@ -1,0 +1,324 @@
+"""Choose one deployment from a run: by constraints, by knee point, or by weights.
+
+* constraints (``where=["accuracy>=0.86", "energy_uj<=300"]``, ``minimize="latency_ms"``): among
+  the run's feasible candidates that meet every condition, the best by ``minimize`` (ties broken
+  by the run's objectives in order). When none meets them, the result has no choice and lists the
+  nearest candidates (smallest total relative violation).
+* knee (``knee=True``): pymoo's :class:`~pymoo.mcdm.high_tradeoff.HighTradeoffPoints` on the
+  front (the member with the largest trade-off); with fewer than 3 front members, or when pymoo
+  finds none, the member nearest to the ideal point after normalising each objective to [0, 1].
+* weights (``weights={"error": 0.7, "latency_ms": 0.3}``): pymoo's
+  :class:`~pymoo.mcdm.pseudo_weights.PseudoWeights`: the front member whose pseudo-weight vector
+  is nearest to the given (normalised) weights.
+
+The result is written as a deployment config (YAML) that ``evosearch export --pick`` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .run import ReportError, Run, UnknownMetricError, unit_for
+
+_WHERE = re.compile(r"^\s*([A-Za-z_]\w*)\s*(<=|>=|<|>|==|=)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(%?)\s*$")
+
+
+@dataclass(frozen=True)
+class Condition:
+    metric: str
+    op: str
+    bound: float
+    text: str
+
+    def ok(self, values: np.ndarray) -> np.ndarray:
+        v = np.asarray(values, dtype=float)
+        return {"<=": v <= self.bound, "<": v < self.bound, ">=": v >= self.bound, ">": v > self.bound,
+                "==": np.isclose(v, self.bound)}[self.op]
+
+    def violation(self, values: np.ndarray) -> np.ndarray:
+        v = np.asarray(values, dtype=float)
+        if self.op in ("<=", "<"):
+            return np.clip(v - self.bound, 0, None)
+        if self.op in (">=", ">"):
+            return np.clip(self.bound - v, 0, None)
+        return np.abs(v - self.bound)
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.bound:g}"
+
+
+def parse_where(text: str, run: Run) -> Condition:
+    """``"accuracy>=0.86"`` (or ``86%``), ``"energy_uj <= 300"``; metric names as in candidates.csv."""
+    m = _WHERE.match(str(text))
+    if not m:
+        raise ReportError(f"cannot read --where {text!r}: write METRIC OP NUMBER with OP one of <=, >=, <, >, ==, "
+                          f"e.g. 'accuracy>=0.86' or 'latency_ms<=5'; metrics: {', '.join(run.metrics)}")
+    metric, op, number, percent = m.groups()
+    run.check_metric(metric, "metric in --where")
+    bound = float(number) / (100.0 if percent else 1.0)
+    return Condition(metric, "==" if op == "=" else op, bound, text)
+
+
+def parse_weights(text: str | dict, run: Run) -> dict[str, float]:
+    """``"error=0.7,latency_ms=0.3"`` -> weights over the run's objectives (others 0), summing to 1."""
+    if isinstance(text, dict):
+        items = list(text.items())
+    else:
+        items = []
+        for part in str(text).split(","):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise ReportError(f"cannot read --weights {text!r}: write NAME=WEIGHT pairs separated by commas, "
+                                  f"e.g. 'error=0.7,latency_ms=0.3'; objectives: {', '.join(run.objectives)}")
+            k, v = part.split("=", 1)
+            items.append((k.strip(), v.strip()))
+    weights = {}
+    for k, v in items:
+        if k not in run.objectives:
+            raise UnknownMetricError(f"--weights names {k!r}, which is not an objective of this run; "
+                                     f"objectives: {', '.join(run.objectives)}")
+        try:
+            w = float(v)
+        except ValueError:
+            raise ReportError(f"--weights: {k}={v!r} is not a number") from None
+        if w < 0 or not math.isfinite(w):
+            raise ReportError(f"--weights: {k}={v}; weights must be finite and >= 0")
+        weights[k] = w
+    total = sum(weights.values())
+    if total <= 0:
+        raise ReportError("--weights: give at least one positive weight")
+    return {o: weights.get(o, 0.0) / total for o in run.objectives}
+
+
+@dataclass
+class PickResult:
+    run: Run
+    method: str  # "constraints", "knee", "weights"
+    candidate_id: str | None
+    explanation: str
+    conditions: list[Condition] = field(default_factory=list)
+    nearest: pd.DataFrame | None = None  # when nothing met the constraints
+    matching: int = 0  # how many candidates met the constraints
+
+    @property
+    def found(self) -> bool:
+        return self.candidate_id is not None
+
+    @property
+    def row(self) -> pd.Series:
+        if self.candidate_id is None:
+            raise ReportError("no candidate was picked")
+        return self.run.candidates.loc[self.candidate_id]
+
+    def deployment(self) -> dict:
+        """The deployment config written to ``<run>/picks/<id>.yaml``."""
+        row = self.row
+        run = self.run
+        metrics = {m: float(row[m]) for m in run.metrics if m in row and pd.notna(row[m])}
+        out = {
+            "kind": "evosearch-pick",
+            "candidate": self.candidate_id,
+            "run": str(run.folder.resolve()),
+            "supernet": str(run.supernet_path()) if run.supernet_path() else None,
+            "task": run.config.get("task"),
+            "picked_by": self.method,
+            "explanation": self.explanation,
+            "conditions": [str(c) for c in self.conditions],
+            "genome": str(row["genome"]),
+            "config": json.loads(row["config"]),
+            "thresholds": [float(t) for t in json.loads(row["thresholds"])],
+            "objectives": {o: float(row[o]) for o in run.objectives},
+            "metrics": metrics,
+            "on_front": self.candidate_id in run.front_ids,
+        }
+        if "exit_distribution" in row and isinstance(row["exit_distribution"], str):
+            out["exit_distribution"] = json.loads(row["exit_distribution"])
+        if run.final_front is not None:
+            full = run.final_front[run.final_front["genome"] == row["genome"]]
+            if len(full):
+                out["full_dev_metrics"] = {m: float(full.iloc[0][m]) for m in run.metrics if m in full.columns}
+        return out
+
+    def write(self, path: str | Path | None = None) -> Path:
+        path = Path(path) if path else self.run.folder / "picks" / f"{self.candidate_id}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(self.deployment(), sort_keys=False, allow_unicode=True))
+        return path
+
+
+def pick(run: Run, where=(), minimize: str | None = None, maximize: str | None = None, knee: bool = False,
+         weights=None) -> PickResult:
+    """Pick one candidate; exactly one of constraints/``minimize``, ``knee`` or ``weights``."""
+    modes = sum([bool(knee), weights is not None, bool(where) or bool(minimize) or bool(maximize)])
+    if modes > 1:
+        raise ReportError("choose one way to pick: --where/--minimize, --knee, or --weights")
+    if knee:
+        return _pick_knee(run)
+    if weights is not None:
+        return _pick_weights(run, parse_weights(weights, run))
+    return _pick_constraints(run, [parse_where(w, run) for w in where], minimize, maximize)
+
+
+def _order(run: Run, rows: pd.DataFrame, first: str | None, first_sign: float) -> list[str]:
+    keys = ([first_sign * rows[first].to_numpy(float)] if first else []) + [
+        run.sign(o) * rows[o].to_numpy(float) for o in run.objectives]
+    idx = np.lexsort(keys[::-1])
+    return [rows.index[i] for i in idx]
+
+
+def _pick_constraints(run: Run, conditions: list[Condition], minimize, maximize) -> PickResult:
+    if minimize and maximize:
+        raise ReportError("give --minimize or --maximize, not both")
+    target = minimize or maximize
+    if target:
+        run.check_metric(target, "metric to " + ("minimize" if minimize else "maximize"))
+        sign = 1.0 if minimize else -1.0
+    else:
+        target = run.objectives[0]
+        sign = run.sign(target)
+    cands = run.candidates.drop_duplicates("genome")
+    feasible = cands[run.feasible.loc[cands.index].to_numpy()]
+    ok = np.ones(len(feasible), dtype=bool)
+    for c in conditions:
+        ok &= c.ok(feasible[c.metric].to_numpy(float))
+    matching = feasible[ok]
+    goal = f"{'minimize' if sign > 0 else 'maximize'} {target}"
+    if len(matching) == 0:
+        pool = feasible if len(feasible) else cands
+        total = np.zeros(len(pool))
+        for c in conditions:
+            values = run.candidates[c.metric].to_numpy(float)
+            spread = float(np.nanmax(values) - np.nanmin(values)) or abs(c.bound) or 1.0
+            total += c.violation(pool[c.metric].to_numpy(float)) / spread
+        nearest = pool.assign(_violation=total).sort_values(["_violation"]).head(5)
+        text = (f"no candidate meets {' and '.join(map(str, conditions))} "
+                f"({len(pool)} {'feasible ' if len(feasible) else ''}candidates checked)")
+        return PickResult(run, "constraints", None, text, conditions, nearest, 0)
+    chosen = _order(run, matching, target, sign)[0]
+    cond = " and ".join(map(str, conditions)) if conditions else "no conditions"
+    text = f"{cond}; {goal} -> {chosen} (best of {len(matching)} candidates meeting them)"
+    return PickResult(run, "constraints", chosen, text, conditions, None, len(matching))
+
+
+def _normalised_front(run: Run) -> tuple[list[str], np.ndarray]:
+    ids = run.front_ids
+    F = run.objective_matrix(run.candidates.loc[ids])
+    return ids, F
+
+
+def _pick_knee(run: Run) -> PickResult:
+    ids, F = _normalised_front(run)
+    if len(ids) == 1:
+        return PickResult(run, "knee", ids[0], f"the front has one member: {ids[0]}")
+    choice, how = None, ""
+    if len(ids) >= 3 and F.shape[1] >= 2:
+        from pymoo.mcdm.high_tradeoff import HighTradeoffPoints
+
+        try:
+            with np.errstate(all="ignore"):
+                points = HighTradeoffPoints().do(F)
+        except Exception:  # pymoo raises on degenerate fronts (duplicates, a single distinct point)
+            points = None
+        if points is not None and len(np.atleast_1d(points)):
+            points = np.atleast_1d(points)
+            if len(points) > 1:  # several knees: the one nearest the normalised ideal
+                points = points[np.argsort(_ideal_distance(F)[points])]
+            choice = int(points[0])
+            how = "pymoo HighTradeoffPoints (largest trade-off)"
+    if choice is None:
+        choice = int(np.argmin(_ideal_distance(F)))
+        how = "nearest to the ideal point after normalising each objective to [0, 1]"
+    return PickResult(run, "knee", ids[choice], f"knee of the {len(ids)}-member front by {how}: {ids[choice]}")
+
+
+def _ideal_distance(F: np.ndarray) -> np.ndarray:
+    low, high = F.min(axis=0), F.max(axis=0)
+    span = np.where(high - low > 0, high - low, 1.0)
+    return np.linalg.norm((F - low) / span, axis=1)
+
+
+def _pick_weights(run: Run, weights: dict[str, float]) -> PickResult:
+    ids, F = _normalised_front(run)
+    w = np.array([weights[o] for o in run.objectives])
+    if len(ids) == 1:
+        choice = 0
+    else:
+        from pymoo.mcdm.pseudo_weights import PseudoWeights
+
+        with np.errstate(all="ignore"):
+            choice = PseudoWeights(w).do(F)
+        if choice is None or (isinstance(choice, (float, np.floating)) and math.isnan(choice)):
+            choice = int(np.argmin(((F - F.min(0)) / np.where(np.ptp(F, 0) > 0, np.ptp(F, 0), 1)) @ w))
+        choice = int(np.atleast_1d(choice)[0])
+    text = ", ".join(f"{o}={weights[o]:.2f}" for o in run.objectives)
+    return PickResult(run, "weights", ids[choice],
+                      f"pymoo PseudoWeights over the {len(ids)}-member front with weights {text}: {ids[choice]}")
+
+
+# ------------------------------------------------------------------ tables
+
+def format_table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    line = lambda cells: "  ".join(str(c).rjust(w) for c, w in zip(cells, widths))  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def candidates_table(run: Run, rows: pd.DataFrame, extra: list[str] = ()) -> str:
+    metrics = list(dict.fromkeys(run.objectives + [c for c in extra if c in rows.columns]))
+    units = {m: unit_for(m, run.candidates[m] if m in run.candidates else None) for m in metrics}
+    header = ["id"] + [f"{m} [{units[m].unit}]" if units[m].unit else m for m in metrics]
+    body = []
+    for cid, r in rows.iterrows():
+        body.append([cid] + [units[m].fmt(r[m]) if m in units else f"{r[m]:.4g}" for m in metrics])
+    if "_violation" in rows.columns:
+        header.append("violation")
+        for line, (_, r) in zip(body, rows.iterrows()):
+            line.append(f"{r['_violation']:.3g}")
+    return format_table(body, header)
+
+
+def config_table(config: dict, thresholds: list[float]) -> str:
+    layers = config["layers"]
+    header = ["layer", "heads", "ffn", "bits", "span", "exit threshold"]
+    if any(float(l.get("sparsity", 0) or 0) for l in layers):
+        header.insert(5, "sparsity")
+    body = []
+    for i, l in enumerate(layers):
+        t = thresholds[i] if i < len(thresholds) else None
+        row = [i, l["heads"], l["ffn"], l["bits"], "∞" if l.get("span") is None else l["span"]]
+        if "sparsity" in header:
+            row.append(f"{float(l.get('sparsity', 0) or 0):.2f}")
+        row.append("last (always)" if t is None else f"{t:g}")
+        body.append(row)
+    return format_table(body, header) + f"\nembedding bits: {config.get('embedding_bits', 32)}; " \
+                                        f"quantization: {config.get('quant', 'int')}"
+
+
+def describe(result: PickResult) -> str:
+    """A readable description of a pick (or of the nearest candidates when nothing matched)."""
+    run = result.run
+    if not result.found:
+        lines = [f"No candidate meets the constraints: {result.explanation}.",
+                 "Nearest candidates (smallest total constraint violation, relative to each metric's range):",
+                 candidates_table(run, result.nearest, [c.metric for c in result.conditions])]
+        return "\n".join(lines)
+    row = result.row
+    units = {m: unit_for(m, run.candidates[m]) for m in run.metrics}
+    lines = [f"Picked {result.candidate_id} ({result.method}): {result.explanation}",
+             f"{'on the Pareto front' if result.candidate_id in run.front_ids else 'NOT on the Pareto front'}; "
+             f"generation {int(row['generation'])}; genome {row['genome']}", ""]
+    body = [[m, units[m].fmt(row[m]), units[m].unit or "", "objective" if m in run.objectives else ""]
+            for m in run.metrics if pd.notna(row[m])]
+    lines.append(format_table(body, ["metric", "value", "unit", ""]))
+    lines.append("")
+    lines.append(config_table(json.loads(row["config"]), json.loads(row["thresholds"])))
+    return "\n".join(lines)

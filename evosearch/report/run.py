@@ -1,0 +1,241 @@
+"""Read a search run folder (see :mod:`evosearch.search.run`) for plotting, picking and reports.
+
+Candidate ids: a candidate's id is ``c<N>``, ``N`` being its row in ``candidates.csv``
+(0-based, header excluded); ids are stable because the file is append-only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from ..errors import EvosearchError
+
+
+class ReportError(EvosearchError):
+    """A run folder, objective name or pick request that plot/pick/export/report cannot use."""
+
+
+class UnknownMetricError(ReportError, KeyError):
+    """A metric name that the run does not have; the message lists the known names."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
+        return self.args[0] if self.args else ""
+
+
+# name -> (display name, unit family, direction)
+DISPLAY = {
+    "error": ("Error", "percent", "min"),
+    "accuracy": ("Accuracy", "percent", "max"),
+    "mean_exit_layer": ("Mean exit layer", "count_plain", "min"),
+    "params": ("Parameters", "count", "min"),
+    "model_size_bytes": ("Model size", "bytes", "min"),
+    "macs": ("MACs per input", "count", "min"),
+    "iccr": ("ICCR", "plain", "max"),
+    "latency_ms": ("Latency", "ms", "min"),
+    "cpu_latency_ms": ("CPU latency", "ms", "min"),
+    "energy_uj": ("Energy", "uj", "min"),
+    "memory_kb": ("On-chip memory", "kb", "min"),
+    "fits_on_chip": ("Fits on chip", "plain", "max"),
+}
+
+_FAMILIES = {
+    # family -> list of (unit label, multiplier applied to the stored value), smallest unit first
+    "bytes": [("B", 1.0), ("KB", 1e-3), ("MB", 1e-6), ("GB", 1e-9)],
+    "kb": [("KB", 1.0), ("MB", 1e-3), ("GB", 1e-6)],
+    "ms": [("µs", 1e3), ("ms", 1.0), ("s", 1e-3)],
+    "uj": [("nJ", 1e3), ("µJ", 1.0), ("mJ", 1e-3), ("J", 1e-6)],
+    "count": [("", 1.0), ("thousands", 1e-3), ("millions", 1e-6), ("billions", 1e-9)],
+}
+
+
+@dataclass(frozen=True)
+class Unit:
+    """How to show one metric: ``value * scale`` in ``label`` (e.g. ``Latency (ms)``)."""
+
+    metric: str
+    name: str
+    unit: str
+    scale: float
+    direction: str
+
+    @property
+    def label(self) -> str:
+        arrow = "↓" if self.direction == "min" else "↑"
+        return f"{self.name} ({self.unit}) {arrow}" if self.unit else f"{self.name} {arrow}"
+
+    def fmt(self, value: float) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "–"
+        v = float(value) * self.scale
+        if self.unit == "%":
+            return f"{v:.2f}"
+        return f"{v:.4g}"
+
+
+def unit_for(metric: str, values=None) -> Unit:
+    """Display name, unit and scale of ``metric``; size-like units adapt to the ``values`` shown."""
+    name, family, direction = DISPLAY.get(metric, (metric, "plain", "min"))
+    if family == "percent":
+        return Unit(metric, name, "%", 100.0, direction)
+    if family in _FAMILIES:
+        choices = _FAMILIES[family]
+        vals = np.abs(np.asarray([v for v in (values if values is not None else []) if v is not None], dtype=float))
+        vals = vals[np.isfinite(vals) & (vals > 0)]
+        typical = float(np.median(vals)) if len(vals) else None
+        default = {"ms": 1, "uj": 1, "bytes": 2, "kb": 0, "count": 2}[family]
+        label, scale = choices[default]
+        if typical is not None:
+            label, scale = choices[0]
+            for lab, sc in choices:
+                if typical * sc >= 1.0:
+                    label, scale = lab, sc
+        return Unit(metric, name, label, scale, direction)
+    return Unit(metric, name, "", 1.0, direction)
+
+
+@dataclass
+class Run:
+    """A loaded run folder: config, every candidate, the history, the front."""
+
+    folder: Path
+    config: dict
+    candidates: pd.DataFrame  # index: candidate id "c<N>"
+    hypervolume: pd.DataFrame
+    final_front: pd.DataFrame | None = None
+    _front_ids: list[str] = field(default=None, repr=False)
+
+    @property
+    def objectives(self) -> list[str]:
+        return list(self.config.get("objectives", {}).get("objectives", []))
+
+    @property
+    def constraints(self) -> list[str]:
+        return list(self.config.get("objectives", {}).get("constraints", []) or [])
+
+    @property
+    def metrics(self) -> list[str]:
+        """Every numeric metric column of ``candidates.csv`` (objectives first)."""
+        skip = {"generation", "genome", "config", "thresholds", "cv", "feasible", "eval_time_s", "cached_model",
+                "exit_distribution"}
+        cols = [c for c in self.candidates.columns
+                if c not in skip and not c.startswith(("F_", "G_", "_")) and c != "id"]
+        return list(dict.fromkeys(self.objectives + [c for c in cols if c not in self.objectives]))
+
+    def direction(self, metric: str) -> str:
+        from ..search.objectives import METRICS
+
+        if metric in METRICS:
+            return METRICS[metric].direction
+        return DISPLAY.get(metric, (None, None, "min"))[2]
+
+    def sign(self, metric: str) -> float:
+        return 1.0 if self.direction(metric) == "min" else -1.0
+
+    def check_metric(self, name: str, what: str = "objective") -> str:
+        if name not in self.metrics:
+            raise UnknownMetricError(f"unknown {what} {name!r}; this run has: {', '.join(self.metrics)}")
+        return name
+
+    @property
+    def feasible(self) -> pd.Series:
+        return self.candidates["feasible"].astype(int).astype(bool)
+
+    @property
+    def front_ids(self) -> list[str]:
+        """Ids of the Pareto front of every evaluated candidate (feasible, non-dominated, distinct genomes)."""
+        if self._front_ids is None:
+            from ..search.evaluator import front_mask
+
+            unique = self.candidates.drop_duplicates("genome")
+            F = unique[[f"F_{i}" for i in range(len(self.objectives))]].to_numpy(float)
+                
+            gcols = [c for c in unique.columns if c.startswith("G_")]
+            G = unique[gcols].to_numpy(float) if gcols else None
+            mask = front_mask(F, G)
+            front = unique[mask]
+            order = np.lexsort(F[mask].T[::-1]) if len(front) else []
+            self._front_ids = [front.index[i] for i in order]
+        return self._front_ids
+
+    @property
+    def front(self) -> pd.DataFrame:
+        return self.candidates.loc[self.front_ids]
+
+    def objective_matrix(self, rows: pd.DataFrame, metrics: list[str] | None = None) -> np.ndarray:
+        """``sign * value`` of ``metrics`` (default: the objectives) for ``rows``: pymoo's minimisation space."""
+        metrics = metrics or self.objectives
+        return np.column_stack([self.sign(m) * rows[m].to_numpy(float) for m in metrics])
+
+    def candidate(self, cid: str) -> pd.Series:
+        key = normalize_id(cid)
+        if key not in self.candidates.index:
+            raise ReportError(f"no candidate {cid!r} in {self.folder} (ids are c0..c{len(self.candidates) - 1}, "
+                              "the row in candidates.csv)")
+        return self.candidates.loc[key]
+
+    def supernet_path(self) -> Path | None:
+        path = self.config.get("supernet")
+        if not path:
+            return None
+        p = Path(path)
+        if not p.is_absolute() and not p.exists():
+            p = self.folder / p
+        return p
+
+    @property
+    def num_layers(self) -> int:
+        first = json.loads(self.candidates["config"].iloc[0])
+        return len(first["layers"])
+
+
+def normalize_id(cid) -> str:
+    text = str(cid).strip()
+    if text.isdigit():
+        return f"c{int(text)}"
+    if text.lower().startswith("c") and text[1:].isdigit():
+        return f"c{int(text[1:])}"
+    return text
+
+
+def load_run(folder: str | Path) -> Run:
+    """Load a run folder; :class:`ReportError` if it is missing, not a run, or has no candidates."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise ReportError(f"run folder {folder} does not exist (give the folder `evosearch search` wrote, "
+                          "e.g. results/<run-name>)")
+    if not folder.is_dir():
+        raise ReportError(f"{folder} is a file, not a run folder")
+    cfg_file = folder / "config.yaml"
+    if not cfg_file.is_file():
+        raise ReportError(f"{folder} is not a search run folder: it has no config.yaml")
+    try:
+        config = yaml.safe_load(cfg_file.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ReportError(f"{cfg_file}: not valid YAML ({err})") from None
+    cand_file = folder / "candidates.csv"
+    if not cand_file.is_file() or cand_file.stat().st_size == 0:
+        raise ReportError(f"run {folder} has no candidates yet (no candidates.csv); let the search run at least "
+                          "one generation")
+    candidates = pd.read_csv(cand_file, dtype={"genome": str})
+    if candidates.empty:
+        raise ReportError(f"run {folder} has no candidates yet (candidates.csv is empty)")
+    candidates["genome"] = candidates["genome"].fillna("")
+    candidates.index = [f"c{i}" for i in range(len(candidates))]
+    candidates.index.name = "id"
+    hv_file = folder / "hypervolume.csv"
+    hv = pd.read_csv(hv_file) if hv_file.is_file() and hv_file.stat().st_size else pd.DataFrame()
+    final = None
+    final_file = folder / "final_front.csv"
+    if final_file.is_file() and final_file.stat().st_size:
+        final = pd.read_csv(final_file, dtype={"genome": str})
+    run = Run(folder, config, candidates, hv, final)
+    if not run.objectives:
+        raise ReportError(f"{cfg_file} names no objectives (expected objectives: {{objectives: [...]}})")
+    return run

@@ -1,0 +1,78 @@
+"""Shared setup for the report/export tests: a tiny supernet checkpoint, a local task, a real search run.
+
+The tiny BERT is random; to give the search a real accuracy trade-off, the task's labels are the
+full model's own predictions (so the largest sub-network is 100% accurate and smaller ones lose
+accuracy), and the exit classifiers are scaled up so exit entropies vary.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pandas as pd
+import torch
+from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+from evosearch.supernet import supernet_from_hf
+from evosearch.training import SupernetCheckpoint, save_checkpoint
+
+TINY = dict(vocab_size=60, hidden_size=32, num_attention_heads=4, intermediate_size=48,
+            max_position_embeddings=64, num_hidden_layers=3, num_labels=2)
+WORDS = ["good", "bad", "great", "awful", "fine", "film", "plot", "actor", "boring", "fun", "the", "a", "is", "was"]
+
+
+def make_checkpoint(tmp: Path, *, model_type: str = "bert", seed: int = 0, sizes=(20, 60, 40)) -> Path:
+    """A tiny checkpoint folder plus its task (``tmp/task/{train,validation,test}.csv``)."""
+    tmp = Path(tmp)
+    tmp.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
+    (tmp / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(tmp / "vocab.txt"))
+    torch.manual_seed(seed)
+    if model_type == "albert":
+        from transformers import AlbertConfig, AlbertForSequenceClassification
+
+        cfg = AlbertConfig(vocab_size=60, embedding_size=16, hidden_size=32, num_attention_heads=4,
+                           intermediate_size=48, max_position_embeddings=64, num_hidden_layers=3, num_labels=2,
+                           pad_token_id=0)
+        hf = AlbertForSequenceClassification(cfg).eval()
+    else:
+        hf = BertForSequenceClassification(BertConfig(**TINY)).eval()
+    supernet = supernet_from_hf(hf).eval()
+    with torch.no_grad():
+        for ramp in supernet.ramps:
+            ramp.classifier.weight.mul_(40.0)
+    rng = random.Random(seed)
+    data = tmp / "task"
+    data.mkdir(exist_ok=True)
+    texts = {split: [" ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9))) for _ in range(n)]
+             for split, n in zip(["train", "validation", "test"], sizes)}
+    every = [t for split in texts.values() for t in split]
+    enc = tokenizer(every, padding=True, return_tensors="pt")
+    with torch.no_grad():  # centre every exit so both classes occur
+        logits = supernet(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])
+        for ramp, exit_logits in zip(supernet.ramps, logits):
+            ramp.classifier.bias[1] -= (exit_logits[:, 1] - exit_logits[:, 0]).median()
+    for split, split_texts in texts.items():
+        enc = tokenizer(split_texts, padding=True, return_tensors="pt")
+        with torch.no_grad():
+            labels = supernet(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])[-1].argmax(-1)
+        pd.DataFrame({"text": split_texts, "label": labels.tolist()}).to_csv(data / f"{split}.csv", index=False)
+    ckpt = SupernetCheckpoint(supernet, tokenizer, task={"spec": str(data), "num_labels": 2, "max_length": 16,
+                                                         "seed": 0}, bounds={"bits": [4, 8]})
+    return save_checkpoint(tmp / "ckpt", ckpt)
+
+
+def make_run(tmp: Path, checkpoint: Path, *, space="small", objectives="default", generations=3, population=10,
+             name="run", seed=0, dev_subset=0) -> Path:
+    """Run a tiny search through the CLI (so config.yaml is exactly what users get)."""
+    from evosearch.cli import main
+
+    torch.set_num_threads(1)
+    argv = ["search", "--supernet", str(checkpoint), "--space", str(space), "--objectives", str(objectives),
+            "--generations", str(generations), "--population", str(population), "--dev-subset", str(dev_subset),
+            "--batch-size", "16", "--run-name", name, "--results", str(Path(tmp) / "results"), "--no-progress",
+            "--seed", str(seed)]
+    assert main(argv) == 0
+    return Path(tmp) / "results" / name
