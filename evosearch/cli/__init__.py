@@ -29,7 +29,7 @@ Run `evosearch COMMAND --help` for the options of each command.
 """
 
 # Subcommand modules, in pipeline order; each must define register(subparsers).
-COMMANDS = ["info", "prepare", "train", "calibrate", "search", "plot", "pick", "export", "report"]
+COMMANDS = ["quickstart", "info", "prepare", "train", "calibrate", "search", "plot", "pick", "export", "report"]
 
 
 def build_parser() -> argparse.ArgumentParser:

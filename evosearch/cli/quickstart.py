@@ -1,0 +1,145 @@
+"""``evosearch quickstart``: the whole pipeline on the embedded default, one command.
+
+It runs the other subcommands in order (train -> search -> plot -> pick -> export -> report)
+with a budget that fits a 2-core CPU, reusing what an earlier run already finished: a trained
+supernet is loaded, not retrained; a finished search is resumed (and so returns at once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import EvosearchError
+
+HELP = """\
+Run the whole pipeline on the embedded default (MiniLM-L6 and movie-polarity) or on your own
+model and task: train a supernet, search it with NSGA-II for error against energy on the EdgeBERT
+accelerator model, plot the front, pick the knee point, export it as a stand-alone model,
+verify it (accuracy and CPU latency against the estimates) and write an HTML report.
+
+Budgets (2 CPU cores):
+  default   about 30 minutes the first time (training is cached: a second run takes minutes)
+  --fast    about 5 minutes: 2,000 training sentences, 1 epoch, a small search; its numbers are
+            rough (a first look at the outputs, not a result)
+
+Everything goes under --output (default results/quickstart): supernet/, search/ (with plots/),
+pick.yaml, deployed/ (with verification.json) and report.html.
+"""
+
+
+@dataclass(frozen=True)
+class Budget:
+    train: list[str]
+    search: list[str]
+
+
+BUDGETS = {
+    "default": Budget(
+        train=[],
+        search=["--generations", "8", "--population", "24", "--dev-subset", "400"],
+    ),
+    "fast": Budget(
+        train=["--train-subset", "2000", "--epochs", "1", "--checkpoint-every", "25"],
+        search=["--generations", "4", "--population", "12", "--dev-subset", "200"],
+    ),
+}
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "quickstart", help="the whole pipeline on the embedded default, one command",
+        description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--output", default="results/quickstart", help="folder for everything (default: results/quickstart)")
+    p.add_argument("--fast", action="store_true", help="about 5 minutes on 2 cores; rough numbers")
+    p.add_argument("--model", help="model folder or hub name (default: the embedded MiniLM)")
+    p.add_argument("--task", help="task (default: movie-polarity)")
+    p.add_argument("--space", default="edgebert", help="search space (default: edgebert)")
+    p.add_argument("--objectives", default="edgebert-energy", help="objective set (default: edgebert-energy)")
+    p.add_argument("--device", help="cpu or cuda for training (default: cpu)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: one per core; use 1 when other jobs share the cores)")
+    p.add_argument("--workers", type=int, default=0, help="Ray workers for the search (default 0: in this process)")
+    p.set_defaults(func=run)
+
+
+def _step(title: str, argv: list[str]) -> None:
+    from . import main
+
+    print(f"\n== {title}: evosearch {' '.join(argv)}", flush=True)
+    code = main(argv)
+    if code:
+        raise EvosearchError(f"step '{title}' failed (exit status {code}); fix it and run quickstart again: finished steps are reused")
+
+
+def _train_args(args, budget: Budget, folder: Path) -> list[str] | None:
+    """The train command, ``--resume`` after a kill, or None when the supernet is already there."""
+    if (folder / "supernet.json").is_file():
+        return None
+    argv = ["train", "--output", str(folder), *budget.train]
+    for flag in ("model", "task", "device", "threads"):
+        if getattr(args, flag):
+            argv += [f"--{flag}", str(getattr(args, flag))]
+    if (folder / "training_state.pt").is_file():
+        argv.append("--resume")
+    return argv
+
+
+def _print_front(run: Path) -> None:
+    import pandas as pd
+    import yaml
+
+    front_file = run / "final_front.csv"
+    if not front_file.is_file():
+        return
+    objectives = yaml.safe_load((run / "config.yaml").read_text())["objectives"]["objectives"]
+    front = pd.read_csv(front_file)
+    columns = [c for c in ["accuracy", *objectives, "latency_ms", "model_size_bytes"] if c in front.columns]
+    columns = list(dict.fromkeys(columns))
+    table = front[columns].sort_values(columns[0], ascending=False)
+    print(f"\nPareto front ({len(front)} sub-networks, full dev set):")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+def run(args) -> int:
+    budget = BUDGETS["fast" if args.fast else "default"]
+    out = Path(args.output)
+    supernet, search = out / "supernet", out / "search"
+    if args.fast:
+        print("quickstart --fast: a small budget for a first look; its accuracies and fronts are rough.")
+
+    train = _train_args(args, budget, supernet)
+    if train is None:
+        print(f"\n== train: using the supernet already trained in {supernet}")
+    else:
+        _step("train", train)
+
+    if (search / "config.yaml").is_file():
+        _step("search (resuming)", ["search", "--resume", str(search)])
+    else:
+        argv = ["search", "--supernet", str(supernet), "--space", args.space, "--objectives", args.objectives,
+                "--results", str(out), "--run-name", search.name, "--workers", str(args.workers), *budget.search]
+        if args.threads:
+            argv += ["--threads", str(args.threads)]
+        _step("search", argv)
+
+    _step("plot", ["plot", str(search)])
+    pick = out / "pick.yaml"
+    _step("pick", ["pick", str(search), "--knee", "--out", str(pick)])
+    _step("export", ["export", str(search), "--pick", str(pick), "--out", str(out / "deployed"), "--overwrite"])
+    report = out / "report.html"
+    _step("report", ["report", str(search), "--out", str(report)])
+
+    _print_front(search)
+    verification = out / "deployed" / "verification.json"
+    print(f"\nresults in {out}/:")
+    print(f"  supernet/        the trained supernet checkpoint (reused by the next run)")
+    print(f"  search/          every candidate (candidates.csv), fronts, hypervolume, plots/")
+    print(f"  pick.yaml        the knee-point deployment config")
+    print(f"  deployed/        the exported model; load it with evosearch.load_deployed('{out / 'deployed'}')")
+    print(f"  report.html      plots and tables in one page")
+    if verification.is_file():
+        print(f"  verification:    {json.dumps(json.loads(verification.read_text()).get('summary', {}))}")
+    return 0
