@@ -1,0 +1,110 @@
+"""Sub-network evaluations per second on dev sentences: sliced vs masked, exit-logit cache on vs off.
+
+1. Sliced vs masked: the same random sub-networks of the search space run over ``--sentences``
+   dev sentences with smaller matrices (sliced, what evosearch does) or full-size matrices with
+   the dropped heads/neurons zeroed (masked).
+2. The exit-logit cache: a population of ``--population`` genomes sharing ``--architectures``
+   architectures (they differ only in exit thresholds, as NSGA-II offspring often do) scored by
+   the search's :class:`~evosearch.search.Evaluator` with its cache on and off.
+
+    python scripts/bench_eval_throughput.py [--supernet CKPT] [--sentences 256] [--threads 1]
+
+Writes results/bench/eval_throughput.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from evosearch import data
+from evosearch.search import Evaluator, ObjectiveSet, SearchSpace
+from evosearch.supernet import collect_exit_logits, load_pretrained
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--supernet", help="supernet checkpoint (default: the untrained embedded MiniLM; speed does not depend on training)")
+    parser.add_argument("--space", default="edgebert")
+    parser.add_argument("--sentences", type=int, default=256)
+    parser.add_argument("--architectures", type=int, default=8)
+    parser.add_argument("--population", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="results/bench/eval_throughput.json")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    if args.supernet:
+        from evosearch.training import load_checkpoint
+
+        checkpoint = load_checkpoint(args.supernet)
+        supernet, tokenizer, bounds, max_length = checkpoint.supernet, checkpoint.tokenizer, checkpoint.bounds, checkpoint.task.get("max_length", 64)
+    else:
+        from evosearch.training.space import TrainingSpace
+
+        supernet, tokenizer = load_pretrained(num_labels=2)
+        bounds, max_length = TrainingSpace().to_dict(), 64
+    splits, info = data.load_task("movie-polarity")
+    dev = data.tokenize_task(splits, info, tokenizer, max_length)["validation"]
+    batches = data.make_eval_batches(dev.select(range(min(args.sentences, len(dev)))), 128, tokenizer.pad_token_id)
+    space = SearchSpace.load(args.space).bind(supernet.arch, bounds)
+    objectives = ObjectiveSet.load("edgebert-energy")
+
+    rng = random.Random(args.seed)
+    architectures = [tuple(int(g) for g in genome) for genome in space.random_genomes(args.architectures, np.random.default_rng(args.seed))]
+    threshold_slots = [i for i, slot in enumerate(space.slots) if slot.gene == "exit_threshold"]
+    population = []
+    for i in range(args.population):
+        genome = list(architectures[i % len(architectures)])
+        for slot in threshold_slots:
+            genome[slot] = rng.randrange(len(space.slots[slot].values))
+        population.append(tuple(genome))
+
+    configs = [space.decode(g)[0] for g in architectures]
+    collect_exit_logits(supernet, batches[:1], configs[0])  # warm-up
+    timings = {}
+    for name, masked in (("sliced", False), ("masked", True)):
+        start = time.perf_counter()
+        for config in configs:
+            collect_exit_logits(supernet, batches, config, masked=masked)
+        timings[name] = len(configs) / (time.perf_counter() - start)
+    for name, cache_size in (("cache_on", 512), ("cache_off", 0)):
+        evaluator = Evaluator(supernet, batches, space, objectives, cache_size=cache_size)
+        start = time.perf_counter()
+        for genome in population:
+            evaluator.evaluate(genome)
+        timings[name] = len(population) / (time.perf_counter() - start)
+        timings[f"{name}_model_runs"] = evaluator.forward_calls
+
+    result = {
+        "sentences": dev.num_rows if args.sentences > dev.num_rows else args.sentences,
+        "space": args.space,
+        "architectures": len(architectures),
+        "population": len(population),
+        "torch_threads": torch.get_num_threads(),
+        "machine": platform.processor() or platform.machine(),
+        "evaluations_per_s": {k: round(v, 3) for k, v in timings.items() if not k.endswith("model_runs")},
+        "model_runs": {k: v for k, v in timings.items() if k.endswith("model_runs")},
+    }
+    result["sliced_over_masked"] = round(timings["sliced"] / timings["masked"], 2)
+    result["cache_speedup"] = round(timings["cache_on"] / timings["cache_off"], 2)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(f"{result['sentences']} dev sentences, space {args.space}, {result['torch_threads']} threads")
+    print(f"  sliced    {timings['sliced']:7.3f} sub-networks/s")
+    print(f"  masked    {timings['masked']:7.3f} sub-networks/s   (sliced {result['sliced_over_masked']}x faster)")
+    print(f"  cache on  {timings['cache_on']:7.3f} evaluations/s ({timings['cache_on_model_runs']} model runs for {len(population)} genomes)")
+    print(f"  cache off {timings['cache_off']:7.3f} evaluations/s ({timings['cache_off_model_runs']} model runs; cache {result['cache_speedup']}x faster)")
+
+
+if __name__ == "__main__":
+    main()
