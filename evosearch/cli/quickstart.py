@@ -141,5 +141,7 @@ def run(args) -> int:
     print(f"  deployed/        the exported model; load it with evosearch.load_deployed('{out / 'deployed'}')")
     print(f"  report.html      plots and tables in one page")
     if verification.is_file():
-        print(f"  verification:    {json.dumps(json.loads(verification.read_text()).get('summary', {}))}")
+        checked = json.loads(verification.read_text())
+        print(f"  verification:    accuracy of the export agrees with the supernet estimate: {checked['accuracy_agrees']}"
+              f" (details in {verification})")
     return 0

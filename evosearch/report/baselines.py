@@ -34,6 +34,16 @@ def _arch(run: Run):
     return Architecture.from_dict(data["architecture"])
 
 
+def _quant(run: Run) -> str:
+    """The run's quantization scheme; ``auto`` means the one the supernet was trained with."""
+    quant = run.config.get("space", {}).get("quant", "int")
+    if quant == "auto":
+        path = run.supernet_path()
+        bounds = json.loads((path / "supernet.json").read_text()).get("bounds", {}) if path else {}
+        quant = bounds.get("quant", "int")
+    return quant
+
+
 def baseline_configs(arch, quant: str = "int") -> dict[str, dict]:
     from ..supernet import SubnetConfig
 
@@ -56,8 +66,7 @@ def find_baselines(run: Run, evaluate: bool | str = "auto") -> tuple[pd.DataFram
     if arch is None:
         return pd.DataFrame(), ("baselines not marked: the supernet checkpoint named in config.yaml "
                                 f"({run.config.get('supernet')}) is not readable")
-    quant = run.config.get("space", {}).get("quant", "int")
-    wanted = baseline_configs(arch, quant)
+    wanted = baseline_configs(arch, _quant(run))
     rows, missing = [], []
     for name, cfg in wanted.items():
         hit = None
