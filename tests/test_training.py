@@ -100,6 +100,11 @@ def test_sampler_respects_bounds_and_extremes():
     assert all((l.heads, l.ffn, l.bits, l.span, l.sparsity) == (2, 12, 4, 3, 0.5) for l in smallest.layers)
     assert smallest.embedding_bits == 8
     assert sampler.largest() == SubnetConfig.largest(arch)
+    for _ in range(20):
+        uniform = sampler.uniform()
+        uniform.validate(arch)
+        assert len({(l.bits, l.span, l.sparsity) for l in uniform.layers}) == 1  # one choice for every layer
+        assert len({(l.heads, l.ffn) for l in uniform.layers}) == 1  # same-size layers get the same width
     with pytest.raises(TrainingSpaceError, match="bits=\\[4, 12\\]; allowed: a non-empty list of 2, 3"):
         TrainingSpace(bits=(4, 12))
     with pytest.raises(TrainingSpaceError, match="sparsity=\\[1.0\\]; allowed: a non-empty list of fractions"):
@@ -127,6 +132,10 @@ class RecordingSampler(SubnetSampler):
         self.calls.append("random")
         return super().random()
 
+    def uniform(self):
+        self.calls.append("uniform")
+        return super().uniform()
+
 
 @pytest.mark.parametrize(
     "strategy, expected",
@@ -134,6 +143,7 @@ class RecordingSampler(SubnetSampler):
         (StandardStrategy(), ["largest"]),
         (RandomStrategy(), ["random"]),
         (SandwichStrategy(num_random=2), ["largest", "smallest", "random", "random"]),
+        (SandwichStrategy(num_random=1, num_uniform=1), ["largest", "smallest", "random", "uniform"]),
     ],
 )
 def test_each_strategy_samples_what_it_claims(strategy, expected):

@@ -41,6 +41,7 @@ def register(subparsers) -> None:
     p.add_argument("--learning-rate", type=float, help=f"peak AdamW learning rate (default: {d.learning_rate})")
     p.add_argument("--strategy", choices=["sandwich", "random", "standard"], help=f"(default: {d.strategy})")
     p.add_argument("--num-random", type=int, help=f"random sub-networks per sandwich step (default: {d.num_random})")
+    p.add_argument("--num-uniform", type=int, help=f"uniform-width sub-networks per sandwich step (default: {d.num_uniform})")
     p.add_argument("--temperature", type=float, help=f"distillation temperature (default: {d.temperature})")
     p.add_argument("--teacher", help="fine-tuned checkpoint whose logits sub-networks distill from (default: the largest sub-network)")
     p.add_argument("--train-word-embeddings", action="store_true", help="also train the word embedding table (default: frozen, faster)")

@@ -116,6 +116,21 @@ class SubnetSampler:
         )
         return SubnetConfig(layers, embedding_bits=rng.choice(self.space.embedding_bits), quant=self.space.quant)
 
+    def uniform(self) -> SubnetConfig:
+        """One width fraction, bit width, span and sparsity for every layer (DynaBERT's width multiplier)."""
+        rng = self.rng
+        fraction = rng.uniform(min(self.space.min_head_fraction, self.space.min_ffn_fraction), 1.0)
+        bits, span, sparsity = rng.choice(self.space.bits), rng.choice(self.space.spans), rng.choice(self.space.sparsity)
+        layers = tuple(
+            LayerConfig(
+                heads=min(self.arch.heads_of_layer(i), max(self._min_heads(i), round(fraction * self.arch.heads_of_layer(i)))),
+                ffn=min(self.arch.ffn_of_layer(i), max(self._min_ffn(i), round(fraction * self.arch.ffn_of_layer(i)))),
+                bits=bits, span=span, sparsity=sparsity,
+            )
+            for i in range(self.arch.num_layers)
+        )
+        return SubnetConfig(layers, embedding_bits=rng.choice(self.space.embedding_bits), quant=self.space.quant)
+
     def state(self):
         return self.rng.getstate()
 

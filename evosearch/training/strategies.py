@@ -7,7 +7,8 @@ optimizer step. Each call returns the losses it computed, for logging.
 * :class:`StandardStrategy` — the largest network only (plain fine-tuning with exits).
 * :class:`RandomStrategy` — one random sub-network per step, on the labels.
 * :class:`SandwichStrategy` — the sandwich rule (Yu & Huang, ICCV 2019): largest + smallest +
-  ``num_random`` random sub-networks, the others distilled in place from the largest.
+  ``num_random`` random sub-networks (independent per layer) + ``num_uniform`` with one width
+  for every layer (DynaBERT's width multipliers), distilled in place from the largest.
 
 The largest network learns from the labels at every exit, and its earlier exits also distill from
 its final exit. With ``teacher`` logits (an external fine-tuned model) sub-networks distill from
@@ -57,10 +58,10 @@ class RandomStrategy:
 
 
 class SandwichStrategy:
-    """Largest + smallest + ``num_random`` random sub-networks, with in-place distillation."""
+    """Largest + smallest + ``num_random`` random + ``num_uniform`` uniform-width sub-networks, with in-place distillation."""
 
-    def __init__(self, num_random: int = 2, temperature: float = 2.0):
-        self.num_random, self.temperature = num_random, temperature
+    def __init__(self, num_random: int = 2, temperature: float = 2.0, num_uniform: int = 0):
+        self.num_random, self.temperature, self.num_uniform = num_random, temperature, num_uniform
 
     def __call__(self, supernet: Supernet, batch: dict, sampler: SubnetSampler, teacher=None) -> dict[str, float]:
         largest_logits = run(supernet, batch, sampler.largest())
@@ -69,6 +70,7 @@ class SandwichStrategy:
         losses = {"largest": loss.item()}
         target = teacher if teacher is not None else largest_logits[-1].detach()
         sampled = [("smallest", sampler.smallest())] + [(f"random{i}", sampler.random()) for i in range(self.num_random)]
+        sampled += [(f"uniform{i}", sampler.uniform()) for i in range(self.num_uniform)]
         for name, config in sampled:
             loss = distillation_loss(run(supernet, batch, config), target, self.temperature)
             loss.backward()
@@ -79,13 +81,13 @@ class SandwichStrategy:
 STRATEGIES = {"standard": StandardStrategy, "random": RandomStrategy, "sandwich": SandwichStrategy}
 
 
-def make_strategy(name: str, num_random: int = 2, temperature: float = 2.0):
+def make_strategy(name: str, num_random: int = 2, temperature: float = 2.0, num_uniform: int = 0):
     if name == "standard":
         return StandardStrategy(temperature)
     if name == "random":
         return RandomStrategy()
     if name == "sandwich":
-        return SandwichStrategy(num_random, temperature)
+        return SandwichStrategy(num_random, temperature, num_uniform)
     from ..errors import EvosearchError
 
     raise EvosearchError(f"unknown training strategy {name!r}; allowed: {', '.join(STRATEGIES)}")

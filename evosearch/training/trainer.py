@@ -58,6 +58,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     strategy: str = "sandwich"
     num_random: int = 1
+    num_uniform: int = 0  # uniform-width sub-networks per sandwich step (DynaBERT-style); 1 did worse on the default
     temperature: float = 2.0
     teacher: str | None = None  # optional fine-tuned checkpoint whose logits sub-networks distill from
     freeze_word_embeddings: bool = True
@@ -84,7 +85,7 @@ class TrainConfig:
 
 
 # Fields that must match for --resume: they change what is being trained.
-RESUME_FIELDS = ("model", "task", "max_length", "train_subset", "epochs", "batch_size", "strategy", "num_random", "seed")
+RESUME_FIELDS = ("model", "task", "max_length", "train_subset", "epochs", "batch_size", "strategy", "num_random", "num_uniform", "seed")
 
 
 class Trainer:
@@ -108,7 +109,7 @@ class Trainer:
         self.steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
         self.total_steps = max(1, round(config.epochs * self.steps_per_epoch))
         self.sampler = SubnetSampler(self.supernet.arch, config.space, seed=config.seed)
-        self.strategy = make_strategy(config.strategy, config.num_random, config.temperature)
+        self.strategy = make_strategy(config.strategy, config.num_random, config.temperature, config.num_uniform)
         self.teacher = self._load_teacher()
         self.step = 0
         self._new_optimizer()
@@ -229,7 +230,8 @@ class Trainer:
                 rate = seen / (time.perf_counter() - started)
                 row = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4), "lr": self.scheduler.get_last_lr()[0], "examples_per_s": round(rate, 2), **{f"loss_{k}": round(v, 5) for k, v in losses.items()}}
                 if log is None:
-                    fields = ["step", "epoch", "lr", "examples_per_s", "loss_largest", "loss_smallest", "loss_random"] + [f"loss_random{i}" for i in range(self.config.num_random)]
+                    fields = ["step", "epoch", "lr", "examples_per_s", "loss_largest", "loss_smallest", "loss_random"]
+                    fields += [f"loss_random{i}" for i in range(self.config.num_random)] + [f"loss_uniform{i}" for i in range(self.config.num_uniform)]
                     log = csv.DictWriter(log_file, fieldnames=fields, extrasaction="ignore")
                     if new_log:
                         log.writeheader()
