@@ -28,7 +28,7 @@ import torch
 from scipy.stats import kendalltau, spearmanr
 
 from evosearch import data
-from evosearch.supernet import LayerConfig, SubnetConfig, collect_exit_logits, exit_accuracies, extract
+from evosearch.supernet import SubnetConfig, collect_exit_logits, exit_accuracies, extract
 from evosearch.training import load_checkpoint
 from evosearch.training.strategies import largest_network_loss
 

@@ -8,7 +8,7 @@ import torch
 
 import evosearch
 from evosearch.cli import main
-from evosearch.deploy import DeployError, Deployment, export, load_deployed, verify
+from evosearch.deploy import DeployError, Deployment, export, load_deployed
 from evosearch.deploy.codec import decode, encode
 from evosearch.supernet import LayerConfig, SubnetConfig, collect_exit_logits, early_exit, extract
 from evosearch.supernet.quantize import quantize_rows, quantize_weight

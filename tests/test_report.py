@@ -1,10 +1,7 @@
 """plot / pick / report on a real (tiny) search run."""
 
-import json
 import os
 
-import numpy as np
-import pandas as pd
 import pytest
 import yaml
 

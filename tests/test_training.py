@@ -8,7 +8,6 @@ import torch
 from transformers import AlbertConfig, AlbertModel, BertConfig, BertModel
 
 from evosearch.cli import main
-from evosearch.errors import EvosearchError
 from evosearch.supernet import SubnetConfig, supernet_from_hf
 from evosearch.training import load_checkpoint
 from evosearch.training.importance import gradient_importance, reorder_by_importance

@@ -135,11 +135,11 @@ def run(args) -> int:
     _print_front(search)
     verification = out / "deployed" / "verification.json"
     print(f"\nresults in {out}/:")
-    print(f"  supernet/        the trained supernet checkpoint (reused by the next run)")
-    print(f"  search/          every candidate (candidates.csv), fronts, hypervolume, plots/")
-    print(f"  pick.yaml        the knee-point deployment config")
+    print("  supernet/        the trained supernet checkpoint (reused by the next run)")
+    print("  search/          every candidate (candidates.csv), fronts, hypervolume, plots/")
+    print("  pick.yaml        the knee-point deployment config")
     print(f"  deployed/        the exported model; load it with evosearch.load_deployed('{out / 'deployed'}')")
-    print(f"  report.html      plots and tables in one page")
+    print("  report.html      plots and tables in one page")
     if verification.is_file():
         checked = json.loads(verification.read_text())
         print(f"  verification:    accuracy of the export agrees with the supernet estimate: {checked['accuracy_agrees']}"

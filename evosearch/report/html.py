@@ -7,9 +7,7 @@ import html
 import json
 from pathlib import Path
 
-import pandas as pd
 
-from .pick import config_table
 from .run import Run, unit_for
 
 

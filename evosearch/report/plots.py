@@ -209,7 +209,7 @@ def plot_hypervolume(run: Run, out_dir: Path | None = None) -> Plot:
         for ax, col, xlabel in ((axes[0], "generation", "Generation"), (axes[1], "evaluations",
                                                                            "Evaluations (candidates scored)")):
             ax.plot(hv[col], hv["hypervolume"], color=FRONT_COLOR, lw=1.5, zorder=2)
-            ax.scatter(hv[col], hv["hypervolume"], color=FRONT_COLOR, s=18, zorder=3, label=f"after each generation")
+            ax.scatter(hv[col], hv["hypervolume"], color=FRONT_COLOR, s=18, zorder=3, label="after each generation")
             points[col] = len(hv)
             ax.set_xlabel(xlabel)
             ax.grid(True, alpha=0.3, lw=0.5)

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
 from ..errors import EvosearchError
-from .evaluator import Evaluator, Record
+from .evaluator import Record
 from .objectives import ObjectiveSet
 from .space import BoundSpace
 
