@@ -1,0 +1,23 @@
+"""`evosearch quickstart` end to end on a tiny random model and a tiny local task."""
+
+import json
+
+from evosearch.cli import main
+from tests.test_training import private_cache, tiny_model, tiny_task  # noqa: F401 (fixtures)
+
+
+def test_quickstart_runs_every_step_then_reuses_them(tmp_path, tiny_model, tiny_task, capsys):  # noqa: F811
+    out = tmp_path / "qs"
+    argv = ["quickstart", "--fast", "--model", tiny_model, "--task", tiny_task, "--output", str(out), "--threads", "1"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    for step in ("== train:", "== search:", "== plot:", "== pick:", "== export:", "== report:"):
+        assert step in printed
+    assert "Pareto front" in printed and "rough" in printed
+    for path in ("supernet/supernet.json", "search/final_front.csv", "search/plots", "pick.yaml", "deployed/verification.json", "report.html"):
+        assert (out / path).exists(), path
+    assert json.loads((out / "deployed" / "verification.json").read_text())["accuracy_agrees"]
+
+    assert main(argv) == 0  # a second run trains nothing and resumes the finished search
+    again = capsys.readouterr().out
+    assert "using the supernet already trained" in again and "search (resuming)" in again
