@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import EvosearchError
 from ..supernet import SubnetConfig, Supernet
 from .losses import distillation_loss, supervised_loss
 from .space import SubnetSampler
@@ -88,6 +89,4 @@ def make_strategy(name: str, num_random: int = 2, temperature: float = 2.0, num_
         return RandomStrategy()
     if name == "sandwich":
         return SandwichStrategy(num_random, temperature, num_uniform)
-    from ..errors import EvosearchError
-
     raise EvosearchError(f"unknown training strategy {name!r}; allowed: {', '.join(STRATEGIES)}")
