@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
 
 from ..errors import EvosearchError
+from ..yamlfiles import load_yaml
 
 #: Folder of the hardware targets shipped with evosearch (``<repo>/objectives/hardware``).
 SHIPPED_TARGETS_DIR = Path(__file__).resolve().parents[2] / "objectives" / "hardware"
@@ -172,19 +172,7 @@ def load_target(name_or_path: "str | Path | Mapping[str, Any] | HardwareTarget")
         return name_or_path
     if isinstance(name_or_path, Mapping):
         return target_from_dict(name_or_path)
-    text = str(name_or_path)
-    path = Path(text)
-    if not (path.suffix in (".yaml", ".yml") or path.exists()):
-        path = SHIPPED_TARGETS_DIR / f"{text}.yaml"
-    if not path.is_file():
-        shipped = ", ".join(list_shipped_targets()) or "(none found)"
-        raise HardwareTargetError(
-            f"hardware target {text!r} not found: give a path to a YAML file or one of the shipped names: {shipped}"
-        )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise HardwareTargetError(f"{path}: not valid YAML ({err})") from None
+    path, data = load_yaml(name_or_path, SHIPPED_TARGETS_DIR, "hardware target", HardwareTargetError)
     if not isinstance(data, Mapping):
         raise HardwareTargetError(f"{path}: the top level must be a mapping of fields, got {type(data).__name__}")
     try:

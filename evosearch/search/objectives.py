@@ -28,8 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from ..yamlfiles import load_yaml
 from .space import SearchSpaceError
 
 
@@ -163,17 +162,8 @@ class ObjectiveSet:
 
     @classmethod
     def load(cls, path_or_name: str | Path) -> "ObjectiveSet":
-        path = Path(path_or_name)
-        if not path.is_file():
-            shipped = Path(__file__).resolve().parents[2] / "objectives" / "search" / f"{path_or_name}.yaml"
-            if not shipped.is_file():
-                raise ObjectiveError(f"objective set {str(path_or_name)!r} not found (a YAML path or a name under "
-                                     "objectives/search/)")
-            path = shipped
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as err:
-            raise ObjectiveError(f"{path}: not valid YAML ({err})") from None
+        shipped = Path(__file__).resolve().parents[2] / "objectives" / "search"
+        path, data = load_yaml(path_or_name, shipped, "objective set", ObjectiveError)
         return cls.from_dict(data, where=str(path))
 
     def to_dict(self) -> dict:

@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from ..errors import EvosearchError
+from ..yamlfiles import load_yaml
 from ..supernet import QUANT_SCHEMES, SUPPORTED_BITS, Architecture, LayerConfig, SubnetConfig
 
 
@@ -101,19 +101,7 @@ class SearchSpace:
     @classmethod
     def load(cls, name_or_path: str | Path) -> "SearchSpace":
         """Load a YAML file, or a shipped space by name (``edgebert``, ``whittle-medium``, ...)."""
-        path = Path(name_or_path)
-        if not path.is_file():
-            shipped = SHIPPED_SPACES_DIR / f"{name_or_path}.yaml"
-            if shipped.is_file():
-                path = shipped
-            else:
-                names = ", ".join(sorted(p.stem for p in SHIPPED_SPACES_DIR.glob("*.yaml"))) or "(none)"
-                raise SearchSpaceError(f"search space {str(name_or_path)!r} not found: give a YAML path or a "
-                                       f"shipped name: {names}")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as err:
-            raise SearchSpaceError(f"{path}: not valid YAML ({err})") from None
+        path, data = load_yaml(name_or_path, SHIPPED_SPACES_DIR, "search space", SearchSpaceError)
         return cls.from_dict(data, where=str(path))
 
     def to_dict(self) -> dict:
