@@ -20,6 +20,7 @@ def run(args) -> int:
     import transformers
 
     import evosearch
+    from evosearch.data import cache_dir
     from evosearch.supernet import default_model_path
 
     rows = {
@@ -30,7 +31,7 @@ def run(args) -> int:
         "CPU cores": os.cpu_count(),
         "CUDA devices": torch.cuda.device_count() if torch.cuda.is_available() else 0,
         "default model": default_model_path(),
-        "cache folder (EVOSEARCH_CACHE)": os.environ.get("EVOSEARCH_CACHE", os.path.expanduser("~/.cache/evosearch")),
+        "cache folder (EVOSEARCH_CACHE)": cache_dir(),
     }
     width = max(map(len, rows))
     for key, value in rows.items():

@@ -29,20 +29,20 @@ class UnknownMetricError(ReportError, KeyError):
         return self.args[0] if self.args else ""
 
 
-# name -> (display name, unit family, direction)
+# name -> (display name, unit family); directions come from evosearch.search.METRICS
 DISPLAY = {
-    "error": ("Error", "percent", "min"),
-    "accuracy": ("Accuracy", "percent", "max"),
-    "mean_exit_layer": ("Mean exit layer", "count_plain", "min"),
-    "params": ("Parameters", "count", "min"),
-    "model_size_bytes": ("Model size", "bytes", "min"),
-    "macs": ("MACs per input", "count", "min"),
-    "iccr": ("ICCR", "plain", "max"),
-    "latency_ms": ("Latency", "ms", "min"),
-    "cpu_latency_ms": ("CPU latency", "ms", "min"),
-    "energy_uj": ("Energy", "uj", "min"),
-    "memory_kb": ("On-chip memory", "kb", "min"),
-    "fits_on_chip": ("Fits on chip", "plain", "max"),
+    "error": ("Error", "percent"),
+    "accuracy": ("Accuracy", "percent"),
+    "mean_exit_layer": ("Mean exit layer", "count_plain"),
+    "params": ("Parameters", "count"),
+    "model_size_bytes": ("Model size", "bytes"),
+    "macs": ("MACs per input", "count"),
+    "iccr": ("ICCR", "plain"),
+    "latency_ms": ("Latency", "ms"),
+    "cpu_latency_ms": ("CPU latency", "ms"),
+    "energy_uj": ("Energy", "uj"),
+    "memory_kb": ("On-chip memory", "kb"),
+    "fits_on_chip": ("Fits on chip", "plain"),
 }
 
 _FAMILIES = {
@@ -79,9 +79,17 @@ class Unit:
         return f"{v:.4g}"
 
 
+def metric_direction(metric: str) -> str:
+    """``min`` or ``max``, as the search defines it (``min`` for metrics it does not know)."""
+    from ..search.objectives import METRICS
+
+    return METRICS[metric].direction if metric in METRICS else "min"
+
+
 def unit_for(metric: str, values=None) -> Unit:
     """Display name, unit and scale of ``metric``; size-like units adapt to the ``values`` shown."""
-    name, family, direction = DISPLAY.get(metric, (metric, "plain", "min"))
+    name, family = DISPLAY.get(metric, (metric, "plain"))
+    direction = metric_direction(metric)
     if family == "percent":
         return Unit(metric, name, "%", 100.0, direction)
     if family in _FAMILIES:
@@ -129,11 +137,7 @@ class Run:
         return list(dict.fromkeys(self.objectives + [c for c in cols if c not in self.objectives]))
 
     def direction(self, metric: str) -> str:
-        from ..search.objectives import METRICS
-
-        if metric in METRICS:
-            return METRICS[metric].direction
-        return DISPLAY.get(metric, (None, None, "min"))[2]
+        return metric_direction(metric)
 
     def sign(self, metric: str) -> float:
         return 1.0 if self.direction(metric) == "min" else -1.0
