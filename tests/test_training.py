@@ -155,6 +155,27 @@ def test_each_strategy_samples_what_it_claims(strategy, expected):
     assert supernet.blocks[0].query.weight.grad is not None
 
 
+def test_regularize_largest_only_runs_sampled_subnetworks_without_dropout():
+    torch.manual_seed(0)
+    supernet = supernet_from_hf(BertModel(BertConfig(num_hidden_layers=3, num_labels=2, hidden_dropout_prob=0.5, **TINY)))
+    ids, mask, types = batch()
+    fixed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "labels": torch.tensor([0, 1, 0])}
+    teacher = torch.randn(3, 2)  # a fixed target, so only dropout can change the sampled losses
+
+    def sampled_losses(regularize_largest_only):
+        sampler = SubnetSampler(supernet.arch, TrainingSpace(), seed=0)
+        strategy = SandwichStrategy(num_random=1, regularize_largest_only=regularize_largest_only)
+        losses = strategy(supernet.train(), fixed, sampler, teacher)
+        assert supernet.training  # train mode is restored for the next step
+        return losses
+
+    first, second = sampled_losses(True), sampled_losses(True)
+    assert first["largest"] != second["largest"]  # the largest network still draws dropout masks
+    assert first["smallest"] == second["smallest"] and first["random0"] == second["random0"]
+    with_dropout = sampled_losses(False)
+    assert with_dropout["smallest"] != first["smallest"]
+
+
 def test_training_steps_change_weights_and_lower_loss_on_a_fixed_batch():
     torch.manual_seed(0)
     supernet = supernet_from_hf(BertModel(BertConfig(num_hidden_layers=3, num_labels=2, hidden_dropout_prob=0, attention_probs_dropout_prob=0, **TINY)))

@@ -43,6 +43,10 @@ def register(subparsers) -> None:
     p.add_argument("--num-random", type=int, help=f"random sub-networks per sandwich step (default: {d.num_random})")
     p.add_argument("--num-uniform", type=int, help=f"uniform-width sub-networks per sandwich step (default: {d.num_uniform})")
     p.add_argument("--temperature", type=float, help=f"distillation temperature (default: {d.temperature})")
+    p.add_argument(
+        "--regularize-largest-only", action=argparse.BooleanOptionalAction,
+        help=f"dropout only for the largest network, not the sampled ones (BigNAS) (default: {d.regularize_largest_only})",
+    )
     p.add_argument("--teacher", help="fine-tuned checkpoint whose logits sub-networks distill from (default: the largest sub-network)")
     p.add_argument("--train-word-embeddings", action="store_true", help="also train the word embedding table (default: frozen, faster)")
     p.add_argument("--min-head-fraction", type=float, help=f"smallest fraction of heads trained (default: {d.space.min_head_fraction})")

@@ -9,6 +9,9 @@ optimizer step. Each call returns the losses it computed, for logging.
 * :class:`SandwichStrategy` — the sandwich rule (Yu & Huang, ICCV 2019): largest + smallest +
   ``num_random`` random sub-networks (independent per layer) + ``num_uniform`` with one width
   for every layer (DynaBERT's width multipliers), distilled in place from the largest.
+  With ``regularize_largest_only`` the sampled sub-networks run without dropout (BigNAS, Yu et
+  al., ECCV 2020: only the largest network is regularised; the small ones underfit rather than
+  overfit, and their distillation target is already smooth).
 
 The largest network learns from the labels at every exit, and its earlier exits also distill from
 its final exit. With ``teacher`` logits (an external fine-tuned model) sub-networks distill from
@@ -61,8 +64,9 @@ class RandomStrategy:
 class SandwichStrategy:
     """Largest + smallest + ``num_random`` random + ``num_uniform`` uniform-width sub-networks, with in-place distillation."""
 
-    def __init__(self, num_random: int = 2, temperature: float = 2.0, num_uniform: int = 0):
+    def __init__(self, num_random: int = 2, temperature: float = 2.0, num_uniform: int = 0, regularize_largest_only: bool = False):
         self.num_random, self.temperature, self.num_uniform = num_random, temperature, num_uniform
+        self.regularize_largest_only = regularize_largest_only
 
     def __call__(self, supernet: Supernet, batch: dict, sampler: SubnetSampler, teacher=None) -> dict[str, float]:
         largest_logits = run(supernet, batch, sampler.largest())
@@ -72,21 +76,27 @@ class SandwichStrategy:
         target = teacher if teacher is not None else largest_logits[-1].detach()
         sampled = [("smallest", sampler.smallest())] + [(f"random{i}", sampler.random()) for i in range(self.num_random)]
         sampled += [(f"uniform{i}", sampler.uniform()) for i in range(self.num_uniform)]
-        for name, config in sampled:
-            loss = distillation_loss(run(supernet, batch, config), target, self.temperature)
-            loss.backward()
-            losses[name] = loss.item()
+        was_training = supernet.training
+        if self.regularize_largest_only:
+            supernet.eval()  # dropout is the only train-mode behaviour of the supernet
+        try:
+            for name, config in sampled:
+                loss = distillation_loss(run(supernet, batch, config), target, self.temperature)
+                loss.backward()
+                losses[name] = loss.item()
+        finally:
+            supernet.train(was_training)
         return losses
 
 
 STRATEGIES = {"standard": StandardStrategy, "random": RandomStrategy, "sandwich": SandwichStrategy}
 
 
-def make_strategy(name: str, num_random: int = 2, temperature: float = 2.0, num_uniform: int = 0):
+def make_strategy(name: str, num_random: int = 2, temperature: float = 2.0, num_uniform: int = 0, regularize_largest_only: bool = False):
     if name == "standard":
         return StandardStrategy(temperature)
     if name == "random":
         return RandomStrategy()
     if name == "sandwich":
-        return SandwichStrategy(num_random, temperature, num_uniform)
+        return SandwichStrategy(num_random, temperature, num_uniform, regularize_largest_only)
     raise EvosearchError(f"unknown training strategy {name!r}; allowed: {', '.join(STRATEGIES)}")

@@ -60,6 +60,7 @@ class TrainConfig:
     num_random: int = 1
     num_uniform: int = 0  # uniform-width sub-networks per sandwich step (DynaBERT-style); 1 did worse on the default
     temperature: float = 2.0
+    regularize_largest_only: bool = False  # BigNAS: dropout for the largest network only
     teacher: str | None = None  # optional fine-tuned checkpoint whose logits sub-networks distill from
     freeze_word_embeddings: bool = True
     group_by_length: bool = True  # batch sentences of similar length together (less padding)
@@ -109,7 +110,9 @@ class Trainer:
         self.steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
         self.total_steps = max(1, round(config.epochs * self.steps_per_epoch))
         self.sampler = SubnetSampler(self.supernet.arch, config.space, seed=config.seed)
-        self.strategy = make_strategy(config.strategy, config.num_random, config.temperature, config.num_uniform)
+        self.strategy = make_strategy(
+            config.strategy, config.num_random, config.temperature, config.num_uniform, config.regularize_largest_only
+        )
         self.warmup_strategy = make_strategy("standard", temperature=config.temperature)  # before importance ordering
         self.teacher = self._load_teacher()
         self.step = 0
