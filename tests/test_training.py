@@ -8,6 +8,7 @@ import torch
 from transformers import AlbertConfig, AlbertModel, BertConfig, BertModel
 
 from evosearch.cli import main
+from evosearch.errors import EvosearchError
 from evosearch.supernet import SubnetConfig, supernet_from_hf
 from evosearch.training import load_checkpoint
 from evosearch.training.importance import gradient_importance, reorder_by_importance
@@ -174,6 +175,25 @@ def test_regularize_largest_only_runs_sampled_subnetworks_without_dropout():
     assert first["smallest"] == second["smallest"] and first["random0"] == second["random0"]
     with_dropout = sampled_losses(False)
     assert with_dropout["smallest"] != first["smallest"]
+
+
+def test_sampled_weight_scales_the_sampled_subnetworks_gradients():
+    torch.manual_seed(0)
+    supernet = supernet_from_hf(BertModel(BertConfig(num_hidden_layers=3, num_labels=2, hidden_dropout_prob=0, attention_probs_dropout_prob=0, **TINY)))
+    ids, mask, types = batch()
+    fixed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "labels": torch.tensor([0, 1, 0])}
+
+    def gradient(strategy):
+        supernet.zero_grad(set_to_none=True)
+        strategy(supernet.train(), fixed, SubnetSampler(supernet.arch, TrainingSpace(), seed=0))
+        return supernet.blocks[0].query.weight.grad.clone()
+
+    largest_only = gradient(StandardStrategy())
+    torch.testing.assert_close(gradient(SandwichStrategy(num_random=1, sampled_weight=0.0)), largest_only)
+    full, half = gradient(SandwichStrategy(num_random=1)), gradient(SandwichStrategy(num_random=1, sampled_weight=0.5))
+    torch.testing.assert_close(half - largest_only, 0.5 * (full - largest_only), atol=1e-6, rtol=1e-4)
+    with pytest.raises(EvosearchError, match="sampled_weight"):
+        SandwichStrategy(sampled_weight=-1)
 
 
 def test_training_steps_change_weights_and_lower_loss_on_a_fixed_batch():

@@ -47,6 +47,10 @@ def register(subparsers) -> None:
         "--regularize-largest-only", action=argparse.BooleanOptionalAction,
         help=f"dropout only for the largest network, not the sampled ones (BigNAS) (default: {d.regularize_largest_only})",
     )
+    p.add_argument(
+        "--sampled-weight", type=float,
+        help=f"weight of each sampled sub-network's loss; the largest network's weighs 1 (default: {d.sampled_weight})",
+    )
     p.add_argument("--teacher", help="fine-tuned checkpoint whose logits sub-networks distill from (default: the largest sub-network)")
     p.add_argument("--train-word-embeddings", action="store_true", help="also train the word embedding table (default: frozen, faster)")
     p.add_argument("--min-head-fraction", type=float, help=f"smallest fraction of heads trained (default: {d.space.min_head_fraction})")

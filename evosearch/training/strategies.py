@@ -11,7 +11,8 @@ optimizer step. Each call returns the losses it computed, for logging.
   for every layer (DynaBERT's width multipliers), distilled in place from the largest.
   With ``regularize_largest_only`` the sampled sub-networks run without dropout (BigNAS, Yu et
   al., ECCV 2020: only the largest network is regularised; the small ones underfit rather than
-  overfit, and their distillation target is already smooth).
+  overfit, and their distillation target is already smooth). ``sampled_weight`` scales each
+  sampled sub-network's loss against the largest network's (1 = plain sum, as in BigNAS).
 
 The largest network learns from the labels at every exit, and its earlier exits also distill from
 its final exit. With ``teacher`` logits (an external fine-tuned model) sub-networks distill from
@@ -64,9 +65,14 @@ class RandomStrategy:
 class SandwichStrategy:
     """Largest + smallest + ``num_random`` random + ``num_uniform`` uniform-width sub-networks, with in-place distillation."""
 
-    def __init__(self, num_random: int = 2, temperature: float = 2.0, num_uniform: int = 0, regularize_largest_only: bool = False):
+    def __init__(
+        self, num_random: int = 2, temperature: float = 2.0, num_uniform: int = 0,
+        regularize_largest_only: bool = False, sampled_weight: float = 1.0,
+    ):
+        if sampled_weight < 0:
+            raise EvosearchError(f"sampled_weight={sampled_weight}; allowed: a number >= 0")
         self.num_random, self.temperature, self.num_uniform = num_random, temperature, num_uniform
-        self.regularize_largest_only = regularize_largest_only
+        self.regularize_largest_only, self.sampled_weight = regularize_largest_only, sampled_weight
 
     def __call__(self, supernet: Supernet, batch: dict, sampler: SubnetSampler, teacher=None) -> dict[str, float]:
         largest_logits = run(supernet, batch, sampler.largest())
@@ -82,7 +88,7 @@ class SandwichStrategy:
         try:
             for name, config in sampled:
                 loss = distillation_loss(run(supernet, batch, config), target, self.temperature)
-                loss.backward()
+                (self.sampled_weight * loss).backward()
                 losses[name] = loss.item()
         finally:
             supernet.train(was_training)
@@ -92,11 +98,14 @@ class SandwichStrategy:
 STRATEGIES = {"standard": StandardStrategy, "random": RandomStrategy, "sandwich": SandwichStrategy}
 
 
-def make_strategy(name: str, num_random: int = 2, temperature: float = 2.0, num_uniform: int = 0, regularize_largest_only: bool = False):
+def make_strategy(
+    name: str, num_random: int = 2, temperature: float = 2.0, num_uniform: int = 0,
+    regularize_largest_only: bool = False, sampled_weight: float = 1.0,
+):
     if name == "standard":
         return StandardStrategy(temperature)
     if name == "random":
         return RandomStrategy()
     if name == "sandwich":
-        return SandwichStrategy(num_random, temperature, num_uniform, regularize_largest_only)
+        return SandwichStrategy(num_random, temperature, num_uniform, regularize_largest_only, sampled_weight)
     raise EvosearchError(f"unknown training strategy {name!r}; allowed: {', '.join(STRATEGIES)}")

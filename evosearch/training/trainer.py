@@ -61,6 +61,7 @@ class TrainConfig:
     num_uniform: int = 0  # uniform-width sub-networks per sandwich step (DynaBERT-style); 1 did worse on the default
     temperature: float = 2.0
     regularize_largest_only: bool = False  # BigNAS: dropout for the largest network only
+    sampled_weight: float = 1.0  # weight of each sampled sub-network's loss (the largest weighs 1)
     teacher: str | None = None  # optional fine-tuned checkpoint whose logits sub-networks distill from
     freeze_word_embeddings: bool = True
     group_by_length: bool = True  # batch sentences of similar length together (less padding)
@@ -111,7 +112,8 @@ class Trainer:
         self.total_steps = max(1, round(config.epochs * self.steps_per_epoch))
         self.sampler = SubnetSampler(self.supernet.arch, config.space, seed=config.seed)
         self.strategy = make_strategy(
-            config.strategy, config.num_random, config.temperature, config.num_uniform, config.regularize_largest_only
+            config.strategy, config.num_random, config.temperature, config.num_uniform,
+            config.regularize_largest_only, config.sampled_weight,
         )
         self.warmup_strategy = make_strategy("standard", temperature=config.temperature)  # before importance ordering
         self.teacher = self._load_teacher()
