@@ -257,6 +257,8 @@ def test_train_cli_writes_a_loadable_checkpoint(tmp_path, tiny_model, tiny_task,
     checkpoint = load_checkpoint(out)
     assert checkpoint.task["num_labels"] == 2 and checkpoint.bounds["bits"] == [4, 32] and checkpoint.bounds["spans"] == [None, 4]
     assert set(checkpoint.meta["dev"]) >= {"largest", "half", "smallest", "largest_4bit", "largest_per_exit"}
+    assert set(checkpoint.meta["test"]) == set(checkpoint.meta["dev"])  # the untouched split, reported alongside
+    assert 0 <= checkpoint.meta["test"]["largest"] <= 1
     assert (out / "train_log.csv").is_file()
     ids, mask, types = batch()
     assert checkpoint.supernet(ids, mask, types).shape == (3, 3, 2)

@@ -51,6 +51,10 @@ def register(subparsers) -> None:
         "--sampled-weight", type=float,
         help=f"weight of each sampled sub-network's loss; the largest network's weighs 1 (default: {d.sampled_weight})",
     )
+    p.add_argument(
+        "--importance-warmup", type=int,
+        help=f"largest-network-only steps before heads and neurons are ranked and sub-networks are sampled (default: {d.importance_warmup})",
+    )
     p.add_argument("--teacher", help="fine-tuned checkpoint whose logits sub-networks distill from (default: the largest sub-network)")
     p.add_argument("--train-word-embeddings", action="store_true", help="also train the word embedding table (default: frozen, faster)")
     p.add_argument("--min-head-fraction", type=float, help=f"smallest fraction of heads trained (default: {d.space.min_head_fraction})")
@@ -113,4 +117,5 @@ def run(args) -> int:
         print("dev accuracy (final exit):")
         for name, value in metrics.items():
             print(f"  {name:<18} {json.dumps(value)}")
+        print(f"test accuracies are in {folder / 'supernet.json'} (meta.test)")
     return 0

@@ -107,7 +107,10 @@ class Trainer:
         if config.train_subset:
             train_split = train_split.select(range(min(config.train_subset, len(train_split))))
         self.train_split = train_split
-        self.dev_batches = data.make_eval_batches(tokenized["validation"], config.eval_batch_size, self.pad_id)
+        self.eval_batches = {
+            split: data.make_eval_batches(tokenized[split], config.eval_batch_size, self.pad_id)
+            for split in ("validation", "test") if split in tokenized and len(tokenized[split])
+        }
         self.steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
         self.total_steps = max(1, round(config.epochs * self.steps_per_epoch))
         self.sampler = SubnetSampler(self.supernet.arch, config.space, seed=config.seed)
@@ -270,18 +273,18 @@ class Trainer:
             "largest_4bit": SubnetConfig.largest(arch).with_layers(bits=4),
         }
 
-    def evaluate(self) -> dict:
-        """Dev accuracy of the reference sub-networks (final exit), and of each exit of the largest."""
+    def evaluate(self, split: str = "validation") -> dict:
+        """Accuracy of the reference sub-networks (final exit) on ``split``, and of each exit of the largest."""
         results = {}
         for name, config in self.reference_configs().items():
-            logits, labels = collect_exit_logits(self.supernet, self.dev_batches, config)
+            logits, labels = collect_exit_logits(self.supernet, self.eval_batches[split], config)
             accuracies = exit_accuracies(logits, labels)
             results[name] = round(accuracies[-1], 4)
             if name == "largest":
                 results["largest_per_exit"] = [round(a, 4) for a in accuracies]
         return results
 
-    def save_supernet(self, metrics: dict, seconds: float) -> Path:
+    def save_supernet(self, metrics: dict, seconds: float, test_metrics: dict | None = None) -> Path:
         checkpoint = SupernetCheckpoint(
             supernet=self.supernet,
             tokenizer=self.tokenizer,
@@ -294,17 +297,27 @@ class Trainer:
                 "label_names": list(self.task.label_names) if self.task.label_names else None,
             },
             bounds=self.config.space.to_dict(),
-            meta={"train_config": self.config.to_dict(), "steps": self.step, "train_seconds": round(seconds, 1), "dev": metrics},
+            meta={
+                "train_config": self.config.to_dict(), "steps": self.step, "train_seconds": round(seconds, 1),
+                "dev": metrics, "test": test_metrics or {},
+            },
         )
         return save_checkpoint(self.output, checkpoint)
 
 
 def train_supernet(config: TrainConfig, resume: bool = False, progress: bool = True) -> tuple[Path, dict]:
-    """Train (or resume) and save the supernet checkpoint; returns its folder and dev metrics."""
+    """Train (or resume) and save the supernet checkpoint; returns its folder and dev metrics.
+
+    The checkpoint's ``meta`` also holds the same metrics on the test split (when the task has
+    one), which no training or search decision looks at.
+    """
     trainer = Trainer(config)
     if resume:
         trainer.load_state()
     started = time.perf_counter()
     trainer.train(progress=progress)
-    metrics = trainer.evaluate() if not trainer.task.is_regression else {}
-    return trainer.save_supernet(metrics, time.perf_counter() - started), metrics
+    seconds = time.perf_counter() - started
+    classify = not trainer.task.is_regression
+    metrics = trainer.evaluate() if classify else {}
+    test_metrics = trainer.evaluate("test") if classify and "test" in trainer.eval_batches else {}
+    return trainer.save_supernet(metrics, seconds, test_metrics), metrics
