@@ -219,6 +219,18 @@ def test_distillation_loss_is_zero_for_identical_logits():
     assert distillation_loss(logits, logits[-1], 2.0).item() > 0
 
 
+def test_training_seed_leaves_the_split_alone(tmp_path, tiny_model, tiny_task):
+    def dev_ids(**seeds):
+        trainer = Trainer(tiny_config(tmp_path, tiny_model, tiny_task, **seeds))
+        return sorted(tuple(row.tolist()) for b in trainer.eval_batches["validation"] for row in b["input_ids"]), trainer
+
+    base, trainer = dev_ids(seed=0)
+    other_seed, other = dev_ids(seed=1)
+    assert base == other_seed  # same dev examples for another training seed
+    assert not torch.equal(trainer.supernet.ramps[0].classifier.weight, other.supernet.ramps[0].classifier.weight)
+    assert dev_ids(split_seed=1)[0] != base
+
+
 def test_resume_reproduces_the_uninterrupted_run(tmp_path, tiny_model, tiny_task):
     straight = Trainer(tiny_config(tmp_path, tiny_model, tiny_task, output=str(tmp_path / "straight")))
     straight.train(progress=False)

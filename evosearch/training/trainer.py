@@ -69,7 +69,8 @@ class TrainConfig:
     importance_batches: int = 16
     checkpoint_every: int = 50
     eval_batch_size: int = 128
-    seed: int = 0
+    seed: int = 0  # training randomness: initialisation of new heads, batch order, sampled sub-networks
+    split_seed: int = 0  # which train/dev/test split of a task that ships without one (kept fixed across seeds)
     device: str = "cpu"
     threads: int | None = None  # torch CPU threads (None = torch's default, one per core)
     space: TrainingSpace = field(default_factory=TrainingSpace)
@@ -87,7 +88,7 @@ class TrainConfig:
 
 
 # Fields that must match for --resume: they change what is being trained.
-RESUME_FIELDS = ("model", "task", "max_length", "train_subset", "epochs", "batch_size", "strategy", "num_random", "num_uniform", "seed")
+RESUME_FIELDS = ("model", "task", "max_length", "train_subset", "epochs", "batch_size", "strategy", "num_random", "num_uniform", "seed", "split_seed")
 
 
 class Trainer:
@@ -98,7 +99,7 @@ class Trainer:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
         random.seed(config.seed)
-        self.splits, self.task = data.load_task(config.task, seed=config.seed)
+        self.splits, self.task = data.load_task(config.task, seed=config.split_seed)
         self.supernet, self.tokenizer = load_pretrained(config.model, num_labels=self.task.num_labels)
         self.supernet.to(config.device)
         self.supernet.embeddings.word.weight.requires_grad_(not config.freeze_word_embeddings)
@@ -290,7 +291,7 @@ class Trainer:
             tokenizer=self.tokenizer,
             task={
                 "spec": self.config.task,
-                "seed": self.config.seed,
+                "seed": self.config.split_seed,
                 "max_length": self.config.max_length,
                 "num_labels": self.task.num_labels,
                 "is_regression": self.task.is_regression,
