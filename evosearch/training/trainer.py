@@ -61,7 +61,7 @@ class TrainConfig:
     num_uniform: int = 0  # uniform-width sub-networks per sandwich step (DynaBERT-style); 1 did worse on the default
     temperature: float = 2.0
     regularize_largest_only: bool = False  # BigNAS: dropout for the largest network only
-    sampled_weight: float = 1.0  # weight of each sampled sub-network's loss (the largest weighs 1)
+    sampled_weight: float = 0.5  # weight of each sampled sub-network's loss (the largest weighs 1)
     teacher: str | None = None  # optional fine-tuned checkpoint whose logits sub-networks distill from
     freeze_word_embeddings: bool = True
     group_by_length: bool = True  # batch sentences of similar length together (less padding)
@@ -88,7 +88,10 @@ class TrainConfig:
 
 
 # Fields that must match for --resume: they change what is being trained.
-RESUME_FIELDS = ("model", "task", "max_length", "train_subset", "epochs", "batch_size", "strategy", "num_random", "num_uniform", "seed", "split_seed")
+RESUME_FIELDS = (
+    "model", "task", "max_length", "train_subset", "epochs", "batch_size", "strategy", "num_random", "num_uniform",
+    "sampled_weight", "regularize_largest_only", "importance_warmup", "seed", "split_seed",
+)
 
 
 class Trainer:
