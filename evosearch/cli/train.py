@@ -15,10 +15,13 @@ that `evosearch search` loads.
 
 Heads and FFN neurons are first ranked by gradient importance and permuted so slicing keeps the
 best; then every step trains several sub-networks (sandwich rule: largest + smallest + random,
-with in-place distillation from the largest), an exit classifier after every layer, sampled bit
-widths (quantization-aware) and sampled attention spans.
+with in-place distillation from the largest; each sampled sub-network's loss weighs half the
+largest's), an exit classifier after every layer, sampled bit widths (quantization-aware) and
+sampled attention spans.
 
-Defaults train the embedded MiniLM on movie-polarity in about 25 minutes on 2 CPU cores.
+Defaults train the embedded MiniLM on movie-polarity in about 12 minutes on 2 idle CPU cores
+(dev accuracy: largest 0.87, half width 0.86, smallest 0.82; docs/benchmarks.md). The dev and
+test accuracies of reference sub-networks are printed and stored in the checkpoint.
 A killed run continues with --resume (same --output and settings).
 """
 
