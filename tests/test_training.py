@@ -231,6 +231,20 @@ def test_training_seed_leaves_the_split_alone(tmp_path, tiny_model, tiny_task):
     assert dev_ids(split_seed=1)[0] != base
 
 
+def test_external_teacher_is_the_distillation_target(tmp_path, tiny_model, tiny_task):
+    trainer = Trainer(tiny_config(tmp_path, tiny_model, tiny_task, teacher=tiny_model, regularize_largest_only=True))
+    batch = next(trainer._batches_from(0))
+    target = trainer._teacher_logits(batch)
+    assert target.shape == (batch["input_ids"].shape[0], 2) and not target.requires_grad
+    smallest = trainer.sampler.smallest()
+    losses = trainer.strategy(trainer.supernet.train(), batch, trainer.sampler, target)
+    with torch.no_grad():  # sampled sub-networks run without dropout here, so this is the same forward
+        student = trainer.supernet.eval()(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], config=smallest)
+    assert losses["smallest"] == pytest.approx(distillation_loss(student, target, 2.0).item(), rel=1e-5)
+    largest_target = trainer.supernet(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])[-1]
+    assert losses["smallest"] != pytest.approx(distillation_loss(student, largest_target, 2.0).item(), rel=1e-3)
+
+
 def test_resume_reproduces_the_uninterrupted_run(tmp_path, tiny_model, tiny_task):
     straight = Trainer(tiny_config(tmp_path, tiny_model, tiny_task, output=str(tmp_path / "straight")))
     straight.train(progress=False)
