@@ -8,10 +8,10 @@ evosearch quickstart --output results/quickstart "$@"
 run=results/quickstart/search
 rm -rf results/reference && mkdir -p results/reference/plots
 cp "$run"/final_front.csv "$run"/hypervolume.csv "$run"/config.yaml results/reference/
-sed -i "s#$(pwd)/##g" results/reference/config.yaml   # paths relative to the repository
 cp "$run"/plots/*.png results/reference/plots/
 cp results/quickstart/pick.yaml results/quickstart/report.html results/reference/
 cp results/quickstart/deployed/verification.json results/reference/
+sed -i "s#$(pwd)/##g" results/reference/config.yaml results/reference/pick.yaml results/reference/report.html   # paths relative to the repository
 python - <<'PY'
 import json, pathlib
 meta = json.loads(pathlib.Path("results/quickstart/supernet/supernet.json").read_text())["meta"]
