@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from ..errors import EvosearchError
 from ..supernet import QUANT_SCHEMES, SUPPORTED_BITS, Architecture, LayerConfig, SubnetConfig
@@ -121,15 +121,12 @@ class SubnetSampler:
         rng = self.rng
         fraction = rng.uniform(min(self.space.min_head_fraction, self.space.min_ffn_fraction), 1.0)
         bits, span, sparsity = rng.choice(self.space.bits), rng.choice(self.space.spans), rng.choice(self.space.sparsity)
-        layers = tuple(
-            LayerConfig(
-                heads=min(self.arch.heads_of_layer(i), max(self._min_heads(i), round(fraction * self.arch.heads_of_layer(i)))),
-                ffn=min(self.arch.ffn_of_layer(i), max(self._min_ffn(i), round(fraction * self.arch.ffn_of_layer(i)))),
-                bits=bits, span=span, sparsity=sparsity,
-            )
-            for i in range(self.arch.num_layers)
+        config = SubnetConfig.uniform(self.arch, fraction, bits, span, rng.choice(self.space.embedding_bits), self.space.quant)
+        layers = tuple(  # the width rule of SubnetConfig.uniform, kept within this space's minimum widths
+            replace(layer, heads=max(self._min_heads(i), layer.heads), ffn=max(self._min_ffn(i), layer.ffn), sparsity=sparsity)
+            for i, layer in enumerate(config.layers)
         )
-        return SubnetConfig(layers, embedding_bits=rng.choice(self.space.embedding_bits), quant=self.space.quant)
+        return replace(config, layers=layers)
 
     def state(self):
         return self.rng.getstate()
