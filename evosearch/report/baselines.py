@@ -24,24 +24,25 @@ from .run import Run
 WIDTHS = (0.25, 0.5, 0.75)
 
 
-def _arch(run: Run):
-    from ..supernet import Architecture
-
+def _supernet_description(run: Run) -> dict | None:
+    """The run's ``supernet.json`` (architecture, bounds, ...), or None when it cannot be read."""
     path = run.supernet_path()
     if path is None or not (path / "supernet.json").is_file():
         return None
-    data = json.loads((path / "supernet.json").read_text())
-    return Architecture.from_dict(data["architecture"])
+    return json.loads((path / "supernet.json").read_text())
 
 
-def _quant(run: Run) -> str:
+def _arch(run: Run):
+    from ..supernet import Architecture
+
+    description = _supernet_description(run)
+    return Architecture.from_dict(description["architecture"]) if description else None
+
+
+def _quant(run: Run, description: dict) -> str:
     """The run's quantization scheme; ``auto`` means the one the supernet was trained with."""
     quant = run.config.get("space", {}).get("quant", "int")
-    if quant == "auto":
-        path = run.supernet_path()
-        bounds = json.loads((path / "supernet.json").read_text()).get("bounds", {}) if path else {}
-        quant = bounds.get("quant", "int")
-    return quant
+    return description.get("bounds", {}).get("quant", "int") if quant == "auto" else quant
 
 
 def baseline_configs(arch, quant: str = "int") -> dict[str, dict]:
@@ -62,11 +63,13 @@ def _same(a: dict, b: dict) -> bool:
 
 def find_baselines(run: Run, evaluate: bool | str = "auto") -> tuple[pd.DataFrame, str]:
     """``(table, note)``: one row per baseline found or evaluated (``name``, ``source``, metrics)."""
-    arch = _arch(run)
-    if arch is None:
+    from ..supernet import Architecture
+
+    description = _supernet_description(run)
+    if description is None:
         return pd.DataFrame(), ("baselines not marked: the supernet checkpoint named in config.yaml "
                                 f"({run.config.get('supernet')}) is not readable")
-    wanted = baseline_configs(arch, _quant(run))
+    wanted = baseline_configs(Architecture.from_dict(description["architecture"]), _quant(run, description))
     rows, missing = [], []
     for name, cfg in wanted.items():
         hit = None
