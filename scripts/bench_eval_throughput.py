@@ -52,7 +52,7 @@ def main() -> None:
         from evosearch.training.space import TrainingSpace
 
         supernet, tokenizer = load_pretrained(num_labels=2)
-        bounds, max_length = TrainingSpace().to_dict(), 64
+        bounds, max_length = TrainingSpace().resolve(46).to_dict(), 64
     splits, info = data.load_task("movie-polarity")
     dev = data.tokenize_task(splits, info, tokenizer, max_length)["validation"]
     batches = data.make_eval_batches(dev.select(range(min(args.sentences, len(dev)))), 128, tokenizer.pad_token_id)

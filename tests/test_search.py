@@ -1,6 +1,7 @@
 """Search spaces, objectives, evaluation cache, algorithms, persistence and resume (tiny models)."""
 
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -70,7 +71,7 @@ def setup(space=SMALL, objectives=None, seed=0):
 @pytest.mark.parametrize("name", ["small", "edgebert", "edgebert-sparse", "whittle-medium", "uniform"])
 def test_shipped_spaces_round_trip(name):
     supernet = tiny_supernet()
-    bound = SearchSpace.load(name).bind(supernet.arch)
+    bound = SearchSpace.load(name).bind(supernet.arch, bounds={"span_reference_length": 40})
     rng = np.random.default_rng(0)
     for genome in bound.random_genomes(30, rng):
         config, thresholds = bound.decode(genome)
@@ -88,11 +89,35 @@ def test_decode_values_and_tied_genes():
     assert [l.heads for l in config.layers] == [2, 4, 2]
     assert [l.ffn for l in config.layers] == [12, 24, 48]
     assert {l.bits for l in config.layers} == {8}
-    assert thresholds == (0.6, 0.6) and config.embedding_bits == 8
+    assert thresholds == (0.6 * math.log(2),) * 2 and config.embedding_bits == 8
     with pytest.raises(SearchSpaceError, match="heads is tied|tied in space"):
         bad = SubnetConfig(config.layers, 8).with_layers(bits=32)
         bad = SubnetConfig((bad.layers[0], config.layers[1], bad.layers[2]), 8)
-        bound.encode(bad, 0.6)
+        bound.encode(bad, 0.6 * math.log(2))
+
+
+def test_genes_mean_the_same_on_any_task():
+    """Thresholds are fractions of ln(num_labels); span fractions follow the reference length;
+    fractions that round onto one value are kept once."""
+    space = SearchSpace.from_dict({"genes": {"heads": {"fractions": [0.25, 0.3, 1.0]},
+                                             "span": {"fractions": [0.1, 0.125, 0.5, None]},
+                                             "exit_threshold": {"choices": [0.0, 0.5], "tied": True}}})
+    two = supernet_from_hf(BertForSequenceClassification(BertConfig(**{**TINY, "num_hidden_layers": 2}))).arch
+    three = supernet_from_hf(BertForSequenceClassification(BertConfig(**{**TINY, "num_hidden_layers": 2, "num_labels": 3}))).arch
+    bound2 = space.bind(two, {"span_reference_length": 40})
+    bound3 = space.bind(three, {"span_reference_length": 80})
+    slots = {s.label: s.values for s in bound2.slots}
+    assert slots["heads[0]"] == (1, 4)  # 0.25 and 0.3 of 4 heads both round to 1: kept once
+    assert slots["span[0]"] == (4, 5, 20, None)
+    assert {s.label: s.values for s in bound3.slots}["span[0]"] == (8, 10, 40, None)
+    assert slots["exit_threshold"] == (0.0, 0.5 * math.log(2))
+    assert {s.label: s.values for s in bound3.slots}["exit_threshold"] == (0.0, 0.5 * math.log(3))
+    with pytest.raises(SearchSpaceError, match="records none"):
+        space.bind(two)
+    with pytest.raises(SearchSpaceError, match=r"span 20 \(from a fraction\), but the supernet was trained for spans"):
+        space.bind(two, {"span_reference_length": 40, "spans": [None, 4, 5]})
+    with pytest.raises(SearchSpaceError, match=r"allowed: numbers in \[0, 1\]"):
+        SearchSpace.from_dict({"genes": {"exit_threshold": {"choices": [0.0, 1.5]}}})
 
 
 @pytest.mark.parametrize("change, message", [
@@ -102,7 +127,7 @@ def test_decode_values_and_tied_genes():
     ({"genes": {"heads": {"choices": []}}}, r"gene 'heads': 'choices' must be a non-empty list"),
     ({"genes": {"heads": {"choices": [1], "tide": True}}}, r"gene 'heads': unknown key 'tide'; allowed keys: choices"),
     ({"genes": {"heads": {"choices": [1], "tied": "yes"}}}, r"gene 'heads': 'tied' must be true or false"),
-    ({"genes": {"bits": {"fractions": [0.5]}}}, r"gene 'bits': 'fractions' is only allowed for heads and ffn"),
+    ({"genes": {"bits": {"fractions": [0.5]}}}, r"gene 'bits': 'fractions' is only allowed for heads, ffn, span"),
     ({"genes": {"bits": {"choices": [9]}}}, r"gene 'bits': 'choices' has 9; allowed: bit widths among 2, 3"),
     ({"genes": {"heads": {"choices": ["two"]}}}, r"gene 'heads': 'choices' has 'two'; allowed: integers >= 1"),
     ({"genes": {"heads": {"fractions": [1.5]}}}, r"'fractions' has 1.5; allowed: numbers in \(0, 1\]"),
@@ -337,14 +362,14 @@ def test_front_mask_with_no_feasible_point():
 
 
 def test_hardware_objectives_with_exit_distribution(tmp_path):
-    space = {**SMALL, "genes": {**SMALL["genes"], "exit_threshold": {"choices": [0.0, 0.7], "tied": True}}}
+    space = {**SMALL, "genes": {**SMALL["genes"], "exit_threshold": {"choices": [0.0, 1.0], "tied": True}}}
     supernet, bound, _, _ = setup(space)
     obj = ObjectiveSet.load("edgebert-energy")
     ev = Evaluator(supernet, tiny_batches(), bound, obj)
     no_exit = list(bound.encode(SubnetConfig.largest(supernet.arch), 0.0))
     no_exit[bound.labels.index("bits")] = 0
     early = list(no_exit)
-    early[bound.labels.index("exit_threshold")] = 1  # 0.7 nats > ln 2: every input leaves at exit 0
+    early[bound.labels.index("exit_threshold")] = 1  # ln 2, the largest binary entropy: every input leaves at exit 0
     a, b = ev.evaluate(no_exit), ev.evaluate(early)
     assert ev.forward_calls == 1
     assert b.metrics["mean_exit_layer"] == 1.0 and a.metrics["mean_exit_layer"] == 3.0
@@ -379,7 +404,7 @@ def test_cpu_latency_objective_from_a_saved_predictor(tmp_path):
     from evosearch.latency import LatencyPredictor
     from evosearch.latency.predictor import arch_shape
 
-    space = {**SMALL, "genes": {**SMALL["genes"], "exit_threshold": {"choices": [0.0, 0.7], "tied": True}}}
+    space = {**SMALL, "genes": {**SMALL["genes"], "exit_threshold": {"choices": [0.0, 1.0], "tied": True}}}
     supernet, bound, _, _ = setup(space)
     predictor = LatencyPredictor(arch=arch_shape(supernet.arch), machine={}, batch_size=1, seq_len=32,
                                  heads_grid=[1, 4], ffn_grid=[1, 48], tables={"fp32": [[1.0, 2.0], [3.0, 4.0]]},

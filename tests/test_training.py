@@ -148,7 +148,7 @@ class RecordingSampler(SubnetSampler):
 )
 def test_each_strategy_samples_what_it_claims(strategy, expected):
     supernet = supernet_from_hf(BertModel(BertConfig(num_hidden_layers=3, num_labels=2, **TINY)))
-    sampler = RecordingSampler(supernet.arch, TrainingSpace(), seed=0)
+    sampler = RecordingSampler(supernet.arch, TrainingSpace().resolve(32), seed=0)
     ids, mask, types = batch()
     losses = strategy(supernet.train(), {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "labels": torch.tensor([0, 1, 0])}, sampler)
     assert sampler.calls == expected
@@ -164,7 +164,7 @@ def test_regularize_largest_only_runs_sampled_subnetworks_without_dropout():
     teacher = torch.randn(3, 2)  # a fixed target, so only dropout can change the sampled losses
 
     def sampled_losses(regularize_largest_only):
-        sampler = SubnetSampler(supernet.arch, TrainingSpace(), seed=0)
+        sampler = SubnetSampler(supernet.arch, TrainingSpace().resolve(32), seed=0)
         strategy = SandwichStrategy(num_random=1, regularize_largest_only=regularize_largest_only)
         losses = strategy(supernet.train(), fixed, sampler, teacher)
         assert supernet.training  # train mode is restored for the next step
@@ -185,7 +185,7 @@ def test_sampled_weight_scales_the_sampled_subnetworks_gradients():
 
     def gradient(strategy):
         supernet.zero_grad(set_to_none=True)
-        strategy(supernet.train(), fixed, SubnetSampler(supernet.arch, TrainingSpace(), seed=0))
+        strategy(supernet.train(), fixed, SubnetSampler(supernet.arch, TrainingSpace().resolve(32), seed=0))
         return supernet.blocks[0].query.weight.grad.clone()
 
     largest_only = gradient(StandardStrategy())
@@ -199,7 +199,7 @@ def test_sampled_weight_scales_the_sampled_subnetworks_gradients():
 def test_training_steps_change_weights_and_lower_loss_on_a_fixed_batch():
     torch.manual_seed(0)
     supernet = supernet_from_hf(BertModel(BertConfig(num_hidden_layers=3, num_labels=2, hidden_dropout_prob=0, attention_probs_dropout_prob=0, **TINY)))
-    sampler = SubnetSampler(supernet.arch, TrainingSpace(), seed=0)
+    sampler = SubnetSampler(supernet.arch, TrainingSpace().resolve(32), seed=0)
     ids, mask, types = batch()
     fixed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "labels": torch.tensor([0, 1, 0])}
     optimizer = torch.optim.AdamW(supernet.parameters(), lr=1e-3)

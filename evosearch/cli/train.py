@@ -63,7 +63,11 @@ def register(subparsers) -> None:
     p.add_argument("--min-head-fraction", type=float, help=f"smallest fraction of heads trained (default: {d.space.min_head_fraction})")
     p.add_argument("--min-ffn-fraction", type=float, help=f"smallest fraction of FFN neurons trained (default: {d.space.min_ffn_fraction})")
     p.add_argument("--bits", type=int, nargs="+", help=f"weight bit widths sampled (default: {' '.join(map(str, d.space.bits))})")
-    p.add_argument("--spans", nargs="+", help="attention spans sampled; 'none' = unlimited (default: none 32 16 8)")
+    p.add_argument("--span-fractions", nargs="+",
+                   help="attention spans sampled, as fractions of the task's reference length (95th percentile of "
+                        "training lengths); 'none' = unlimited (default: none 0.5 0.25 0.125)")
+    p.add_argument("--spans", nargs="+", help="attention spans sampled in tokens instead of fractions; 'none' = unlimited")
+    p.add_argument("--span-ramp", type=int, help="ramp of the span mask in tokens (default: 1/16 of the reference length)")
     p.add_argument("--embedding-bits", type=int, nargs="+", help=f"(default: {' '.join(map(str, d.space.embedding_bits))})")
     p.add_argument("--sparsity", type=float, nargs="+", help="per-layer unstructured magnitude sparsities sampled (default: 0, dense)")
     p.add_argument("--quant", choices=["int", "adaptivfloat"], help=f"quantization scheme (default: {d.space.quant})")
@@ -77,7 +81,8 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-SPACE_FLAGS = {"min_head_fraction", "min_ffn_fraction", "bits", "spans", "embedding_bits", "quant", "sparsity"}
+SPACE_FLAGS = {"min_head_fraction", "min_ffn_fraction", "bits", "spans", "span_fractions", "span_ramp", "embedding_bits",
+               "quant", "sparsity"}
 
 
 def build_config(args):
@@ -99,8 +104,9 @@ def build_config(args):
     flags = {k: v for k, v in vars(args).items() if v is not None and k not in ("config", "resume", "quiet", "func", "command", "train_word_embeddings")}
     if args.train_word_embeddings:
         flags["freeze_word_embeddings"] = False
-    if "spans" in flags:
-        flags["spans"] = [None if str(s).lower() in ("none", "null") else int(s) for s in flags["spans"]]
+    for key, kind in (("spans", int), ("span_fractions", float)):
+        if key in flags:
+            flags[key] = [None if str(s).lower() in ("none", "null") else _number(key, s, kind) for s in flags[key]]
     values.update(flags)
     space = dict(values.pop("space", None) or {})
     space.update({k: values.pop(k) for k in list(values) if k in SPACE_FLAGS})
@@ -109,6 +115,13 @@ def build_config(args):
     if unknown:
         raise EvosearchError(f"unknown training option(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed | SPACE_FLAGS))}")
     return TrainConfig(**values, space=TrainingSpace.from_dict(space))
+
+
+def _number(flag: str, text: str, kind):
+    try:
+        return kind(text)
+    except ValueError:
+        raise EvosearchError(f"--{flag.replace('_', '-')}: {text!r} is not a number (or 'none')") from None
 
 
 def run(args) -> int:

@@ -8,8 +8,8 @@ A space file names the choices of every gene::
       heads:  {fractions: [0.25, 0.5, 0.75, 1.0]}   # of each layer's heads (rounded, >= 1)
       ffn:    {fractions: [0.25, 0.5, 0.75, 1.0]}   # of each layer's FFN neurons
       bits:   {choices: [4, 8]}                      # weight bit width per layer
-      span:   {choices: [8, 16, 32, null]}           # attention span in tokens; null = unlimited
-      exit_threshold: {choices: [0.0, 0.1, 0.2, 0.4], tied: true}
+      span:   {fractions: [0.125, 0.25, 0.5, null]}  # of the task's reference length; null = unlimited
+      exit_threshold: {choices: [0.0, 0.15, 0.3, 0.6], tied: true}   # fractions of ln(num_labels)
       embedding_bits: {choices: [8, 32]}
 
 Per-layer genes (``heads``, ``ffn``, ``bits``, ``span``, ``sparsity``) get one value per virtual
@@ -19,7 +19,14 @@ threshold). ``embedding_bits`` is one value. A gene left out takes its default: 
 neurons, 32 bits, unlimited span, no sparsity, threshold 0 (no early exit), 32-bit embeddings.
 
 ``heads`` and ``ffn`` take either ``choices`` (absolute counts) or ``fractions`` (of the layer's
-size, so one space fits MiniLM-L6 and ALBERT-base alike); other genes take ``choices`` only.
+size, so one space fits MiniLM-L6 and ALBERT-base alike). ``span`` takes ``choices`` (tokens) or
+``fractions`` of the task's reference length (the 95th percentile of training sentence lengths,
+recorded in the supernet checkpoint; :mod:`evosearch.supernet.span`), so a span means the same on
+short tweets and long documents. Fractions that round onto the same value are kept once.
+
+``exit_threshold`` values are *normalised* entropies: fractions of ``ln(num_labels)``, the
+largest entropy a prediction can have, so 0.3 means the same on a 2-class and a 3-class task
+(0 = never exit early, 1 = always leave at the first exit). Decoded thresholds are in nats.
 
 The genome is an integer vector of choice indices, one entry per gene *slot* that has two or
 more choices (genes with a single choice are fixed and take no place in the genome).
@@ -39,6 +46,7 @@ import numpy as np
 from ..errors import EvosearchError
 from ..yamlfiles import load_yaml
 from ..supernet import QUANT_SCHEMES, SUPPORTED_BITS, Architecture, LayerConfig, SubnetConfig
+from ..supernet.span import span_tokens
 
 
 class SearchSpaceError(EvosearchError, ValueError):
@@ -48,6 +56,7 @@ class SearchSpaceError(EvosearchError, ValueError):
 LAYER_GENES = ("heads", "ffn", "bits", "span", "sparsity")
 GENES = LAYER_GENES + ("exit_threshold", "embedding_bits")
 GENE_KEYS = ("choices", "fractions", "tied")
+FRACTION_GENES = ("heads", "ffn", "span")
 SPACE_KEYS = ("name", "description", "quant", "genes")
 SHIPPED_SPACES_DIR = Path(__file__).resolve().parents[2] / "search_spaces"
 
@@ -147,7 +156,7 @@ class SearchSpace:
                     raise SearchSpaceError(
                         f"space {self.name!r}: gene 'sparsity' has {bad}, but the supernet was trained for sparsity "
                         f"{', '.join(map(str, trained))} only; this supernet does not support it")
-            per_layer = [self._resolve(gene, spec, arch, i, bounds) for i in range(L)]
+            per_layer = [tuple(dict.fromkeys(self._resolve(gene, spec, arch, i, bounds))) for i in range(L)]
             if spec.tied:
                 values = per_layer[0]
                 for i in range(1, L):
@@ -160,11 +169,9 @@ class SearchSpace:
                 slots.extend(Slot(gene, i, per_layer[i]) for i in range(L))
         spec = self.genes.get("exit_threshold")
         if spec is not None:
-            values = tuple(float(v) for v in spec.values)
-            for v in values:
-                if v < 0:
-                    raise SearchSpaceError(f"space {self.name!r}: gene 'exit_threshold' has {v}; allowed: numbers >= 0 "
-                                           "(entropy in nats; 0 = no early exit)")
+            # normalised entropies -> nats: the largest entropy of a num_labels-way prediction is ln(num_labels)
+            max_entropy = math.log(max(arch.num_labels, 2))
+            values = tuple(dict.fromkeys(float(v) * max_entropy for v in spec.values))
             if spec.tied or L == 1:
                 slots.append(Slot("exit_threshold", None, values))
             else:
@@ -198,14 +205,23 @@ class SearchSpace:
             return tuple(spec.values)
         if gene == "span":
             trained = bounds.get("spans")
-            for v in spec.values:
+            values = spec.values
+            if spec.fractions:
+                reference = bounds.get("span_reference_length")
+                if not reference:
+                    raise SearchSpaceError(f"{where}: spans are given as fractions of the task's reference length, "
+                                           "but this supernet records none (trained before lengths were recorded); "
+                                           "give spans in tokens with 'choices'")
+                values = tuple(span_tokens(f, int(reference)) for f in spec.values)
+            for v in values:
                 if v is not None and not 1 <= v <= arch.max_position_embeddings:
                     raise SearchSpaceError(f"{where}: span {v}; allowed: null (unlimited) or an integer in "
                                            f"[1, {arch.max_position_embeddings}]")
                 if trained is not None and v is not None and v not in _as_list(trained):
-                    raise SearchSpaceError(f"{where}: span {v}, but the supernet was trained for spans "
+                    raise SearchSpaceError(f"{where}: span {v}" + (" (from a fraction)" if spec.fractions else "")
+                                           + ", but the supernet was trained for spans "
                                            f"{', '.join('null' if t is None else str(t) for t in _as_list(trained))}")
-            return tuple(spec.values)
+            return tuple(values)
         if gene == "sparsity":
             return tuple(float(v) for v in spec.values)
         raise AssertionError(gene)
@@ -244,10 +260,10 @@ def _parse_gene(name, spec, where) -> GeneSpec:
         raise SearchSpaceError(f"{here}: 'tied' is meaningless for a single gene; remove it")
     has_c, has_f = "choices" in spec, "fractions" in spec
     if has_c == has_f:
-        allowed = "'choices' or 'fractions'" if name in ("heads", "ffn") else "'choices'"
+        allowed = "'choices' or 'fractions'" if name in FRACTION_GENES else "'choices'"
         raise SearchSpaceError(f"{here}: give exactly one of {allowed}")
-    if has_f and name not in ("heads", "ffn"):
-        raise SearchSpaceError(f"{here}: 'fractions' is only allowed for heads and ffn; use 'choices'")
+    if has_f and name not in FRACTION_GENES:
+        raise SearchSpaceError(f"{here}: 'fractions' is only allowed for {', '.join(FRACTION_GENES)}; use 'choices'")
     values = spec["fractions" if has_f else "choices"]
     key = "fractions" if has_f else "choices"
     if not isinstance(values, list) or not values:
@@ -270,6 +286,8 @@ def _is_num(v):
 
 
 def _value_ok(name, v, fractions):
+    if fractions and name == "span":
+        return (v is None or (_is_num(v) and 0 < v <= 1)), "numbers in (0, 1] or null (unlimited)"
     if fractions:
         return (_is_num(v) and 0 < v <= 1), "numbers in (0, 1]"
     if name in ("heads", "ffn"):
@@ -281,7 +299,7 @@ def _value_ok(name, v, fractions):
     if name == "sparsity":
         return (_is_num(v) and 0 <= v < 1), "numbers in [0, 1)"
     if name == "exit_threshold":
-        return (_is_num(v) and v >= 0), "numbers >= 0 (entropy in nats)"
+        return (_is_num(v) and 0 <= v <= 1), "numbers in [0, 1] (entropy as a fraction of ln(num_labels))"
     raise AssertionError(name)
 
 

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from .. import data
 from ..errors import EvosearchError
 from ..supernet import SubnetConfig, Supernet, collect_exit_logits, exit_accuracies, load_pretrained
+from ..supernet.span import reference_length
 from .checkpoint import SupernetCheckpoint, save_checkpoint
 from .importance import gradient_importance, reorder_by_importance
 from .losses import supervised_loss
@@ -117,7 +118,10 @@ class Trainer:
         }
         self.steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
         self.total_steps = max(1, round(config.epochs * self.steps_per_epoch))
-        self.sampler = SubnetSampler(self.supernet.arch, config.space, seed=config.seed)
+        # Spans and the span ramp are relative to the task's lengths (evosearch.supernet.span).
+        self.space = config.space.resolve(reference_length(tokenized["train"]["length"]))
+        self.supernet.span_ramp = self.space.span_ramp
+        self.sampler = SubnetSampler(self.supernet.arch, self.space, seed=config.seed)
         self.strategy = make_strategy(
             config.strategy, config.num_random, config.temperature, config.num_uniform,
             config.regularize_largest_only, config.sampled_weight,
@@ -300,7 +304,7 @@ class Trainer:
                 "is_regression": self.task.is_regression,
                 "label_names": list(self.task.label_names) if self.task.label_names else None,
             },
-            bounds=self.config.space.to_dict(),
+            bounds=self.space.to_dict(),
             meta={
                 "train_config": self.config.to_dict(), "steps": self.step, "train_seconds": round(seconds, 1),
                 "dev": metrics, "test": test_metrics or {},
