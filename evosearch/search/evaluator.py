@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..supernet import SubnetConfig, Supernet, early_exit
+from ..supernet.inference import LayerStates, collect_exit_logits, collect_states, early_exit_run
 from .objectives import METRICS, ObjectiveError, ObjectiveSet, cpu_latency_predictor
 from .space import BoundSpace, SearchSpaceError
 
@@ -69,6 +70,7 @@ class Evaluator:
         self.objectives = objectives
         self.cache_size = cache_size
         self._cache: OrderedDict[SubnetConfig, torch.Tensor] = OrderedDict()
+        self._anchor: LayerStates | None = None
         self.forward_calls = 0  # architectures run through the model (not batches)
         labels = [b.get("labels", b.get("label")) for b in self.batches]
         if any(l is None for l in labels):
@@ -102,42 +104,57 @@ class Evaluator:
             self._cache.move_to_end(config)
             return hit, True
         config.validate(self.arch)
-        outs = []
-        with torch.inference_mode():
-            for b in self.batches:
-                outs.append(self.supernet(b["input_ids"], b.get("attention_mask"), b.get("token_type_ids"),
-                                          config=config).float())
-        logits = torch.cat(outs, dim=1)
+        logits, _ = collect_exit_logits(self.supernet, self.batches, config)
         self.forward_calls += 1
+        self._remember(config, logits)
+        return logits, False
+
+    def _remember(self, config: SubnetConfig, logits: torch.Tensor) -> None:
         self._cache[config] = logits
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
-        return logits, False
+
+    def anchor(self, config: SubnetConfig) -> None:
+        """Keep ``config``'s hidden states after every layer: genomes evaluated with
+        ``early_exit_only=True`` that share its first layers start from them (Pareto local search
+        evaluates one member's one-gene neighbours this way). One anchor at a time."""
+        if self._anchor is not None and self._anchor.config == config:
+            return
+        config.validate(self.arch)
+        self._anchor = collect_states(self.supernet, self.batches, config)
+        self.forward_calls += 1
+        self._remember(config, self._anchor.logits)
 
     # ------------------------------------------------------------------ scoring
-    def evaluate(self, genome: Sequence[int]) -> Record:
+    def evaluate(self, genome: Sequence[int], early_exit_only: bool = False) -> Record:
+        """Score a genome. ``early_exit_only`` runs each dev example only as deep as the genome's
+        thresholds send it (starting from the anchor's states where the layers agree): the same
+        metrics, cheaper, but the exit logits are not cached for other thresholds."""
         start = time.perf_counter()
         genome = tuple(int(g) for g in genome)
         config, thresholds = self.space.decode(genome)
         sparsity = self.space.sparsity(genome)
-        metrics, cached = self.metrics(config, thresholds, sparsity)
+        metrics, cached = self.metrics(config, thresholds, sparsity, early_exit_only)
         F = tuple(self.objectives.F(metrics))
         G = tuple(self.objectives.G(metrics))
         return Record(genome, config.to_dict(), tuple(thresholds), metrics, F, G,
                       time.perf_counter() - start, cached)
 
-    def evaluate_many(self, genomes: Sequence[Sequence[int]]) -> list[Record]:
-        return [self.evaluate(g) for g in genomes]
-
-    def metrics(self, config: SubnetConfig, thresholds: Sequence[float], sparsity=None) -> tuple[dict, bool]:
+    def metrics(self, config: SubnetConfig, thresholds: Sequence[float], sparsity=None,
+                early_exit_only: bool = False) -> tuple[dict, bool]:
         wanted = self.objectives.metrics
         out: dict[str, float] = {}
         cached = False
         dist = None
         L = self.arch.num_layers
         if any(METRICS[m].model for m in wanted):
-            logits, cached = self.exit_logits(config)
-            preds, exit_layer = early_exit(logits, list(thresholds))
+            if early_exit_only and config not in self._cache:
+                config.validate(self.arch)
+                preds, exit_layer = early_exit_run(self.supernet, self.batches, config, list(thresholds), self._anchor)
+                self.forward_calls += 1
+            else:
+                logits, cached = self.exit_logits(config)
+                preds, exit_layer = early_exit(logits, list(thresholds))
             acc = float((preds == self.labels).float().mean())
             counts = torch.bincount(exit_layer, minlength=L).double()
             dist = (counts / counts.sum()).tolist()

@@ -4,19 +4,38 @@ One forward runs any sub-network (:class:`SubnetConfig`) and returns every exit'
 ``(num_layers, batch, num_labels)``. Each virtual layer looks up its weight block
 (``Architecture.block_of_layer``), slices and quantizes it according to its own layer config,
 and runs it; on a shared-weight ALBERT all virtual layers use the same block their own way.
+
+This is the one encoder loop of evosearch: training, the search's evaluation, early-exit
+inference (:mod:`evosearch.supernet.inference`) and the ONNX export
+(:mod:`evosearch.deploy.onnx`) all run :meth:`Supernet.embed`, :meth:`Supernet.run_layer` and
+:meth:`Supernet.exit_logits_at`. Outside training, a sub-network's sliced and quantized matrices
+are prepared once (:meth:`Supernet.subnet_weights`) and reused for every batch.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from .architecture import Architecture
-from .modules import Embeddings, EncoderBlock, ExitRamp
+from .modules import BlockWeights, Embeddings, EncoderBlock, ExitRamp
+from .quantize import quantize_weight
 from .span import span_bias
 from .subnet import SubnetConfig
 
 DEFAULT_SPAN_RAMP = 16
+
+
+@dataclass(frozen=True)
+class SubnetWeights:
+    """What one sub-network runs with: every virtual layer's matrices and the embedding projection,
+    sliced (or masked), pruned and quantized. Prepare it once per sub-network, not per batch."""
+
+    config: SubnetConfig
+    layers: tuple[BlockWeights, ...]
+    projection: torch.Tensor | None  # ALBERT's E -> H projection at the embedding bit width
 
 
 class Supernet(nn.Module):
@@ -39,6 +58,50 @@ class Supernet(nn.Module):
         self.default_config = default_config or SubnetConfig.largest(arch)
         self.default_config.validate(arch)
 
+    # ------------------------------------------------------------------ the parts of the loop
+    def subnet_weights(self, config: SubnetConfig | None = None, masked: bool = False) -> SubnetWeights:
+        """The sliced (``masked=True``: full-size, zeroed) and quantized matrices of ``config``.
+
+        ``masked`` runs full-size matrices with dropped heads/neurons zeroed instead of sliced
+        ones: the same result at full cost (a reference and a benchmark baseline). Gradients flow
+        to the supernet's weights (straight-through), so training prepares them every step.
+        """
+        config = config or self.default_config
+        if config is not self.default_config:
+            config.validate(self.arch)
+        layers = tuple(
+            (self.blocks[b].masked_weights if masked else self.blocks[b].sliced_weights)(layer, config.quant)
+            for b, layer in zip(self.arch.block_of_layer, config.layers)
+        )
+        projection = self.embeddings.projection
+        if projection is not None:
+            projection = quantize_weight(projection.weight, config.embedding_bits, config.quant)
+        return SubnetWeights(config, layers, projection)
+
+    def embed(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None, weights: SubnetWeights) -> torch.Tensor:
+        """Embeddings (quantized rows) and, for ALBERT, the projection to the hidden size."""
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        config = weights.config
+        return self.embeddings(input_ids, token_type_ids, config.embedding_bits, config.quant, weights.projection)
+
+    def padding_bias(self, attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """The additive attention bias that hides padding: ``(batch, 1, 1, seq)``."""
+        return (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
+
+    def run_layer(self, layer: int, x: torch.Tensor, padding: torch.Tensor, weights: SubnetWeights) -> torch.Tensor:
+        """Virtual layer ``layer`` on hidden states ``x`` (padding bias from :meth:`padding_bias`)."""
+        span = weights.config.layers[layer].span
+        bias = padding
+        if span is not None:
+            bias = padding + span_bias(x.shape[1], span, self.span_ramp, x.device).to(x.dtype)
+        return self.blocks[self.arch.block_of_layer[layer]](x, bias, weights.layers[layer])
+
+    def exit_logits_at(self, layer: int, hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        """The off-ramp after virtual layer ``layer``: ``(batch, num_labels)``."""
+        return self.ramps[layer](hidden, attention_mask)
+
+    # ------------------------------------------------------------------ the loop
     def hidden_states(
         self,
         input_ids: torch.Tensor,
@@ -46,30 +109,22 @@ class Supernet(nn.Module):
         token_type_ids: torch.Tensor | None = None,
         config: SubnetConfig | None = None,
         masked: bool = False,
+        weights: SubnetWeights | None = None,
     ) -> list[torch.Tensor]:
         """The encoder output after every virtual layer (``num_layers`` tensors).
 
-        ``masked=True`` runs full-size matrices with dropped heads/neurons zeroed instead of
-        sliced ones: the same result at full cost (a reference and a benchmark baseline).
+        ``weights`` (from :meth:`subnet_weights`) skips preparing the matrices again; otherwise
+        they are prepared for ``config`` (default: ``default_config``).
         """
-        config = config or self.default_config
-        if config is not self.default_config:
-            config.validate(self.arch)
+        if weights is None:
+            weights = self.subnet_weights(config, masked)
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        if token_type_ids is None:
-            token_type_ids = torch.zeros_like(input_ids)
-        x = self.embeddings(input_ids, token_type_ids, config.embedding_bits, config.quant)
-        padding = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
-        seq_len = input_ids.shape[1]
+        x = self.embed(input_ids, token_type_ids, weights)
+        padding = self.padding_bias(attention_mask, x.dtype)
         outputs = []
-        for block_index, layer in zip(self.arch.block_of_layer, config.layers):
-            block = self.blocks[block_index]
-            weights = block.masked_weights(layer, config.quant) if masked else block.sliced_weights(layer, config.quant)
-            bias = padding
-            if layer.span is not None:
-                bias = padding + span_bias(seq_len, layer.span, self.span_ramp, x.device).to(x.dtype)
-            x = block(x, bias, weights)
+        for layer in range(self.arch.num_layers):
+            x = self.run_layer(layer, x, padding, weights)
             outputs.append(x)
         return outputs
 
@@ -80,7 +135,10 @@ class Supernet(nn.Module):
         token_type_ids: torch.Tensor | None = None,
         config: SubnetConfig | None = None,
         masked: bool = False,
+        weights: SubnetWeights | None = None,
     ) -> torch.Tensor:
         """Every exit's logits, ``(num_layers, batch, num_labels)``."""
-        hidden = self.hidden_states(input_ids, attention_mask, token_type_ids, config, masked)
-        return torch.stack([ramp(h, attention_mask) for ramp, h in zip(self.ramps, hidden)])
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        hidden = self.hidden_states(input_ids, attention_mask, token_type_ids, config, masked, weights)
+        return torch.stack([self.exit_logits_at(i, h, attention_mask) for i, h in enumerate(hidden)])

@@ -3,7 +3,7 @@
 Why our own modules instead of transformers' ``AlbertLayer``: a shared ALBERT block runs once per
 virtual layer, and each run must slice and quantize the shared weights its own way. transformers
 5.x has no head mask any more, and forward hooks on a shared module cannot tell which virtual
-layer they are in (DESIGN.md). So a block takes the layer's :class:`LayerConfig` as an argument.
+layer they are in. So a block takes the layer's prepared weights as an argument.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ class Embeddings(nn.Module):
         self.dropout = nn.Dropout(arch.hidden_dropout)
         self.projection = nn.Linear(e, arch.hidden_size) if arch.has_projection else None
 
-    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor, bits: int, scheme: str) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor, bits: int, scheme: str,
+                projection: torch.Tensor | None = None) -> torch.Tensor:
+        """Embed at ``bits``; ``projection`` is the already quantized E -> H matrix (ALBERT), if prepared."""
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         x = (
             quantize_rows(self.word(input_ids), bits, scheme)
@@ -42,7 +44,9 @@ class Embeddings(nn.Module):
         )
         x = self.dropout(self.norm(x))
         if self.projection is not None:
-            x = F.linear(x, quantize_weight(self.projection.weight, bits, scheme), self.projection.bias)
+            if projection is None:
+                projection = quantize_weight(self.projection.weight, bits, scheme)
+            x = F.linear(x, projection, self.projection.bias)
         return x
 
 
