@@ -35,16 +35,19 @@ def test_plots_have_expected_points(run_folder, tmp_path):
         assert [f.suffix for f in p.files] == [".png", ".svg"] and all(f.stat().st_size > 1000 for f in p.files)
     distinct = run.candidates["genome"].nunique()
     front = plots["front_energy_uj_vs_error"].points
-    n_front = len(run.front_ids)
-    assert front[f"Pareto front ({n_front})"] == n_front
+    n_front, n_search = len(run.front_ids), len(run.search_front_ids)
+    assert front[f"Pareto front, full dev ({n_front})"] == n_front  # the re-scored, re-filtered front
+    assert front[f"search front, dev subset ({n_search})"] == n_search
     others = sum(n for k, n in front.items() if k.startswith(("dominated", "infeasible")))
-    assert others + n_front == distinct
-    # the uncompressed model and the three uniform widths are marked (evaluated when not searched)
+    assert others + n_search == distinct
+    # the uncompressed model and the three uniform widths, scored by the search's final stage
     assert sum(n for k, n in front.items() if "no exit" in k) == 4
     assert (run_folder / "baselines.csv").is_file()
-    assert plots["hypervolume"].points == {"generation": 4, "evaluations": 4}
+    rows = len(run.hypervolume)  # 4 generations, then the local-search rounds
+    assert rows > 4 and set(run.hypervolume["stage"]) == {"evolve", "local"}
+    assert plots["hypervolume"].points == {"generation": rows, "evaluations": rows}
     assert set(plots["layers"].points.values()) == {n_front * 3, n_front * 2}  # 3 layers, 2 exit thresholds
-    assert len([k for k in plots["pairwise"].points if k.endswith(f"Pareto front ({n_front})")]) == 3
+    assert len([k for k in plots["pairwise"].points if k.endswith(f"Pareto front, full dev ({n_front})")]) == 3
 
 
 def test_plot_any_two_metrics_and_units(run_folder, tmp_path):
@@ -62,7 +65,7 @@ def test_plot_any_two_metrics_and_units(run_folder, tmp_path):
 
 
 def test_cli_plot_errors(run_folder, tmp_path, capsys):
-    assert main(["plot", str(run_folder), "--x", "speed", "--no-evaluate-baselines"]) == 2
+    assert main(["plot", str(run_folder), "--x", "speed"]) == 2
     err = capsys.readouterr().err
     assert "unknown objective 'speed'" in err and "error, energy_uj, latency_ms, accuracy" in err
     assert main(["plot", str(tmp_path / "nope")]) == 2
@@ -77,12 +80,12 @@ def test_cli_plot_errors(run_folder, tmp_path, capsys):
 
 def test_pick_by_constraints(run_folder, tmp_path):
     run = load_run(run_folder)
-    cands = run.candidates
-    bound = float(cands["accuracy"].median())
+    front = run.front
+    bound = float(front["accuracy"].median())
     result = pick(run, where=[f"accuracy>={bound}"], minimize="energy_uj")
-    assert result.found
-    ok = cands[(cands["accuracy"] >= bound) & run.feasible]
-    assert run.candidates.loc[result.candidate_id, "energy_uj"] == ok["energy_uj"].min()
+    assert result.found and result.candidate_id in run.front_ids  # only front members are offered
+    ok = front[front["accuracy"] >= bound]
+    assert front.loc[result.candidate_id, "energy_uj"] == ok["energy_uj"].min()
     path = result.write(tmp_path / "p.yaml")
     data = yaml.safe_load(path.read_text())
     assert data["candidate"] == result.candidate_id and data["config"]["layers"] and len(data["thresholds"]) == 2
@@ -94,7 +97,7 @@ def test_pick_nothing_feasible_shows_nearest(run_folder, capsys):
     run = load_run(run_folder)
     low = float(run.candidates["energy_uj"].min())
     result = pick(run, where=["accuracy>=0.999", f"energy_uj<={low / 2}"], minimize="latency_ms")
-    assert not result.found and len(result.nearest) == 5
+    assert not result.found and len(result.nearest) == min(5, len(run.front))
     assert list(result.nearest["_violation"]) == sorted(result.nearest["_violation"])
     code = main(["pick", str(run_folder), "--where", "accuracy>=0.999", "--where", f"energy_uj<={low / 2}"])
     out = capsys.readouterr().out
@@ -129,13 +132,48 @@ def test_knee_and_weights_pick_front_members(run_folder, capsys):
 
 def test_report_embeds_images(run_folder, tmp_path):
     run = load_run(run_folder)
-    path = write_report(run, tmp_path / "r.html", baselines=False)
+    path = write_report(run, tmp_path / "r.html")
     text = path.read_text()
     assert text.count("data:image/png;base64,") == 4
     assert "Pareto front (" in text and "objectives" in text
     for cid in run.front_ids:
         assert f"<td>{cid}</td>" in text
-    md = write_report(run, tmp_path / "r.md", baselines=False).read_text()
+    md = write_report(run, tmp_path / "r.md").read_text()
     assert md.count("](data:image/png;base64,") == 4 and md.startswith("# evosearch run")
-    assert main(["report", str(run_folder), "--no-evaluate-baselines"]) == 0
+    assert main(["report", str(run_folder)]) == 0
     assert (run_folder / "report.html").is_file()
+
+
+def test_knee_is_the_same_member_in_any_unit(run_folder, tmp_path):
+    """The knee normalises each objective by the front's ideal and nadir: µJ or mJ, same member."""
+    import pandas as pd
+
+    run = load_run(run_folder)
+    knee = pick(run, knee=True).candidate_id
+    for scale in (1e-3, 1e3):
+        scaled = load_run(run_folder)
+        for frame in (scaled.candidates, scaled.final_front):
+            frame["energy_uj"] = frame["energy_uj"] * scale
+            col = f"F_{scaled.objectives.index('energy_uj')}"
+            frame[col] = frame[col] * scale
+        assert pick(scaled, knee=True).candidate_id == knee
+    assert isinstance(run.front, pd.DataFrame)
+
+
+def test_max_drop_picks_the_cheapest_member_near_the_uncompressed_model(run_folder, capsys):
+    run = load_run(run_folder)
+    reference = float(run.baseline("uncompressed")["accuracy"])
+    for drop in (0.0, 5.0, 50.0):
+        result = pick(run, max_drop=drop)
+        front = run.front
+        near = front[front["accuracy"] >= reference - drop / 100 - 1e-12]
+        if len(near):
+            assert result.found and front.loc[result.candidate_id, "error"] >= 0
+            assert front.loc[result.candidate_id, "energy_uj"] == near["energy_uj"].min()
+            assert "uncompressed model" in result.explanation
+        else:
+            assert not result.found
+    assert main(["pick", str(run_folder), "--max-drop", "50"]) == 0
+    assert "within 50 pt of the uncompressed model" in capsys.readouterr().out
+    with pytest.raises(ReportError, match="choose one way"):
+        pick(run, knee=True, max_drop=1.0)

@@ -289,7 +289,7 @@ class CrashingPool(LocalPool):
         self.budget = budget
         self.evaluated = []
 
-    def evaluate(self, genomes, on_result=None):
+    def evaluate(self, genomes, on_result=None, anchors=None):
         out = []
         for i, g in enumerate(genomes):
             if self.budget is not None and len(self.evaluated) >= self.budget:
@@ -423,3 +423,88 @@ def test_cpu_latency_objective_from_a_saved_predictor(tmp_path):
     with pytest.raises(ObjectiveError, match="cpu_latency_ms"):
         Evaluator(supernet, tiny_batches(), bound, ObjectiveSet.from_dict(
             {"objectives": ["error", "cpu_latency_ms"], "cpu_predictor": str(tmp_path / "missing.json")}))
+
+
+# ------------------------------------------------------------------ operators, local search, surrogate
+
+def test_reset_mutation_changes_genes_at_the_stated_rate():
+    from pymoo.core.problem import Problem
+
+    from evosearch.search.operators import ChoiceResetMutation
+
+    upper = np.array([3, 3, 1, 6, 2] * 6)
+    problem = Problem(n_var=len(upper), n_obj=2, xl=np.zeros(len(upper)), xu=upper.astype(float), vtype=int)
+    X = np.random.default_rng(0).integers(0, upper + 1, size=(4000, len(upper)))
+    for rate, expected in ((None, 1 / len(upper)), (0.2, 0.2)):
+        Y = ChoiceResetMutation(prob_var=rate)._do(problem, X.astype(float), random_state=np.random.default_rng(1))
+        assert np.all(Y == np.rint(Y)) and np.all((Y >= 0) & (Y <= upper))  # valid choice indices
+        changed = (Y != X).mean()
+        assert abs(changed - expected) < 0.15 * expected, (rate, changed)
+
+
+@pytest.mark.parametrize("crossover, mutation", [("uniform", "reset"), ("two-point", "reset"), ("sbx", "pm")])
+def test_operators_give_valid_genomes(crossover, mutation, tmp_path):
+    _, bound, obj, ev = setup()
+    result = SearchRun(tmp_path / "r", bound, obj, ev, algorithm_options={"crossover": crossover, "mutation": mutation},
+                       generations=3, population=8, progress=False).run()
+    cands = pd.read_csv(tmp_path / "r" / "candidates.csv", dtype={"genome": str})
+    for key in cands["genome"]:
+        genome = np.array([int(g) for g in key.split("-")])
+        assert genome.shape == bound.upper.shape and np.all((genome >= 0) & (genome <= bound.upper))
+    assert result.front
+
+
+def _dominates(a, b):
+    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
+
+
+def test_local_search_leaves_no_dominating_neighbour_and_resumes(tmp_path):
+    from evosearch.search.run import one_gene_neighbours
+
+    supernet, bound, obj, ev = setup()
+    full_ev = Evaluator(supernet, tiny_batches(n_batches=3, seed=9), bound, obj)
+    kw = dict(generations=2, population=8, seed=3, local_search=True, full_evaluator=full_ev, progress=False)
+    result = SearchRun(tmp_path / "ls", bound, obj, ev, **kw).run()
+    hv = pd.read_csv(tmp_path / "ls" / "hypervolume.csv")
+    assert (hv["stage"] == "local").any() and hv["hypervolume"].is_monotonic_increasing
+    fresh = Evaluator(supernet, tiny_batches(), bound, obj)  # a fresh, full evaluation of every neighbour
+    for member in result.front:
+        for n in one_gene_neighbours(member.genome, bound.upper):
+            assert not _dominates(fresh.evaluate(n).F, member.F), (n, member.genome)
+    # re-scored on the full dev set and filtered: what is kept is non-dominated there
+    kept = [r for r, ok in zip(result.final_front, result.on_full_front) if ok]
+    assert kept and not any(_dominates(a.F, b.F) for a in kept for b in kept)
+    final = pd.read_csv(tmp_path / "ls" / "final_front.csv")
+    assert final["on_full_front"].tolist() == [int(ok) for ok in result.on_full_front]
+    baselines = pd.read_csv(tmp_path / "ls" / "baselines.csv")
+    assert set(baselines["dev"]) == {"subset", "full"} and "uncompressed" in set(baselines["name"])
+    # a crash inside the local-search stage resumes to the same front
+    evolve = int((hv["stage"] == "evolve").sum())
+    budget = len(pd.read_csv(tmp_path / "ls" / "candidates.csv")) - int(hv["new_candidates"].iloc[evolve:].sum()) + 3
+    with pytest.raises(Crash):
+        SearchRun(tmp_path / "crash", bound, obj, ev, pool=CrashingPool(ev, budget=budget), **kw).run()
+    resumed = SearchRun(tmp_path / "crash", bound, obj, ev, resume=True, **kw).run()
+    assert [(r.genome, r.F) for r in resumed.front] == [(r.genome, r.F) for r in result.front]
+
+
+def test_early_exit_evaluation_from_an_anchor_equals_the_full_one():
+    supernet, bound, obj, ev = setup()
+    rng = np.random.default_rng(4)
+    from evosearch.search.run import one_gene_neighbours
+
+    member = tuple(int(g) for g in bound.random_genomes(1, rng)[0])
+    ev.anchor(bound.decode(member)[0])
+    fresh = Evaluator(supernet, tiny_batches(), bound, obj)
+    for n in one_gene_neighbours(member, bound.upper):
+        assert ev.evaluate(n, early_exit_only=True).metrics == fresh.evaluate(n).metrics
+
+
+def test_surrogate_screens_offspring_and_reports_tau(tmp_path):
+    _, bound, obj, ev = setup()
+    result = SearchRun(tmp_path / "s", bound, obj, ev, algorithm_options={"surrogate": True}, generations=6,
+                       population=8, seed=1, progress=False).run()
+    hv = pd.read_csv(tmp_path / "s" / "hypervolume.csv")
+    assert hv["surrogate_tau_error"].iloc[:3].isna().all()  # no models before enough candidates are seen
+    taus = hv["surrogate_tau_params"].dropna()  # held-out rank correlation once the models exist
+    assert len(taus) >= 2 and (taus > 0.3).all()  # parameters follow the genome: the forest ranks them well
+    assert result.front

@@ -50,11 +50,13 @@ def test_search_cli_runs_and_resumes(tiny_checkpoint, tmp_path, capsys):
     common = ["--results", str(tmp_path / "results"), "--no-progress"]
     argv = ["search", "--supernet", str(tiny_checkpoint), "--space", "small", "--objectives", "default",
             "--generations", "2", "--population", "6", "--dev-subset", "25", "--batch-size", "8",
-            "--run-name", "r", "--seed", "3", "--workers", "0"] + common
+            "--run-name", "r", "--seed", "3", "--workers", "0", "--no-local-search"] + common
     assert main(argv) == 0
     run = tmp_path / "results" / "r"
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     assert cfg["dev_examples"] == 25 and cfg["algorithm"] == "nsga2" and len(cfg["reference_point"]) == 2
+    assert cfg["algorithm_options"] == {"crossover": "uniform", "mutation": "reset", "mutation_rate": None,
+                                        "surrogate": False}
     assert len(pd.read_csv(run / "hypervolume.csv")) == 2
     final = pd.read_csv(run / "final_front.csv")
     assert len(final) >= 1
@@ -65,6 +67,16 @@ def test_search_cli_runs_and_resumes(tiny_checkpoint, tmp_path, capsys):
     assert len(pd.read_csv(run / "candidates.csv")) >= n_before
     assert main(argv) == 2  # the folder holds a run: refuse to overwrite
     assert "already holds a run" in capsys.readouterr().err
+    # with the local-search stage (the default): rounds after the generations; then no extending
+    with_ls = [a if a != "r" else "ls" for a in argv if a != "--no-local-search"]
+    assert main(with_ls) == 0
+    out = capsys.readouterr().out
+    assert "local search:" in out and "final front re-scored on the full dev set" in out
+    hv = pd.read_csv(tmp_path / "results" / "ls" / "hypervolume.csv")
+    assert hv["stage"].tolist()[:2] == ["evolve", "evolve"] and set(hv["stage"][2:]) == {"local"}
+    assert main(["search", "--resume", str(tmp_path / "results" / "ls")] + common) == 0  # finished: nothing to do
+    assert main(["search", "--resume", str(tmp_path / "results" / "ls"), "--generations", "3"] + common) == 2
+    assert "its local-search stage has started" in capsys.readouterr().err
 
 
 def test_search_cli_space_outside_bounds(tiny_checkpoint, tmp_path, capsys):

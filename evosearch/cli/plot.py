@@ -17,10 +17,11 @@ Draw the plots of a search run folder (written by `evosearch search`), as PNG an
   layers             per-layer heatmaps of the front members: heads and FFN neurons kept, weight
                      bits, attention span, exit thresholds
 
-Baselines are taken from the candidates when the search evaluated them; otherwise they are scored
-with the run's supernet, dev examples and objectives (cached in <run>/baselines.csv), unless
---no-evaluate-baselines. Axis units follow the metric (accuracy/error in %, latency in ms,
-energy in µJ, size in B/KB/MB...); ↓ marks lower-is-better, ↑ higher-is-better.
+Candidates are drawn with the values the search scored them on (the dev subset). When the search
+re-scored its final front on the full dev set, that front is drawn with its full-dev values, and
+members the full dev set shows dominated are marked as dropped. Baselines come from the run's
+baselines.csv (scored by the search). Axis units follow the metric (accuracy/error in %, latency
+in ms, energy in µJ, size in B/KB/MB...); ↓ marks lower-is-better, ↑ higher-is-better.
 """
 
 EPILOG = """\
@@ -43,8 +44,6 @@ def register(subparsers) -> None:
     p.add_argument("--only", choices=KINDS, action="append",
                    help="draw only this plot (repeatable; default: all that apply)")
     p.add_argument("--out", metavar="DIR", help="where to write the files (default: RUN/plots)")
-    p.add_argument("--no-evaluate-baselines", action="store_true",
-                   help="mark only baselines found among the candidates; do not load the supernet to score them")
     p.set_defaults(func=run)
 
 
@@ -64,7 +63,7 @@ def run(args) -> int:
     kinds = args.only or list(KINDS)
     plots = []
     if "front" in kinds or "pairwise" in kinds:
-        table, note = find_baselines(r, evaluate=False if args.no_evaluate_baselines else "auto")
+        table, note = find_baselines(r)
         if note:
             print(note)
         if "front" in kinds:

@@ -27,8 +27,6 @@ def register(subparsers) -> None:
     p.add_argument("run", metavar="RUN", help="search run folder (results/<run-name>)")
     p.add_argument("--out", metavar="FILE", help="output file (default: RUN/report.html, or .md with --format md)")
     p.add_argument("--format", choices=["html", "md"], help="html (default) or md")
-    p.add_argument("--no-evaluate-baselines", action="store_true",
-                   help="mark only baselines found among the candidates (do not load the supernet)")
     p.set_defaults(func=run)
 
 
@@ -41,7 +39,6 @@ def run(args) -> int:
     out = args.out
     if out is None and args.format == "md":
         out = r.folder / "report.md"
-    path = write_report(r, out, fmt=args.format or (None if out else "html"),
-                        baselines=False if args.no_evaluate_baselines else "auto")
+    path = write_report(r, out, fmt=args.format or (None if out else "html"))
     print(f"wrote {path} ({Path(path).stat().st_size / 1e3:.0f} kB, plots embedded)")
     return 0

@@ -20,7 +20,8 @@ def _front_rows(run: Run) -> tuple[list[str], list[list[str]]]:
     for cid, r in run.front.iterrows():
         cfg = json.loads(r["config"])
         layers = cfg["layers"]
-        rows.append([cid, str(int(r["generation"]))] + [units[m].fmt(r[m]) for m in metrics] + [
+        generation = int(run.candidates.loc[cid, "generation"]) if cid in run.candidates.index else -1
+        rows.append([cid, str(generation)] + [units[m].fmt(r[m]) for m in metrics] + [
             " ".join(str(l["heads"]) for l in layers), " ".join(str(l["ffn"]) for l in layers),
             " ".join(str(l.get("bits", 32)) for l in layers),
             " ".join("∞" if l.get("span") is None else str(l["span"]) for l in layers),
@@ -44,7 +45,9 @@ def _summary(run: Run) -> list[tuple[str, str]]:
                       f"{c.get('generations')} generations, seed {c.get('seed')}"),
         ("dev examples per candidate", str(c.get("dev_examples"))),
         ("candidates evaluated", f"{len(run.candidates)} ({run.candidates['genome'].nunique()} distinct)"),
-        ("Pareto front", f"{len(run.front_ids)} members"),
+        ("Pareto front", f"{len(run.front_ids)} members, scored on {run.front_dev}"
+                         + (f"; {len(run.dropped_ids)} more of the search's final front dropped out there "
+                            f"({', '.join(run.dropped_ids)})" if run.dropped_ids else "")),
     ]
     if not hv.empty:
         items.append(("final hypervolume", f"{hv['hypervolume'].iloc[-1]:.6g} after {int(hv['evaluations'].iloc[-1])} "
@@ -52,8 +55,7 @@ def _summary(run: Run) -> list[tuple[str, str]]:
     return items
 
 
-def write_report(run: Run, out: str | Path | None = None, fmt: str | None = None, plots=None,
-                 baselines: str | bool = "auto") -> Path:
+def write_report(run: Run, out: str | Path | None = None, fmt: str | None = None, plots=None) -> Path:
     """Write ``<run>/report.html`` (or ``.md``); plots are drawn first unless given.
 
     HTML embeds every PNG as base64 (one self-contained file); Markdown embeds them as data URIs too.
@@ -63,7 +65,7 @@ def write_report(run: Run, out: str | Path | None = None, fmt: str | None = None
     out = Path(out) if out else run.folder / "report.html"
     fmt = fmt or ("md" if out.suffix.lower() in (".md", ".markdown") else "html")
     if plots is None:
-        plots = plot_all(run, baselines=baselines)
+        plots = plot_all(run)
     images = [(p.title, base64.b64encode(p.png.read_bytes()).decode("ascii"), p.note) for p in plots]
     header, rows = _front_rows(run)
     summary = _summary(run)
@@ -71,7 +73,7 @@ def write_report(run: Run, out: str | Path | None = None, fmt: str | None = None
     final = None
     if run.final_front is not None and len(run.final_front):
         f = run.final_front
-        keep = [c for c in ["genome"] + run.objectives if c in f.columns]
+        keep = [c for c in ["genome", "on_full_front"] + run.objectives if c in f.columns]
         subset = [f"subset_{o}" for o in run.objectives if f"subset_{o}" in f.columns]
         final = f[keep + subset]
     title = f"evosearch run {run.folder.name}"

@@ -1,12 +1,21 @@
-"""Choose one deployment from a run: by constraints, by knee point, or by weights.
+"""Choose one deployment from a run: by accuracy drop, by constraints, by knee point, or by weights.
 
+Every way picks among :attr:`Run.front`: the final front re-scored on the full dev set, without
+the members the full dev set shows dominated (or, for a run without a final front, the search's
+front on its dev subset), with the metrics measured there.
+
+* max drop (``max_drop=1.0``): what a deploying user usually wants, and the quickstart's default:
+  the cheapest member (by ``minimize``, default the first objective that is not error/accuracy)
+  whose accuracy is within ``max_drop`` points of the uncompressed model's (the largest
+  sub-network at 32 bits without early exit, scored by the search on the same dev set);
 * constraints (``where=["accuracy>=0.86", "energy_uj<=300"]``, ``minimize="latency_ms"``): among
-  the run's feasible candidates that meet every condition, the best by ``minimize`` (ties broken
-  by the run's objectives in order). When none meets them, the result has no choice and lists the
-  nearest candidates (smallest total relative violation).
+  the feasible members that meet every condition, the best by ``minimize`` (ties broken by the
+  run's objectives in order). When none meets them, the result has no choice and lists the
+  nearest members (smallest total relative violation);
 * knee (``knee=True``): pymoo's :class:`~pymoo.mcdm.high_tradeoff.HighTradeoffPoints` on the
-  front (the member with the largest trade-off); with fewer than 3 front members, or when pymoo
-  finds none, the member nearest to the ideal point after normalising each objective to [0, 1].
+  front after normalising each objective by its ideal and nadir value on the front, so the
+  choice does not depend on units (µJ or mJ); with fewer than 3 members, or when pymoo finds
+  none, the member nearest to the normalised ideal point;
 * weights (``weights={"error": 0.7, "latency_ms": 0.3}``): pymoo's
   :class:`~pymoo.mcdm.pseudo_weights.PseudoWeights`: the front member whose pseudo-weight vector
   is nearest to the given (normalised) weights.
@@ -115,8 +124,11 @@ class PickResult:
 
     @property
     def row(self) -> pd.Series:
+        """The picked member with the metrics it was judged on (full dev when the run re-scored its front)."""
         if self.candidate_id is None:
             raise ReportError("no candidate was picked")
+        if self.candidate_id in self.run.front.index:
+            return self.run.front.loc[self.candidate_id]
         return self.run.candidates.loc[self.candidate_id]
 
     def deployment(self) -> dict:
@@ -138,14 +150,14 @@ class PickResult:
             "thresholds": [float(t) for t in json.loads(row["thresholds"])],
             "objectives": {o: float(row[o]) for o in run.objectives},
             "metrics": metrics,
+            "metrics_on": run.front_dev,
             "on_front": self.candidate_id in run.front_ids,
         }
         if "exit_distribution" in row and isinstance(row["exit_distribution"], str):
             out["exit_distribution"] = json.loads(row["exit_distribution"])
-        if run.final_front is not None:
-            full = run.final_front[run.final_front["genome"] == row["genome"]]
-            if len(full):
-                out["full_dev_metrics"] = {m: float(full.iloc[0][m]) for m in run.metrics if m in full.columns}
+        if run.rescored and self.candidate_id in run.final_front.index:
+            full = run.final_front.loc[self.candidate_id]
+            out["full_dev_metrics"] = {m: float(full[m]) for m in run.metrics if m in full and pd.notna(full[m])}
         return out
 
     def write(self, path: str | Path | None = None) -> Path:
@@ -156,16 +168,51 @@ class PickResult:
 
 
 def pick(run: Run, where=(), minimize: str | None = None, maximize: str | None = None, knee: bool = False,
-         weights=None) -> PickResult:
-    """Pick one candidate; exactly one of constraints/``minimize``, ``knee`` or ``weights``."""
-    modes = sum([bool(knee), weights is not None, bool(where) or bool(minimize) or bool(maximize)])
-    if modes > 1:
-        raise ReportError("choose one way to pick: --where/--minimize, --knee, or --weights")
+         weights=None, max_drop: float | None = None) -> PickResult:
+    """Pick one front member; exactly one of ``max_drop``, constraints/``minimize``, ``knee`` or ``weights``."""
+    modes = sum([bool(knee), weights is not None, max_drop is not None, bool(where) or bool(maximize)])
+    if modes > 1 or (minimize and (knee or weights is not None)):
+        raise ReportError("choose one way to pick: --max-drop, --where/--minimize, --knee, or --weights")
     if knee:
         return _pick_knee(run)
     if weights is not None:
         return _pick_weights(run, parse_weights(weights, run))
+    if max_drop is not None:
+        return _pick_max_drop(run, max_drop, minimize)
     return _pick_constraints(run, [parse_where(w, run) for w in where], minimize, maximize)
+
+
+def cost_objective(run: Run) -> str:
+    """The first objective that is not error or accuracy: what "cheapest" means for this run."""
+    costs = [o for o in run.objectives if o not in ("error", "accuracy")]
+    if not costs:
+        raise ReportError(f"this run's objectives ({', '.join(run.objectives)}) have no cost to minimise; "
+                          "give --minimize METRIC")
+    return costs[0]
+
+
+def _pick_max_drop(run: Run, max_drop: float, minimize: str | None) -> PickResult:
+    if not max_drop >= 0:
+        raise ReportError(f"--max-drop {max_drop}: give a number of accuracy points >= 0")
+    target = run.check_metric(minimize, "metric to minimize") if minimize else cost_objective(run)
+    reference = run.baseline("uncompressed")
+    if reference is None or "accuracy" not in reference or pd.isna(reference["accuracy"]):
+        raise ReportError(f"{run.folder} has no scored uncompressed model (baselines.csv) to measure the accuracy "
+                          "drop against; pick with --knee or --where instead")
+    floor = float(reference["accuracy"]) - max_drop / 100.0
+    front = run.front
+    ok = front["accuracy"].to_numpy(float) >= floor - 1e-12
+    goal = f"the lowest {target}"
+    if not ok.any():
+        nearest = front.assign(_violation=floor - front["accuracy"].to_numpy(float)).sort_values("_violation").head(5)
+        text = (f"no front member is within {max_drop:g} pt of the uncompressed model's accuracy "
+                f"({100 * float(reference['accuracy']):.2f}% on {run.front_dev})")
+        return PickResult(run, "max-drop", None, text, [], nearest, 0)
+    chosen = _order(run, front[ok], target, 1.0)[0]
+    text = (f"{goal} among the {int(ok.sum())} front members within {max_drop:g} pt of the uncompressed model's "
+            f"accuracy ({100 * float(reference['accuracy']):.2f}% on {run.front_dev}): {chosen}, accuracy "
+            f"{100 * float(front.loc[chosen, 'accuracy']):.2f}%")
+    return PickResult(run, "max-drop", chosen, text, [], None, int(ok.sum()))
 
 
 def _order(run: Run, rows: pd.DataFrame, first: str | None, first_sign: float) -> list[str]:
@@ -185,8 +232,8 @@ def _pick_constraints(run: Run, conditions: list[Condition], minimize, maximize)
     else:
         target = run.objectives[0]
         sign = run.sign(target)
-    cands = run.candidates.drop_duplicates("genome")
-    feasible = cands[run.feasible.loc[cands.index].to_numpy()]
+    cands = run.front
+    feasible = cands[cands["feasible"].astype(int).astype(bool).to_numpy()] if "feasible" in cands else cands
     ok = np.ones(len(feasible), dtype=bool)
     for c in conditions:
         ok &= c.ok(feasible[c.metric].to_numpy(float))
@@ -200,19 +247,23 @@ def _pick_constraints(run: Run, conditions: list[Condition], minimize, maximize)
             spread = float(np.nanmax(values) - np.nanmin(values)) or abs(c.bound) or 1.0
             total += c.violation(pool[c.metric].to_numpy(float)) / spread
         nearest = pool.assign(_violation=total).sort_values(["_violation"]).head(5)
-        text = (f"no candidate meets {' and '.join(map(str, conditions))} "
-                f"({len(pool)} {'feasible ' if len(feasible) else ''}candidates checked)")
+        text = (f"no front member meets {' and '.join(map(str, conditions))} "
+                f"({len(pool)} members of the front on {run.front_dev} checked)")
         return PickResult(run, "constraints", None, text, conditions, nearest, 0)
     chosen = _order(run, matching, target, sign)[0]
     cond = " and ".join(map(str, conditions)) if conditions else "no conditions"
-    text = f"{cond}; {goal} -> {chosen} (best of {len(matching)} candidates meeting them)"
+    text = f"{cond}; {goal} -> {chosen} (best of {len(matching)} front members meeting them)"
     return PickResult(run, "constraints", chosen, text, conditions, None, len(matching))
 
 
 def _normalised_front(run: Run) -> tuple[list[str], np.ndarray]:
+    """Front ids and their objectives in pymoo's minimisation space, scaled to [0, 1] by the
+    front's ideal and nadir point (so a change of units changes nothing)."""
     ids = run.front_ids
-    F = run.objective_matrix(run.candidates.loc[ids])
-    return ids, F
+    F = run.objective_matrix(run.front.loc[ids])
+    low, high = F.min(axis=0), F.max(axis=0)
+    span = np.where(high - low > 0, high - low, 1.0)
+    return ids, (F - low) / span
 
 
 def _pick_knee(run: Run) -> PickResult:
@@ -231,19 +282,13 @@ def _pick_knee(run: Run) -> PickResult:
         if points is not None and len(np.atleast_1d(points)):
             points = np.atleast_1d(points)
             if len(points) > 1:  # several knees: the one nearest the normalised ideal
-                points = points[np.argsort(_ideal_distance(F)[points])]
+                points = points[np.argsort(np.linalg.norm(F[points], axis=1))]
             choice = int(points[0])
-            how = "pymoo HighTradeoffPoints (largest trade-off)"
+            how = "pymoo HighTradeoffPoints on objectives normalised to the front's ideal and nadir (largest trade-off)"
     if choice is None:
-        choice = int(np.argmin(_ideal_distance(F)))
+        choice = int(np.argmin(np.linalg.norm(F, axis=1)))
         how = "nearest to the ideal point after normalising each objective to [0, 1]"
     return PickResult(run, "knee", ids[choice], f"knee of the {len(ids)}-member front by {how}: {ids[choice]}")
-
-
-def _ideal_distance(F: np.ndarray) -> np.ndarray:
-    low, high = F.min(axis=0), F.max(axis=0)
-    span = np.where(high - low > 0, high - low, 1.0)
-    return np.linalg.norm((F - low) / span, axis=1)
 
 
 def _pick_weights(run: Run, weights: dict[str, float]) -> PickResult:
@@ -257,7 +302,7 @@ def _pick_weights(run: Run, weights: dict[str, float]) -> PickResult:
         with np.errstate(all="ignore"):
             choice = PseudoWeights(w).do(F)
         if choice is None or (isinstance(choice, (float, np.floating)) and math.isnan(choice)):
-            choice = int(np.argmin(((F - F.min(0)) / np.where(np.ptp(F, 0) > 0, np.ptp(F, 0), 1)) @ w))
+            choice = int(np.argmin(F @ w))
         choice = int(np.atleast_1d(choice)[0])
     text = ", ".join(f"{o}={weights[o]:.2f}" for o in run.objectives)
     return PickResult(run, "weights", ids[choice],

@@ -2,7 +2,8 @@
 
 * :func:`plot_front` — two metrics against each other: every candidate (dominated ones grey,
   infeasible ones as grey crosses), the run's Pareto front highlighted (with the 2-D trade-off of
-  its members drawn as a staircase), the uncompressed model and uniform-width baselines marked;
+  its members drawn as a staircase; re-scored on the full dev set when the run did, with members
+  that dropped out marked), the uncompressed model and uniform-width baselines marked;
 * :func:`plot_pairwise` — the same for every pair of objectives (3+ objectives);
 * :func:`plot_hypervolume` — hypervolume against generations and against evaluations;
 * :func:`plot_layers` — per-layer heatmaps of the front members' configs (heads, FFN neurons,
@@ -24,6 +25,8 @@ import pandas as pd
 from .run import Run, unit_for
 
 FRONT_COLOR = "#1f77b4"
+SUBSET_FRONT_COLOR = "#9ecae1"
+DROPPED_COLOR = "#d62728"
 DOMINATED_COLOR = "#b8b8b8"
 BASELINE_STYLES = {  # name -> (marker, color)
     "uncompressed": ("*", "#d62728"),
@@ -81,8 +84,7 @@ def _save(fig, out_dir: Path, name: str, formats=("png", "svg")) -> list[Path]:
 
 def _groups(run: Run):
     cands = run.candidates.drop_duplicates("genome")
-    front = set(run.front_ids)
-    is_front = cands.index.isin(list(front))
+    is_front = cands.index.isin(run.search_front_ids)
     feasible = run.feasible.loc[cands.index].to_numpy()
     return cands, is_front, feasible
 
@@ -112,17 +114,26 @@ def _draw_front_axes(ax, run: Run, x: str, y: str, baselines: pd.DataFrame | Non
     if infeasible.any():
         ax.scatter(X[infeasible], Y[infeasible], s=16, c=DOMINATED_COLOR, marker="x", alpha=0.8, linewidths=0.8,
                    label=f"infeasible ({int(infeasible.sum())})", zorder=2)
-    fx, fy = X[is_front], Y[is_front]
-    ax.scatter(fx, fy, s=38, c=FRONT_COLOR, edgecolors="white", linewidths=0.6, zorder=4,
-               label=f"Pareto front ({int(is_front.sum())})")
+    if run.rescored:  # the search's front on the subset, then the front re-scored on the full dev set
+        ax.scatter(X[is_front], Y[is_front], s=16, c=SUBSET_FRONT_COLOR, linewidths=0, zorder=3,
+                   label=f"search front, dev subset ({int(is_front.sum())})")
+    front = run.front
+    fx, fy = front[x].to_numpy(float) * ux.scale, front[y].to_numpy(float) * uy.scale
+    ax.scatter(fx, fy, s=38, c=FRONT_COLOR, edgecolors="white", linewidths=0.6, zorder=5,
+               label=f"Pareto front{', full dev' if run.rescored else ''} ({len(front)})")
+    dropped = run.final_front.loc[run.dropped_ids] if run.dropped_ids else None
+    if dropped is not None:
+        ax.scatter(dropped[x].to_numpy(float) * ux.scale, dropped[y].to_numpy(float) * uy.scale, s=40,
+                   facecolors="none", edgecolors=DROPPED_COLOR, linewidths=1.0, zorder=5,
+                   label=f"dropped: dominated on full dev ({len(dropped)})")
     if len(fx):
         sx, sy = run.sign(x), run.sign(y)
         idx = _pareto_2d(sx * fx, sy * fy)
         if len(idx) > 1:
-            ax.step(fx[idx], fy[idx], where="post", color=FRONT_COLOR, alpha=0.55, lw=1.2, zorder=3)
-        if annotate and is_front.sum() <= 15:
+            ax.step(fx[idx], fy[idx], where="post", color=FRONT_COLOR, alpha=0.55, lw=1.2, zorder=4)
+        if annotate and len(front) <= 15:
             spots: dict[tuple, list[str]] = {}
-            for cid, px, py in zip(cands.index[is_front], fx, fy):
+            for cid, px, py in zip(front.index, fx, fy):
                 spots.setdefault((round(float(px), 9), round(float(py), 9)), []).append(cid)
             for (px, py), names in spots.items():
                 text = ", ".join(names) if len(names) <= 3 else f"{names[0]} +{len(names) - 1}"
@@ -135,7 +146,7 @@ def _draw_front_axes(ax, run: Run, x: str, y: str, baselines: pd.DataFrame | Non
             label = b["name"] if b["name"] == "uncompressed" else f"{b['name']} width"
             label += " (32-bit, no exit)"
             ax.scatter([float(b[x]) * ux.scale], [float(b[y]) * uy.scale], s=110 if marker == "*" else 55,
-                       marker=marker, c=color, edgecolors="black", linewidths=0.6, zorder=5, label=label)
+                       marker=marker, c=color, edgecolors="black", linewidths=0.6, zorder=6, label=label)
     ax.set_xlabel(ux.label)
     ax.set_ylabel(uy.label)
     ax.grid(True, alpha=0.3, lw=0.5)
@@ -154,7 +165,9 @@ def plot_front(run: Run, x: str | None = None, y: str | None = None, out_dir: Pa
     title = f"{unit_for(y).name} vs {unit_for(x).name.lower()} — run {run.folder.name}"
     ax.set_title(title)
     n = len(run.candidates.drop_duplicates("genome"))
-    caption = f"{n} distinct candidates; arrows: ↓ lower is better, ↑ higher is better"
+    caption = f"{n} distinct candidates on the dev subset; arrows: ↓ lower is better, ↑ higher is better"
+    if run.rescored:
+        caption += f"; the front (dark blue) and the baselines on {run.front_dev}"
     if note:
         import textwrap
 
@@ -250,7 +263,7 @@ def plot_layers(run: Run, out_dir: Path | None = None, ids: list[str] | None = N
     from matplotlib import colors as mcolors
 
     ids = list(ids or run.front_ids)
-    rows = run.candidates.loc[ids]
+    rows = run.front.loc[ids] if set(ids) <= set(run.front.index) else run.candidates.loc[ids]
     configs = [json.loads(c) for c in rows["config"]]
     thresholds = [json.loads(t) for t in rows["thresholds"]]
     L = len(configs[0]["layers"])
@@ -273,7 +286,7 @@ def plot_layers(run: Run, out_dir: Path | None = None, ids: list[str] | None = N
         ("Attention span (tokens)", np.where(np.isnan(span), 1.0, span / max(max_pos, 1)),
          np.where(np.isnan(span), "∞", np.nan_to_num(span).astype(int).astype(str)), "Purples", (0, 1),
          "span / largest span (∞ = unlimited)"),
-        ("Exit threshold (entropy)", thr, np.vectorize(lambda v: f"{v:g}")(thr), "Reds", (0, max(0.01, np.nanmax(thr))),
+        ("Exit threshold (entropy, nats)", thr, np.vectorize(lambda v: f"{v:g}")(thr), "Reds", (0, max(0.01, np.nanmax(thr))),
          "0 = never exits there"),
     ]
     n = len(rows)
@@ -308,14 +321,12 @@ def plot_layers(run: Run, out_dir: Path | None = None, ids: list[str] | None = N
     return Plot("layers", files, title, points)
 
 
-def plot_all(run: Run, out_dir: Path | None = None, x: str | None = None, y: str | None = None,
-             baselines: str | bool = "auto") -> list[Plot]:
+def plot_all(run: Run, out_dir: Path | None = None, x: str | None = None, y: str | None = None) -> list[Plot]:
     """Every plot: the 2-D front (``x``/``y`` or the first two objectives), the pairwise grid (3+
-    objectives), hypervolume, per-layer configs. ``baselines``: "auto" (evaluate missing ones when
-    the supernet is readable), True (must evaluate), False (only those among the candidates)."""
+    objectives), hypervolume, per-layer configs."""
     from .baselines import find_baselines
 
-    table, note = find_baselines(run, evaluate=baselines)
+    table, note = find_baselines(run)
     plots = [plot_front(run, x, y, out_dir, table, note)]
     if len(run.objectives) >= 3:
         plots.append(plot_pairwise(run, out_dir, table))

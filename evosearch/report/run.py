@@ -110,14 +110,21 @@ def unit_for(metric: str, values=None) -> Unit:
 
 @dataclass
 class Run:
-    """A loaded run folder: config, every candidate, the history, the front."""
+    """A loaded run folder: config, every candidate, the history, the front.
+
+    Two fronts: the search's front (:attr:`search_front_ids`: non-dominated among all candidates on
+    the dev subset the search scored them on) and the front a user chooses from (:attr:`front`:
+    the search's final front re-scored on the full dev set, without the members that the full-dev
+    values show dominated). Runs without a final front offer the search's front.
+    """
 
     folder: Path
     config: dict
     candidates: pd.DataFrame  # index: candidate id "c<N>"
     hypervolume: pd.DataFrame
-    final_front: pd.DataFrame | None = None
-    _front_ids: list[str] = field(default=None, repr=False)
+    final_front: pd.DataFrame | None = None  # index: candidate id; full-dev metrics, on_full_front
+    baselines: pd.DataFrame | None = None  # baselines.csv: name, dev ("subset" / "full"), metrics
+    _search_front_ids: list[str] = field(default=None, repr=False)
 
     @property
     def objectives(self) -> list[str]:
@@ -130,8 +137,8 @@ class Run:
     @property
     def metrics(self) -> list[str]:
         """Every numeric metric column of ``candidates.csv`` (objectives first)."""
-        skip = {"generation", "genome", "config", "thresholds", "cv", "feasible", "eval_time_s", "cached_model",
-                "exit_distribution"}
+        skip = {"generation", "stage", "genome", "config", "thresholds", "cv", "feasible", "eval_time_s",
+                "cached_model", "exit_distribution"}
         cols = [c for c in self.candidates.columns
                 if c not in skip and not c.startswith(("F_", "G_", "_")) and c != "id"]
         return list(dict.fromkeys(self.objectives + [c for c in cols if c not in self.objectives]))
@@ -152,25 +159,63 @@ class Run:
         return self.candidates["feasible"].astype(int).astype(bool)
 
     @property
-    def front_ids(self) -> list[str]:
-        """Ids of the Pareto front of every evaluated candidate (feasible, non-dominated, distinct genomes)."""
-        if self._front_ids is None:
+    def search_front_ids(self) -> list[str]:
+        """Ids of the Pareto front of every evaluated candidate (feasible, non-dominated, distinct
+        genomes) on the dev subset, sorted by the objectives."""
+        if self._search_front_ids is None:
             from ..search.evaluator import front_mask
 
             unique = self.candidates.drop_duplicates("genome")
             F = unique[[f"F_{i}" for i in range(len(self.objectives))]].to_numpy(float)
-                
             gcols = [c for c in unique.columns if c.startswith("G_")]
             G = unique[gcols].to_numpy(float) if gcols else None
             mask = front_mask(F, G)
             front = unique[mask]
             order = np.lexsort(F[mask].T[::-1]) if len(front) else []
-            self._front_ids = [front.index[i] for i in order]
-        return self._front_ids
+            self._search_front_ids = [front.index[i] for i in order]
+        return self._search_front_ids
+
+    @property
+    def rescored(self) -> bool:
+        """Whether the front was re-scored on the full dev set (``final_front.csv``)."""
+        return self.final_front is not None and len(self.final_front) > 0
 
     @property
     def front(self) -> pd.DataFrame:
-        return self.candidates.loc[self.front_ids]
+        """The members a user picks from, with the metrics they are judged on (index: candidate id)."""
+        if not self.rescored:
+            return self.candidates.loc[self.search_front_ids]
+        kept = self.final_front[self.final_front["on_full_front"].astype(int) == 1]
+        order = np.lexsort(self.objective_matrix(kept).T[::-1])
+        return kept.iloc[order]
+
+    @property
+    def front_ids(self) -> list[str]:
+        return list(self.front.index)
+
+    @property
+    def dropped_ids(self) -> list[str]:
+        """Members of the search's final front that the full dev set shows dominated."""
+        if not self.rescored:
+            return []
+        return list(self.final_front.index[self.final_front["on_full_front"].astype(int) == 0])
+
+    @property
+    def front_dev(self) -> str:
+        """Which dev examples the front's metrics come from, in words."""
+        n_full = self.config.get("dev_examples_full")
+        if self.rescored:
+            return "the full dev set" + (f" ({n_full} examples)" if n_full else "")
+        n = self.config.get("dev_examples")
+        return "the dev subset" + (f" ({n} examples)" if n else "")
+
+    def baseline(self, name: str) -> pd.Series | None:
+        """A reference sub-network's metrics on the dev set the front is judged on (None if not scored)."""
+        if self.baselines is None or not len(self.baselines):
+            return None
+        rows = self.baselines[(self.baselines["name"] == name)
+                              & (self.baselines["dev"] == ("full" if self.rescored else "subset"))]
+        return rows.iloc[0] if len(rows) else None
 
     def objective_matrix(self, rows: pd.DataFrame, metrics: list[str] | None = None) -> np.ndarray:
         """``sign * value`` of ``metrics`` (default: the objectives) for ``rows``: pymoo's minimisation space."""
@@ -239,7 +284,15 @@ def load_run(folder: str | Path) -> Run:
     final_file = folder / "final_front.csv"
     if final_file.is_file() and final_file.stat().st_size:
         final = pd.read_csv(final_file, dtype={"genome": str})
-    run = Run(folder, config, candidates, hv, final)
+        final["genome"] = final["genome"].fillna("")
+        first_id = {g: cid for cid, g in zip(candidates.index[::-1], candidates["genome"][::-1])}
+        final.index = [first_id.get(g, f"final{i}") for i, g in enumerate(final["genome"])]
+        final.index.name = "id"
+        if "on_full_front" not in final.columns:  # runs made before the re-filtering: every member kept
+            final["on_full_front"] = 1
+    baselines_file = folder / "baselines.csv"
+    baselines = pd.read_csv(baselines_file) if baselines_file.is_file() and baselines_file.stat().st_size else None
+    run = Run(folder, config, candidates, hv, final, baselines)
     if not run.objectives:
         raise ReportError(f"{cfg_file} names no objectives (expected objectives: {{objectives: [...]}})")
     return run

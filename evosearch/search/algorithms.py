@@ -6,8 +6,9 @@
 values (``<= 0`` feasible). Each algorithm keeps its random state inside itself, so pickling the
 object is a complete checkpoint and a run is reproducible from its seed.
 
-* ``nsga2`` / ``nsga3`` — pymoo (integer genes: ``IntegerRandomSampling``, ``SBX`` + ``PM`` with
-  ``RoundingRepair``; NSGA-III with Das-Dennis reference directions).
+* ``nsga2`` / ``nsga3`` — pymoo (integer genes: ``IntegerRandomSampling``, uniform crossover and
+  per-gene reset mutation by default, :mod:`.operators`; NSGA-III with Das-Dennis reference
+  directions), optionally screened by a surrogate (:mod:`.surrogate`).
 * ``deap-nsga2`` — DEAP: ``selTournamentDCD`` parents, ``cxUniform``, per-gene
   ``mutUniformInt``, ``selNSGA2`` survival; constraints by penalty (infeasible candidates rank
   behind the reference point, ordered by violation).
@@ -22,7 +23,9 @@ import random as _random
 import numpy as np
 
 from .evaluator import front_mask
+from .operators import CROSSOVERS, MUTATIONS, make_crossover, make_mutation
 from .space import BoundSpace, SearchSpaceError
+from .surrogate import SurrogateScreen
 
 ALGORITHMS = ("nsga2", "nsga3", "deap-nsga2", "random", "local")
 
@@ -57,26 +60,35 @@ def _2d(a, n):
 
 
 class PymooAlgorithm(Algorithm):
-    """pymoo NSGA-II / NSGA-III driven with ask/tell."""
+    """pymoo NSGA-II / NSGA-III driven with ask/tell, with operators for choice genes.
 
-    def __init__(self, kind: str = "nsga2"):
-        self.kind = kind
-        self.name = kind
+    Operators are constructor arguments with defaults, as in pymoo's own algorithms:
+    ``crossover`` (``uniform``, default; ``two-point``; ``sbx``) and ``mutation`` (``reset`` at
+    ``mutation_rate`` per gene, default 1/n_var; ``pm``), see :mod:`.operators`. ``screening``
+    (a :class:`~.surrogate.SurrogateScreen`) breeds a larger pool each generation and evaluates
+    only the offspring its accuracy and cost predictors rank best.
+    """
+
+    def __init__(self, kind: str = "nsga2", crossover: str = "uniform", mutation: str = "reset",
+                 mutation_rate: float | None = None, screening: SurrogateScreen | None = None):
+        if crossover not in CROSSOVERS or mutation not in MUTATIONS:
+            raise SearchSpaceError(f"crossover={crossover!r}, mutation={mutation!r}; allowed: crossover "
+                                   f"{', '.join(CROSSOVERS)}, mutation {', '.join(MUTATIONS)}")
+        self.kind, self.name = kind, kind
+        self.crossover, self.mutation, self.mutation_rate = crossover, mutation, mutation_rate
+        self.screening = screening
 
     def _setup(self):
         from pymoo.core.problem import Problem
         from pymoo.core.termination import NoTermination
-        from pymoo.operators.crossover.sbx import SBX
-        from pymoo.operators.mutation.pm import PM
-        from pymoo.operators.repair.rounding import RoundingRepair
         from pymoo.operators.sampling.rnd import IntegerRandomSampling
 
         self.problem = Problem(n_var=self.n_var, n_obj=self.n_obj, n_ieq_constr=self.n_constr,
                                xl=np.zeros(self.n_var), xu=self.upper.astype(float), vtype=int)
         ops = dict(
             sampling=IntegerRandomSampling(),
-            crossover=SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
-            mutation=PM(eta=20, vtype=float, repair=RoundingRepair()),
+            crossover=make_crossover(self.crossover),
+            mutation=make_mutation(self.mutation, self.mutation_rate),
             eliminate_duplicates=True,
         )
         if self.kind == "nsga2":
@@ -97,10 +109,34 @@ class PymooAlgorithm(Algorithm):
         algo.setup(self.problem, termination=NoTermination(), seed=self.seed, verbose=False)
         self.algo = algo
         self._pop = None
+        self._seen: set[tuple] = set()
 
     def ask(self) -> np.ndarray:
         self._pop = self.algo.ask()
+        if self.screening is not None and self.screening.ready and self.algo.pop is not None:
+            self._pop = self._screened(len(self._pop))
         return np.rint(self._pop.get("X")).astype(int)
+
+    def _screened(self, n: int):
+        """Breed ``pool_factor`` x n unseen offspring, keep the n the surrogate ranks best."""
+        from pymoo.core.population import Population
+
+        a = self.algo
+        pool, keys = [], set()
+        for _ in range(4 * self.screening.pool_factor):
+            if len(pool) >= self.screening.pool_factor * n:
+                break
+            off = a.mating.do(self.problem, a.pop, n, algorithm=a, random_state=a.random_state)
+            for x in np.rint(off.get("X")).astype(int):
+                key = tuple(int(v) for v in x)
+                if key not in self._seen and key not in keys:
+                    keys.add(key)
+                    pool.append(x)
+        pool = np.asarray(pool, dtype=int).reshape(-1, self.n_var)
+        if len(pool) == 0:
+            return self._pop
+        chosen = self.screening.select(self.problem, pool, n, a.random_state)
+        return Population.new(X=pool[chosen].astype(float))
 
     def tell(self, X, F, G) -> None:
         from pymoo.core.evaluator import Evaluator
@@ -113,6 +149,9 @@ class PymooAlgorithm(Algorithm):
         Evaluator().eval(StaticProblem(self.problem, **kwargs), self._pop)
         self.algo.tell(infills=self._pop)
         self._pop = None
+        self._seen.update(tuple(int(v) for v in x) for x in np.asarray(X, dtype=int))
+        if self.screening is not None:
+            self.screening.observe(X, kwargs["F"], kwargs.get("G"), self.seed)
 
 
 def _das_dennis_count(n_obj, partitions):
@@ -282,9 +321,13 @@ class LocalSearch(Algorithm):
             self.G = self.G[keep]
 
 
-def make_algorithm(name: str) -> Algorithm:
+def make_algorithm(name: str, *, crossover: str = "uniform", mutation: str = "reset",
+                   mutation_rate: float | None = None, surrogate: bool = False) -> Algorithm:
+    """An algorithm by name; the operator and surrogate options apply to the pymoo algorithms."""
     if name in ("nsga2", "nsga3"):
-        return PymooAlgorithm(name)
+        return PymooAlgorithm(name, crossover, mutation, mutation_rate, SurrogateScreen() if surrogate else None)
+    if surrogate or (crossover, mutation, mutation_rate) != ("uniform", "reset", None):
+        raise SearchSpaceError(f"operators and the surrogate are options of nsga2 and nsga3, not of {name!r}")
     if name == "deap-nsga2":
         return DeapNSGA2()
     if name == "random":

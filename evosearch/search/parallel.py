@@ -45,13 +45,12 @@ def _worker_class():
                 supernet.load_state_dict(state)
                 self.evaluator = Evaluator(supernet, batches, space, objectives, cache_size=cache_size)
 
-            def evaluate(self, genomes):
+            def evaluate(self, genomes, anchor=None):
                 before = self.evaluator.forward_calls
-                recs = [self.evaluator.evaluate(g) for g in genomes]
+                if anchor is not None:
+                    self.evaluator.anchor(self.evaluator.space.decode(anchor)[0])
+                recs = [self.evaluator.evaluate(g, early_exit_only=anchor is not None) for g in genomes]
                 return recs, self.evaluator.forward_calls - before
-
-            def ping(self):
-                return True
 
         _WORKER_CLASS = EvalWorker
     return _WORKER_CLASS
@@ -97,8 +96,15 @@ class RayPool:
     def _spawn(self):
         return _worker_class().remote(*self._args, threads=self.threads)
 
-    def _tasks(self, genomes) -> list[list[int]]:
-        """Indices grouped by architecture, then dealt into at most workers x tasks_per_worker bins."""
+    def _tasks(self, genomes, anchors=None) -> list[tuple[list[int], tuple | None]]:
+        """``(indices, anchor)`` tasks. Without anchors: indices grouped by architecture, then dealt
+        into at most workers x tasks_per_worker bins. With anchors: one task per anchor (its
+        neighbours share the anchor's hidden states on one actor)."""
+        if anchors is not None:
+            by_anchor: dict = {}
+            for i, anchor in enumerate(anchors):
+                by_anchor.setdefault(tuple(anchor), []).append(i)
+            return [(members, anchor) for anchor, members in by_anchor.items()]
         groups: dict = {}
         for i, g in enumerate(genomes):
             config, _ = self.space.decode(g)
@@ -107,15 +113,16 @@ class RayPool:
         bins = [[] for _ in range(n)]
         for j, members in enumerate(sorted(groups.values(), key=lambda m: m[0])):
             bins[j % n].extend(members)
-        return [sorted(b) for b in bins if b]
+        return [(sorted(b), None) for b in bins if b]
 
-    def evaluate(self, genomes: Sequence[Sequence[int]], on_result: Callable[[int, Record], None] | None = None):
+    def evaluate(self, genomes: Sequence[Sequence[int]], on_result: Callable[[int, Record], None] | None = None,
+                 anchors: Sequence[Sequence[int]] | None = None):
         import ray
         from ray.exceptions import RayActorError
 
         genomes = [tuple(int(v) for v in g) for g in genomes]
         out: list[Record | None] = [None] * len(genomes)
-        pending = deque(self._tasks(genomes))
+        pending = deque(self._tasks(genomes, anchors))
         running = {}
         idle = list(range(len(self.actors)))
         failures = 0
@@ -124,7 +131,7 @@ class RayPool:
             while pending and idle:
                 slot = idle.pop(0)
                 task = pending.popleft()
-                ref = self.actors[slot].evaluate.remote([genomes[i] for i in task])
+                ref = self.actors[slot].evaluate.remote([genomes[i] for i in task[0]], task[1])
                 running[ref] = (slot, task)
                 submitted = True
             if submitted and self.on_dispatch:
@@ -149,7 +156,7 @@ class RayPool:
                 idle.append(slot)
                 continue
             self.forward_calls += calls
-            for i, rec in zip(task, recs):
+            for i, rec in zip(task[0], recs):
                 out[i] = rec
                 if on_result:
                     on_result(i, rec)

@@ -1,18 +1,37 @@
-"""A search run: the generational loop, the run folder, checkpoints and resume.
+"""A search run: its stages, the run folder, checkpoints and resume.
+
+Stages, in order (each resumable):
+
+1. **evolve** — the generational loop of the chosen algorithm on the dev subset;
+2. **local** (``local_search=True``) — Pareto local search (Paquete, Chiarandini and Stützle,
+   2004): every front member's one-gene neighbours are evaluated, round after round, until no
+   neighbour of any member is left unevaluated, so no one-gene change dominates a member. A
+   member's neighbours run only as deep as their exits send each example and start from the
+   member's hidden states where their layers agree (:meth:`Evaluator.anchor`), and neighbours
+   that differ only in exit thresholds cost no model run at all;
+3. **final** — the front re-scored on the full dev set and filtered again: members that the
+   full-dev values show dominated are kept in ``final_front.csv`` but marked
+   ``on_full_front = 0``; pick, export and the report offer only the others. The reference
+   sub-networks (``baselines.csv``: the uncompressed model and uniform widths, no early exit)
+   are scored on both dev sets here too.
 
 Run folder (``results/<run-name>/``):
 
-* ``config.yaml`` — the resolved configuration: space, objectives, algorithm, seed, sizes and
-  the fixed hypervolume ``reference_point`` (in pymoo's minimisation space, ``sign * value``);
+* ``config.yaml`` — the resolved configuration: space, objectives, algorithm and its operators,
+  seed, sizes and the fixed hypervolume ``reference_point`` (in pymoo's minimisation space,
+  ``sign * value``);
 * ``candidates.csv`` — every evaluated candidate, appended (and flushed) as soon as it is scored:
-  generation, genome, decoded config (JSON), thresholds, every metric, ``F_*``, ``G_*``, ``cv``,
-  ``feasible``, ``eval_time_s``; read it with ``pandas.read_csv``;
-* ``fronts.csv`` — the Pareto front of everything evaluated so far, after each generation
-  (``generation`` column);
-* ``hypervolume.csv`` — generation, evaluations, model runs, front size, hypervolume;
-* ``checkpoint.pkl`` — after each generation (written atomically): the algorithm object with its
-  random state, the archive, counters, and Python/NumPy/torch global RNG states;
-* ``final_front.csv`` — the last front re-evaluated on the full dev set.
+  generation, stage, genome, decoded config (JSON), thresholds, every metric, ``F_*``, ``G_*``,
+  ``cv``, ``feasible``, ``eval_time_s``; read it with ``pandas.read_csv``;
+* ``fronts.csv`` — the Pareto front of everything evaluated so far, after each generation and
+  local-search round (``generation`` column);
+* ``hypervolume.csv`` — per generation / round: stage, evaluations, model runs, front size,
+  hypervolume, seconds, and with a surrogate its held-out Kendall tau per objective;
+* ``checkpoint.pkl`` — after each generation and round (written atomically): the algorithm
+  object with its random state, the archive, counters, and Python/NumPy/torch RNG states;
+* ``final_front.csv`` — the final front re-scored on the full dev set (``subset_*`` columns hold
+  the dev-subset values, ``on_full_front`` the re-filtering);
+* ``baselines.csv`` — the reference sub-networks on the dev subset and the full dev set.
 
 Resume (``evosearch search --resume``) reloads the checkpoint and the candidates: the restored
 algorithm asks exactly what it asked before the crash, and genomes already in ``candidates.csv``
@@ -22,17 +41,17 @@ are looked up instead of re-evaluated, so the run ends with the front of an unin
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import pickle
-
-import cloudpickle
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cloudpickle
 import numpy as np
 import torch
 import yaml
@@ -42,6 +61,8 @@ from .algorithms import Algorithm, make_algorithm
 from .evaluator import Evaluator, Record, front_mask, genome_key, hypervolume, reference_point
 from .objectives import ObjectiveSet
 from .space import BoundSpace
+
+STAGES = ("evolve", "local", "final")
 
 
 class RunFolderError(EvosearchError):
@@ -54,17 +75,39 @@ class LocalPool:
     def __init__(self, evaluator: Evaluator):
         self.evaluator = evaluator
 
-    def evaluate(self, genomes: Sequence[Sequence[int]], on_result: Callable[[int, Record], None] | None = None):
+    def evaluate(self, genomes: Sequence[Sequence[int]], on_result: Callable[[int, Record], None] | None = None,
+                 anchors: Sequence[Sequence[int] | None] | None = None):
+        """Score ``genomes`` in order; ``anchors[i]`` (a genome) runs genome i from that genome's
+        hidden states, each example only as deep as it goes (see :meth:`Evaluator.anchor`)."""
         out = []
         for i, g in enumerate(genomes):
-            rec = self.evaluator.evaluate(g)
+            anchor = anchors[i] if anchors is not None else None
+            if anchor is not None:
+                self.evaluator.anchor(self.evaluator.space.decode(anchor)[0])
+            rec = self.evaluator.evaluate(g, early_exit_only=anchor is not None)
             if on_result:
                 on_result(i, rec)
             out.append(rec)
         return out
 
+    @property
+    def forward_calls(self) -> int:
+        return self.evaluator.forward_calls
+
     def close(self):
         pass
+
+
+def one_gene_neighbours(genome: Sequence[int], upper: Sequence[int]) -> list[tuple[int, ...]]:
+    """Every genome that differs from ``genome`` in exactly one gene, in gene then value order."""
+    out = []
+    for pos, top in enumerate(upper):
+        for value in range(int(top) + 1):
+            if value != genome[pos]:
+                neighbour = list(genome)
+                neighbour[pos] = value
+                out.append(tuple(int(v) for v in neighbour))
+    return out
 
 
 @dataclass
@@ -76,6 +119,8 @@ class GenerationStats:
     front_size: int
     hypervolume: float
     seconds: float
+    stage: str = "evolve"
+    surrogate_tau: list[float] | None = None
 
 
 @dataclass
@@ -84,6 +129,7 @@ class SearchResult:
     front: list[Record]
     history: list[GenerationStats]
     final_front: list[Record] = field(default_factory=list)
+    on_full_front: list[bool] = field(default_factory=list)
 
     @property
     def hypervolume(self) -> float:
@@ -95,21 +141,27 @@ class SearchRun:
 
     ``evaluator``: the in-process :class:`Evaluator` on the dev subset (used for the reference
     point and, without a ``pool``, for every evaluation). ``pool``: any object with
-    ``evaluate(genomes, on_result)`` (e.g. :class:`evosearch.search.parallel.RayPool`).
-    ``full_evaluator``: scores the final front on the full dev set. ``config``: extra entries
-    stored in ``config.yaml`` (the CLI stores how to rebuild supernet and data).
+    ``evaluate(genomes, on_result, anchors)`` (e.g. :class:`evosearch.search.parallel.RayPool`).
+    ``full_evaluator``: scores the final front and the baselines on the full dev set.
+    ``algorithm_options``: operators and surrogate of the algorithm (:func:`make_algorithm`).
+    ``local_search``: run the Pareto local-search stage after the last generation.
+    ``config``: extra entries stored in ``config.yaml`` (the CLI stores how to rebuild supernet
+    and data).
     """
 
     def __init__(self, folder: str | Path, space: BoundSpace, objectives: ObjectiveSet, evaluator: Evaluator, *,
-                 algorithm: str | Algorithm = "nsga2", generations: int = 10, population: int = 20, seed: int = 0,
+                 algorithm: str | Algorithm = "nsga2", algorithm_options: dict | None = None,
+                 generations: int = 10, population: int = 20, seed: int = 0, local_search: bool = False,
                  pool=None, full_evaluator: Evaluator | None = None, config: dict | None = None,
                  resume: bool = False, progress: bool = True,
                  on_generation: Callable[[GenerationStats], None] | None = None):
         self.folder = Path(folder)
         self.space, self.objectives, self.evaluator = space, objectives, evaluator
         self.algorithm_name = algorithm if isinstance(algorithm, str) else algorithm.name
+        self.algorithm_options = dict(algorithm_options or {})
         self._algorithm_obj = None if isinstance(algorithm, str) else algorithm
         self.generations, self.population, self.seed = int(generations), int(population), int(seed)
+        self.local_search = bool(local_search)
         self.pool = pool or LocalPool(evaluator)
         self.full_evaluator = full_evaluator
         self.extra = dict(config or {})
@@ -125,10 +177,12 @@ class SearchRun:
     def _resolved_config(self, ref) -> dict:
         cfg = dict(self.extra)
         cfg.update({
-            "algorithm": self.algorithm_name, "generations": self.generations, "population": self.population,
-            "seed": self.seed, "space": self.space.space.to_dict(), "objectives": self.objectives.to_dict(),
-            "reference_point": [float(r) for r in ref], "genome": self.space.labels,
-            "dev_examples": self.evaluator.num_examples,
+            "algorithm": self.algorithm_name, "algorithm_options": self.algorithm_options,
+            "generations": self.generations, "population": self.population, "seed": self.seed,
+            "local_search": self.local_search, "space": self.space.space.to_dict(),
+            "objectives": self.objectives.to_dict(), "reference_point": [float(r) for r in ref],
+            "genome": self.space.labels, "dev_examples": self.evaluator.num_examples,
+            "dev_examples_full": (self.full_evaluator or self.evaluator).num_examples,
         })
         return cfg
 
@@ -138,35 +192,37 @@ class SearchRun:
             if not cfg_file.is_file():
                 raise RunFolderError(f"cannot resume {self.folder}: no config.yaml there")
             stored = yaml.safe_load(cfg_file.read_text())
-            for key in ("algorithm", "population", "seed"):
-                mine = getattr(self, {"algorithm": "algorithm_name"}.get(key, key))
-                if stored.get(key) != mine:
+            mine = {"algorithm": self.algorithm_name, "algorithm_options": self.algorithm_options,
+                    "population": self.population, "seed": self.seed}
+            for key, value in mine.items():
+                if stored.get(key, {} if key == "algorithm_options" else None) != value:
                     raise RunFolderError(f"cannot resume {self.folder}: it was run with {key}={stored.get(key)!r}, "
-                                         f"not {mine!r}")
+                                         f"not {value!r}")
             if stored.get("genome") != self.space.labels:
                 raise RunFolderError(f"cannot resume {self.folder}: its search space differs from this one")
             self.ref = list(stored["reference_point"])
-            if stored.get("generations") != self.generations:  # extending a finished run is allowed
-                stored["generations"] = self.generations
-                _atomic_write(cfg_file, yaml.safe_dump(stored, sort_keys=False).encode())
+            changed = {"generations": self.generations, "local_search": self.local_search}
+            if any(stored.get(k) != v for k, v in changed.items()):  # extending a finished run is allowed
+                stored.update(changed)
+                atomic_write(cfg_file, yaml.safe_dump(stored, sort_keys=False).encode())
             return
         if self.candidates_file.exists() or (self.folder / "checkpoint.pkl").exists():
             raise RunFolderError(f"{self.folder} already holds a run; resume it (--resume {self.folder}) or choose "
                                  "another run name")
         self.folder.mkdir(parents=True, exist_ok=True)
         self.ref = reference_point(self.space, self.objectives, self.evaluator)
-        _atomic_write(cfg_file, yaml.safe_dump(self._resolved_config(self.ref), sort_keys=False).encode())
+        atomic_write(cfg_file, yaml.safe_dump(self._resolved_config(self.ref), sort_keys=False).encode())
 
     # ------------------------------------------------------------------ candidates.csv
     def _columns(self, rec: Record) -> list[str]:
         metric_cols = list(rec.metrics)
-        return (["generation", "genome", "config", "thresholds"] + metric_cols
+        return (["generation", "stage", "genome", "config", "thresholds"] + metric_cols
                 + [f"F_{i}" for i in range(len(rec.F))] + [f"G_{i}" for i in range(len(rec.G))]
                 + ["cv", "feasible", "eval_time_s", "cached_model"])
 
-    def _row(self, generation: int, rec: Record) -> dict:
-        row = {"generation": generation, "genome": genome_key(rec.genome), "config": json.dumps(rec.config),
-               "thresholds": json.dumps(list(rec.thresholds))}
+    def _row(self, generation: int, rec: Record, stage: str = "evolve") -> dict:
+        row = {"generation": generation, "stage": stage, "genome": genome_key(rec.genome),
+               "config": json.dumps(rec.config), "thresholds": json.dumps(list(rec.thresholds))}
         row.update({k: (v if isinstance(v, str) else repr(float(v))) for k, v in rec.metrics.items()})
         row.update({f"F_{i}": repr(float(v)) for i, v in enumerate(rec.F)})
         row.update({f"G_{i}": repr(float(v)) for i, v in enumerate(rec.G)})
@@ -174,7 +230,7 @@ class SearchRun:
                     "cached_model": int(rec.cached_model)})
         return row
 
-    def _append_candidate(self, generation: int, rec: Record):
+    def _append_candidate(self, generation: int, rec: Record, stage: str):
         new = not self.candidates_file.exists()
         if new:
             self._cand_cols = self._columns(rec)
@@ -182,7 +238,7 @@ class SearchRun:
             writer = csv.DictWriter(fh, fieldnames=self._cand_cols)
             if new:
                 writer.writeheader()
-            writer.writerow(self._row(generation, rec))
+            writer.writerow(self._row(generation, rec, stage))
             fh.flush()
 
     def _load_candidates(self) -> dict[tuple, Record]:
@@ -198,7 +254,8 @@ class SearchRun:
         out = {}
         n_f = sum(c.startswith("F_") for c in header)
         n_g = sum(c.startswith("G_") for c in header)
-        fixed = {"generation", "genome", "config", "thresholds", "cv", "feasible", "eval_time_s", "cached_model"}
+        fixed = {"generation", "stage", "genome", "config", "thresholds", "cv", "feasible", "eval_time_s",
+                 "cached_model"}
         for line in lines[1:]:
             if not line.endswith("\n"):
                 break
@@ -219,88 +276,153 @@ class SearchRun:
             good.append(line)
             out[genome] = rec
         if len(good) != len(lines):
-            _atomic_write(self.candidates_file, "".join(good).encode())
+            atomic_write(self.candidates_file, "".join(good).encode())
         return out
 
-    # ------------------------------------------------------------------ main loop
+    # ------------------------------------------------------------------ the stages
     def run(self, stop_after: int | None = None) -> SearchResult:
-        """Run generations until ``generations`` (or, for tests, stop after generation ``stop_after``)."""
-        from tqdm.auto import tqdm
-
+        """Run every stage (for tests: stop after generation ``stop_after`` of the evolve stage)."""
         self._prepare_folder()
-        lookup = self._load_candidates() if self.resume else {}
+        self.lookup = self._load_candidates() if self.resume else {}
+        state = self._restore()
+        algo = state["algorithm"]
+        self.archive, self.history = state["archive"], state["history"]
+        self.counts = {"evaluations": state["evaluations"], "model_runs": state["model_runs"]}
+        self.in_archive = set(self.archive)
+        local_round = state.get("local_round")
+        if local_round is not None and state["generation"] + 1 < self.generations:
+            raise RunFolderError(f"cannot extend {self.folder} to {self.generations} generations: its local-search "
+                                 "stage has started; start a new run instead")
+        if local_round is None:
+            stopped = self._evolve(algo, state["generation"] + 1, stop_after)
+            if stopped:
+                return SearchResult(self.folder, self._front(), self.history)
+            local_round = 0
+        if self.local_search:
+            self._local_search(algo, local_round)
+        front = self._front()
+        result = SearchResult(self.folder, front, self.history)
+        if self.full_evaluator is not None:
+            result.final_front, result.on_full_front = self._final(front)
+            self._baselines()
+        return result
+
+    def _restore(self) -> dict:
         ckpt_file = self.folder / "checkpoint.pkl"
         if self.resume and ckpt_file.exists():
             state = pickle.loads(ckpt_file.read_bytes())
-            algo: Algorithm = state["algorithm"]
-            start, archive, history = state["generation"] + 1, state["archive"], state["history"]
-            evaluations, model_runs = state["evaluations"], state["model_runs"]
             random.setstate(state["rng"]["python"])
             np.random.set_state(state["rng"]["numpy"])
             torch.set_rng_state(state["rng"]["torch"])
-            self._rewrite_fronts(upto=start - 1)
-        else:
-            algo = self._algorithm_obj or make_algorithm(self.algorithm_name)
-            algo.setup(self.space, len(self.objectives.objectives), len(self.objectives.constraints),
-                       self.population, self.seed, ref_point=self.ref)
-            start, archive, history, evaluations, model_runs = 0, [], [], 0, 0
-            self._rewrite_fronts(upto=-1)
+            self._rewrite_fronts(upto=len(state["history"]) - 1)
+            return state
+        algo = self._algorithm_obj or make_algorithm(self.algorithm_name, **self.algorithm_options)
+        algo.setup(self.space, len(self.objectives.objectives), len(self.objectives.constraints),
+                   self.population, self.seed, ref_point=self.ref)
+        self._rewrite_fronts(upto=-1)
+        return {"algorithm": algo, "generation": -1, "archive": [], "history": [], "evaluations": 0, "model_runs": 0}
+
+    def _checkpoint(self, algo, generation: int, local_round: int | None = None):
+        state = {"generation": generation, "local_round": local_round, "algorithm": algo, "archive": self.archive,
+                 "history": self.history, **self.counts,
+                 "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}}
+        atomic_write(self.folder / "checkpoint.pkl", cloudpickle.dumps(state))
+
+    def _evaluate(self, genomes: list[tuple], generation: int, stage: str, anchors=None) -> int:
+        """Evaluate the genomes not yet in the lookup; returns how many were new."""
+        todo = [g for g in dict.fromkeys(genomes) if g not in self.lookup]
+        if anchors is not None:
+            todo_anchors = [anchors[g] for g in todo]
+        runs_before = self._model_runs()
+
+        def on_result(i, rec):
+            self.lookup[todo[i]] = rec
+            self._append_candidate(generation, rec, stage)
+
+        if todo:
+            self.pool.evaluate(todo, on_result, **({"anchors": todo_anchors} if anchors is not None else {}))
+        self.counts["model_runs"] += self._model_runs() - runs_before
+        self.counts["evaluations"] += len(genomes)
+        for g in genomes:
+            if g not in self.in_archive:
+                self.in_archive.add(g)
+                self.archive.append(g)
+        return len(todo)
+
+    def _model_runs(self) -> int:
+        return int(getattr(self.pool, "forward_calls", self.evaluator.forward_calls))
+
+    def _record(self, generation: int, stage: str, new: int, t0: float, tau=None) -> list[Record]:
+        front = self._front()
+        hv = hypervolume(np.array([r.F for r in front]), self.ref) if front and front[0].feasible else 0.0
+        stats = GenerationStats(generation, self.counts["evaluations"], self.counts["model_runs"], new, len(front),
+                                hv, time.perf_counter() - t0, stage, tau)
+        self.history.append(stats)
+        self._write_front(generation, front)
+        self._write_hypervolume()
+        if self.on_generation:
+            self.on_generation(stats)
+        return front
+
+    def _evolve(self, algo, start: int, stop_after: int | None) -> bool:
+        """The generational loop; True when stopped early by ``stop_after``."""
+        from tqdm.auto import tqdm
+
         bar = tqdm(total=self.generations, initial=min(start, self.generations), desc=f"search {self.folder.name}",
                    unit="gen", disable=not self.progress, dynamic_ncols=True)
-        in_archive = set(archive)
         try:
             for gen in range(start, self.generations):
                 t0 = time.perf_counter()
                 X = np.asarray(algo.ask(), dtype=int)
                 genomes = [tuple(int(v) for v in x) for x in X]
-                todo = list(dict.fromkeys(g for g in genomes if g not in lookup))
-                runs_before = self._model_runs()
-
-                def on_result(i, rec, gen=gen, todo=todo):
-                    lookup[todo[i]] = rec
-                    self._append_candidate(gen, rec)
-
-                if todo:
-                    self.pool.evaluate(todo, on_result)
-                model_runs += self._model_runs() - runs_before
-                recs = [lookup[g] for g in genomes]
+                new = self._evaluate(genomes, gen, "evolve")
+                recs = [self.lookup[g] for g in genomes]
                 F = np.array([r.F for r in recs], dtype=float)
                 G = np.array([r.G for r in recs], dtype=float).reshape(len(recs), -1)
                 algo.tell(X, F, G)
-                evaluations += len(genomes)
-                for g in genomes:
-                    if g not in in_archive:
-                        in_archive.add(g)
-                        archive.append(g)
-                front = self._front(archive, lookup)
-                hv = hypervolume(np.array([r.F for r in front]), self.ref) if front and front[0].feasible else 0.0
-                stats = GenerationStats(gen, evaluations, model_runs, len(todo), len(front), hv,
-                                        time.perf_counter() - t0)
-                history.append(stats)
-                self._write_front(gen, front)
-                self._write_hypervolume(history)
-                state = {"generation": gen, "algorithm": algo, "archive": archive, "history": history,
-                         "evaluations": evaluations, "model_runs": model_runs,
-                         "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
-                                 "torch": torch.get_rng_state()}}
-                _atomic_write(ckpt_file, cloudpickle.dumps(state))
-                bar.set_postfix(evals=evaluations, front=len(front), hv=f"{hv:.4g}", refresh=False)
+                screen = getattr(algo, "screening", None)
+                front = self._record(gen, "evolve", new, t0, screen.last_tau if screen is not None else None)
+                self._checkpoint(algo, gen)
+                bar.set_postfix(evals=self.counts["evaluations"], front=len(front), hv=f"{self.history[-1].hypervolume:.4g}",
+                                refresh=False)
                 bar.update(1)
-                if self.on_generation:
-                    self.on_generation(stats)
                 if stop_after is not None and gen >= stop_after:
-                    return SearchResult(self.folder, front, history)
+                    return True
         finally:
             bar.close()
-        front = self._front(archive, lookup)
-        final = self._final(front) if self.full_evaluator is not None else []
-        return SearchResult(self.folder, front, history, final)
+        return False
 
-    def _model_runs(self) -> int:
-        return int(getattr(self.pool, "forward_calls", getattr(self.evaluator, "forward_calls", 0)))
+    def _local_search(self, algo, first_round: int) -> None:
+        """Pareto local search: rounds of one-gene neighbourhoods of the front until none is left."""
+        from tqdm.auto import tqdm
 
-    def _front(self, archive, lookup) -> list[Record]:
-        recs = [lookup[g] for g in archive]
+        bar = tqdm(desc=f"local search {self.folder.name}", unit="round", disable=not self.progress,
+                   dynamic_ncols=True, initial=first_round)
+        round_ = first_round
+        try:
+            while True:
+                t0 = time.perf_counter()
+                front = self._front()
+                anchors: dict[tuple, tuple] = {}
+                for member in front:
+                    for neighbour in one_gene_neighbours(member.genome, self.space.upper):
+                        if neighbour not in self.in_archive:  # (a resumed round finds some already scored)
+                            anchors.setdefault(neighbour, member.genome)
+                if not anchors:
+                    break
+                self._checkpoint(algo, self.generations - 1, round_)  # a resumed round asks the same neighbours
+                genomes = list(anchors)
+                new = self._evaluate(genomes, self.generations + round_, "local", anchors)
+                front = self._record(self.generations + round_, "local", new, t0)
+                round_ += 1
+                self._checkpoint(algo, self.generations - 1, round_)
+                bar.set_postfix(neighbours=new, front=len(front), refresh=False)
+                bar.update(1)
+        finally:
+            bar.close()
+
+    def _front(self) -> list[Record]:
+        recs = [self.lookup[g] for g in self.archive]
         if not recs:
             return []
         F = np.array([r.F for r in recs], dtype=float)
@@ -318,9 +440,10 @@ class SearchRun:
             if new:
                 writer.writeheader()
             for rec in front:
-                writer.writerow(self._row(gen, rec))
+                writer.writerow(self._row(gen, rec, "local" if gen >= self.generations else "evolve"))
 
     def _rewrite_fronts(self, upto: int):
+        """Keep the fronts of the first ``upto + 1`` recorded generations/rounds (the checkpoint's)."""
         path = self.folder / "fronts.csv"
         if not path.exists():
             return
@@ -330,41 +453,66 @@ class SearchRun:
         if upto < 0 or not keep:
             path.unlink()
             return
-        import io
-
         buf = io.StringIO()
         csv.writer(buf).writerows(keep)
-        _atomic_write(path, buf.getvalue().encode())
+        atomic_write(path, buf.getvalue().encode())
 
-    def _write_hypervolume(self, history):
-        lines = ["generation,evaluations,model_runs,new_candidates,front_size,hypervolume,seconds\n"]
-        lines += [f"{s.generation},{s.evaluations},{s.model_runs},{s.new_candidates},{s.front_size},"
-                  f"{s.hypervolume!r},{s.seconds:.3f}\n" for s in history]
-        _atomic_write(self.folder / "hypervolume.csv", "".join(lines).encode())
+    def _write_hypervolume(self):
+        names = self.objectives.objectives
+        tau_cols = [f"surrogate_tau_{n}" for n in names]
+        lines = [",".join(["generation", "stage", "evaluations", "model_runs", "new_candidates", "front_size",
+                           "hypervolume", "seconds", *tau_cols]) + "\n"]
+        for s in self.history:
+            taus = list(s.surrogate_tau or [])[: len(names)]
+            taus = [repr(t) for t in taus] + [""] * (len(names) - len(taus))
+            lines.append(",".join([str(s.generation), s.stage, str(s.evaluations), str(s.model_runs),
+                                   str(s.new_candidates), str(s.front_size), repr(s.hypervolume),
+                                   f"{s.seconds:.3f}", *taus]) + "\n")
+        atomic_write(self.folder / "hypervolume.csv", "".join(lines).encode())
 
-    def _final(self, front: list[Record]) -> list[Record]:
-        """Re-evaluate the front on the full dev set; writes ``final_front.csv``."""
+    # ------------------------------------------------------------------ final stage
+    def _final(self, front: list[Record]) -> tuple[list[Record], list[bool]]:
+        """Re-score the front on the full dev set and filter it again; writes ``final_front.csv``."""
         out = [self.full_evaluator.evaluate(r.genome) for r in front]
-        path = self.folder / "final_front.csv"
-        if out:
-            cols = self._columns(out[0])
-            buf_rows = []
-            for sub, full in zip(front, out):
-                row = self._row(-1, full)
-                row.update({f"subset_{k}": (v if isinstance(v, str) else repr(float(v))) for k, v in sub.metrics.items()})
-                buf_rows.append(row)
-            cols += [f"subset_{k}" for k in front[0].metrics]
-            import io
+        if not out:
+            return [], []
+        F = np.array([r.F for r in out], dtype=float)
+        G = np.array([r.G for r in out], dtype=float).reshape(len(out), -1)
+        keep = front_mask(F, G if G.size else None).tolist()
+        cols = self._columns(out[0]) + ["on_full_front"] + [f"subset_{k}" for k in front[0].metrics]
+        rows = []
+        for sub, full, ok in zip(front, out, keep):
+            row = self._row(-1, full, "final")
+            row["on_full_front"] = int(ok)
+            row.update({f"subset_{k}": (v if isinstance(v, str) else repr(float(v))) for k, v in sub.metrics.items()})
+            rows.append(row)
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=cols)
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write(self.folder / "final_front.csv", buf.getvalue().encode())
+        return out, keep
 
-            buf = io.StringIO()
-            writer = csv.DictWriter(buf, fieldnames=cols)
-            writer.writeheader()
-            writer.writerows(buf_rows)
-            _atomic_write(path, buf.getvalue().encode())
-        return out
+    def _baselines(self) -> None:
+        """Score the reference sub-networks (no early exit) on the dev subset and the full dev set."""
+        from .baselines import baseline_configs
+
+        rows = []
+        no_exit = (0.0,) * max(self.space.arch.num_layers - 1, 1)
+        for name, config in baseline_configs(self.space.arch, self.space.quant).items():
+            for split, evaluator in (("subset", self.evaluator), ("full", self.full_evaluator)):
+                metrics, _ = evaluator.metrics(config, no_exit, None)
+                rows.append({"name": name, "dev": split, "config": json.dumps(config.to_dict()),
+                             **{k: v for k, v in metrics.items() if not isinstance(v, str)}})
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write(self.folder / "baselines.csv", buf.getvalue().encode())
 
 
-def _atomic_write(path: Path, data: bytes):
+def atomic_write(path: Path, data: bytes):
+    """Write ``data`` to ``path`` through a synced temporary file and a rename."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as fh:
         fh.write(data)
