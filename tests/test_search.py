@@ -187,7 +187,8 @@ def test_objective_errors():
 # ------------------------------------------------------------------ evaluation
 
 def test_exit_logit_cache_thresholds_never_rerun_the_model():
-    _, bound, _, ev = setup()
+    supernet, bound, obj, _ = setup()
+    ev = Evaluator(supernet, tiny_batches(), bound, obj, lazy=False)  # keep every exit's logits
     base = [1, 1, 0, 2, 1, 0, 1, 0, 1]
     recs = []
     for t in range(3):  # the exit_threshold gene is position 7
@@ -200,6 +201,12 @@ def test_exit_logit_cache_thresholds_never_rerun_the_model():
     assert recs[2].metrics["mean_exit_layer"] <= recs[0].metrics["mean_exit_layer"]
     ev.evaluate([0] * 9)
     assert ev.forward_calls == 2
+    lazy = setup()[3]  # the default runs each example only as deep as it exits: same metrics, no cache
+    for rec, t in zip(recs, range(3)):
+        genome = list(base)
+        genome[7] = t
+        assert lazy.evaluate(genome).metrics == rec.metrics
+    assert lazy.forward_calls == 3
 
 
 def test_accuracy_matches_direct_early_exit():
@@ -365,7 +372,7 @@ def test_hardware_objectives_with_exit_distribution(tmp_path):
     space = {**SMALL, "genes": {**SMALL["genes"], "exit_threshold": {"choices": [0.0, 1.0], "tied": True}}}
     supernet, bound, _, _ = setup(space)
     obj = ObjectiveSet.load("edgebert-energy")
-    ev = Evaluator(supernet, tiny_batches(), bound, obj)
+    ev = Evaluator(supernet, tiny_batches(), bound, obj, lazy=False)
     no_exit = list(bound.encode(SubnetConfig.largest(supernet.arch), 0.0))
     no_exit[bound.labels.index("bits")] = 0
     early = list(no_exit)

@@ -17,8 +17,11 @@ from ..errors import EvosearchError
 HELP = """\
 Run the whole pipeline on the embedded default (MiniLM-L6 and movie-polarity) or on your own
 model and task: train a supernet, search it with NSGA-II for error against energy on the EdgeBERT
-accelerator model, plot the front, pick the knee point, export it as a stand-alone model,
-verify it (accuracy and CPU latency against the estimates) and write an HTML report.
+accelerator model (then Pareto local search until no one-gene change improves the front, and a
+re-score of the front on the full dev set), plot the front, pick the cheapest member within 1
+accuracy point of the uncompressed model (--pick knee for the knee point), export it as a
+stand-alone model, verify it (accuracy and CPU latency against the estimates) and write an HTML
+report.
 
 Budgets (2 CPU cores):
   default   about 30 minutes the first time (training is cached: a second run takes minutes)
@@ -70,6 +73,11 @@ def register(subparsers) -> None:
     p.add_argument("--device", help="cpu or cuda for training (default: cpu)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: one per core; use 1 when other jobs share the cores)")
     p.add_argument("--workers", type=int, default=0, help="Ray workers for the search (default 0: in this process)")
+    p.add_argument("--pick", choices=["max-drop", "knee"], default="max-drop",
+                   help="which front member to export: the cheapest within --max-drop accuracy points of the "
+                        "uncompressed model (default), or the knee of the front")
+    p.add_argument("--max-drop", type=float, default=1.0, metavar="PT",
+                   help="accuracy points the picked member may lose against the uncompressed model (default 1)")
     p.set_defaults(func=run)
 
 
@@ -95,20 +103,25 @@ def _train_args(args, budget: Budget, folder: Path) -> list[str] | None:
     return argv
 
 
-def _print_front(run: Path) -> None:
-    import pandas as pd
+def _print_front(run_folder: Path, pick_file: Path) -> None:
     import yaml
 
-    front_file = run / "final_front.csv"
-    if not front_file.is_file():
-        return
-    objectives = yaml.safe_load((run / "config.yaml").read_text())["objectives"]["objectives"]
-    front = pd.read_csv(front_file)
-    columns = [c for c in ["accuracy", *objectives, "latency_ms", "model_size_bytes"] if c in front.columns]
-    columns = list(dict.fromkeys(columns))
+    from ..report import load_run
+
+    run = load_run(run_folder)
+    front = run.front
+    columns = list(dict.fromkeys(c for c in ["accuracy", *run.objectives, "latency_ms", "model_size_bytes"]
+                                 if c in front.columns))
     table = front[columns].sort_values(columns[0], ascending=False)
-    print(f"\nPareto front ({len(front)} sub-networks, full dev set):")
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"\nPareto front ({len(front)} sub-networks on {run.front_dev}"
+          + (f"; {len(run.dropped_ids)} more dropped out there: {', '.join(run.dropped_ids)}" if run.dropped_ids else "")
+          + "):")
+    print(table.to_string(float_format=lambda v: f"{v:.4g}"))
+    reference = run.baseline("uncompressed")
+    if reference is not None:
+        print(f"uncompressed model (32-bit, no early exit): accuracy {100 * float(reference['accuracy']):.2f}%")
+    if pick_file.is_file():
+        print(f"picked: {yaml.safe_load(pick_file.read_text())['explanation']}")
 
 
 def run(args) -> int:
@@ -135,17 +148,20 @@ def run(args) -> int:
 
     _step("plot", ["plot", str(search)])
     pick = out / "pick.yaml"
-    _step("pick", ["pick", str(search), "--knee", "--out", str(pick)])
+    how = ["--knee"] if args.pick == "knee" else ["--max-drop", f"{args.max_drop:g}"]
+    _step("pick", ["pick", str(search), *how, "--out", str(pick)])
     _step("export", ["export", str(search), "--pick", str(pick), "--out", str(out / "deployed"), "--overwrite"])
     report = out / "report.html"
     _step("report", ["report", str(search), "--out", str(report)])
 
-    _print_front(search)
+    _print_front(search, pick)
     verification = out / "deployed" / "verification.json"
     print(f"\nresults in {out}/:")
     print("  supernet/        the trained supernet checkpoint (reused by the next run)")
     print("  search/          every candidate (candidates.csv), fronts, hypervolume, plots/")
-    print("  pick.yaml        the knee-point deployment config")
+    print("  pick.yaml        the picked deployment config ("
+          + ("the knee of the front" if args.pick == "knee" else
+             f"the cheapest member within {args.max_drop:g} pt of the uncompressed model's accuracy") + ")")
     print(f"  deployed/        the exported model; load it with evosearch.load_deployed('{out / 'deployed'}')")
     print("  report.html      plots and tables in one page")
     if verification.is_file():

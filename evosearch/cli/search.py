@@ -98,9 +98,8 @@ def run(args) -> int:
     import yaml
 
     from ..errors import EvosearchError
-    from ..search import Evaluator, ObjectiveSet, SearchRun, SearchSpace
-    from ..search.devdata import dev_batches
-    from ..training import load_checkpoint
+    from ..search import ObjectiveSet, SearchRun, SearchSpace
+    from ..search.context import SearchContext
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -141,19 +140,11 @@ def run(args) -> int:
         name = args.run_name or f"{space_spec.name}-{algorithm}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
         folder = Path(args.results) / name
 
-    ckpt = load_checkpoint(supernet_path)
-    task = dict(ckpt.task or {})
-    task_spec = task_spec or task.get("spec")
-    if not task_spec:
-        raise EvosearchError(f"the checkpoint {supernet_path} names no task; give --task SPEC")
-    if ckpt.tokenizer is None:
-        raise EvosearchError(f"the checkpoint {supernet_path} has no tokenizer/ folder")
-    subset, full, info = dev_batches(ckpt.tokenizer, task_spec, seed=int(task.get("seed", 0)),
-                                     max_length=int(task.get("max_length", 128)), subset=dev_subset,
-                                     batch_size=batch_size)
-    bound = space_spec.bind(ckpt.supernet.arch, ckpt.bounds)
-    evaluator = Evaluator(ckpt.supernet, subset, bound, objectives)
-    full_evaluator = evaluator if full is subset else Evaluator(ckpt.supernet, full, bound, objectives)
+    context = SearchContext.build(supernet_path, space_spec, objectives, task=task_spec, dev_subset=dev_subset,
+                                  batch_size=batch_size)
+    ckpt, task_spec, bound = context.checkpoint, context.task, context.space
+    evaluator, full_evaluator = context.evaluator, context.full_evaluator
+    subset = evaluator.batches
     pool = None
     if workers and workers > 0 or address:
         from ..search.parallel import RayPool

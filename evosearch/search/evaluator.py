@@ -60,7 +60,7 @@ class Evaluator:
     """
 
     def __init__(self, supernet: Supernet, batches: Sequence[Mapping], space: BoundSpace,
-                 objectives: ObjectiveSet, cache_size: int = 512):
+                 objectives: ObjectiveSet, cache_size: int = 512, lazy: bool = True):
         if not batches:
             raise SearchSpaceError("the evaluator got no dev batches")
         self.supernet = supernet.eval()
@@ -69,6 +69,7 @@ class Evaluator:
         self.space = space
         self.objectives = objectives
         self.cache_size = cache_size
+        self.lazy = lazy  # run each example only as deep as its exits send it (exact, not cached)
         self._cache: OrderedDict[SubnetConfig, torch.Tensor] = OrderedDict()
         self._anchor: LayerStates | None = None
         self.forward_calls = 0  # architectures run through the model (not batches)
@@ -126,10 +127,13 @@ class Evaluator:
         self._remember(config, self._anchor.logits)
 
     # ------------------------------------------------------------------ scoring
-    def evaluate(self, genome: Sequence[int], early_exit_only: bool = False) -> Record:
-        """Score a genome. ``early_exit_only`` runs each dev example only as deep as the genome's
-        thresholds send it (starting from the anchor's states where the layers agree): the same
-        metrics, cheaper, but the exit logits are not cached for other thresholds."""
+    def evaluate(self, genome: Sequence[int], early_exit_only: bool | None = None) -> Record:
+        """Score a genome. ``early_exit_only`` (default: the evaluator's ``lazy``) runs each dev
+        example only as deep as the genome's thresholds send it, starting from the anchor's states
+        where the layers agree: the same metrics at a fraction of the cost, but the exit logits are
+        not kept for other thresholds. An architecture whose exit logits are cached costs no run."""
+        if early_exit_only is None:
+            early_exit_only = self.lazy
         start = time.perf_counter()
         genome = tuple(int(g) for g in genome)
         config, thresholds = self.space.decode(genome)
