@@ -2,13 +2,16 @@
 
 import json
 import math
+from pathlib import Path
+
+import numpy as np
 
 import pytest
 import torch
 
 import evosearch
 from evosearch.cli import main
-from evosearch.deploy import DeployError, Deployment, export, load_deployed
+from evosearch.deploy import DeployError, Deployment, export, fits_hf, load_deployed
 from evosearch.deploy.codec import decode, encode
 from evosearch.supernet import LayerConfig, SubnetConfig, collect_exit_logits, early_exit, extract
 from evosearch.supernet.quantize import quantize_rows, quantize_weight
@@ -26,7 +29,7 @@ def setup(tmp_path_factory):
     os.environ["EVOSEARCH_CACHE"] = str(tmp / "cache")
     torch.set_num_threads(1)
     try:
-        yield tmp, make_checkpoint(tmp)
+        yield tmp, make_checkpoint(tmp, pooling="mean")
     finally:
         if old is None:
             os.environ.pop("EVOSEARCH_CACHE", None)
@@ -48,61 +51,177 @@ def test_codes_dequantize_to_the_fake_quantized_weights(scheme, bits, per_row):
 
 MIXED = SubnetConfig((LayerConfig(2, 24, 8, span=4), LayerConfig(4, 12, 4), LayerConfig(3, 48, 32)),
                      embedding_bits=8, quant="int")
+ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("quant", ["int", "adaptivfloat"])
-def test_export_load_predict_equals_supernet(setup, tmp_path, quant):
-    tmp, ckpt_dir = setup
-    ckpt = load_checkpoint(ckpt_dir)
-    config = SubnetConfig(MIXED.layers, MIXED.embedding_bits, quant)
+def _dev(tmp, ckpt):
     import pandas as pd
-
-    from evosearch.supernet import exit_entropy
 
     texts = pd.read_csv(tmp / "task" / "validation.csv")["text"].tolist()
     enc = ckpt.tokenizer(texts, padding=True, return_tensors="pt")
     batch = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"],
              "token_type_ids": enc["token_type_ids"], "labels": torch.zeros(len(texts), dtype=torch.long)}
+    return texts, batch
+
+
+def _thresholds(logits, exits: int = 2) -> list[float]:
+    """A threshold per early exit that sends 10-90% of the sentences out there and lies in the widest
+    gap between their entropies (no sentence sits on a threshold, where float noise could decide)."""
+    from evosearch.supernet import exit_entropy
+
+    out = []
+    for entropies in exit_entropy(logits[:exits]):
+        v = entropies.sort().values
+        n = len(v)
+        i = max(range(int(0.1 * n), int(0.9 * n)), key=lambda k: float(v[k + 1] - v[k]))
+        assert float(v[i + 1] - v[i]) > 1e-5
+        out.append(float(v[i] + v[i + 1]) / 2)
+    return out
+
+
+def _supernet_predictions(ckpt, config, texts, thresholds):
+    """The supernet's early-exit predictions, one sentence at a time (as deployed)."""
+    preds, exits = [], []
+    for text in texts:
+        enc = ckpt.tokenizer([text], return_tensors="pt")
+        logits, _ = collect_exit_logits(ckpt.supernet, [{**enc, "labels": torch.zeros(1, dtype=torch.long)}], config)
+        p, e = early_exit(logits, thresholds)
+        preds.append(int(p[0]))
+        exits.append(int(e[0]))
+    return preds, exits
+
+
+@pytest.mark.parametrize("quant", ["int", "adaptivfloat"])
+def test_float_onnx_export_equals_supernet(setup, tmp_path, quant):
+    tmp, ckpt_dir = setup
+    ckpt = load_checkpoint(ckpt_dir)
+    config = SubnetConfig(MIXED.layers, MIXED.embedding_bits, quant)
+
+    texts, batch = _dev(tmp, ckpt)
     logits, _ = collect_exit_logits(ckpt.supernet, [batch], config)
-    thresholds = exit_entropy(logits[:2]).quantile(0.4, dim=1).tolist()  # ~40% leave at each early exit
-    out = export(Deployment(config, thresholds, ckpt_dir), tmp_path / "dep")
+    thresholds = _thresholds(logits)  # 10-90% leave at each early exit
+    out = export(Deployment(config, thresholds, ckpt_dir), tmp_path / "dep", int8=False)
     desc = json.loads((out / "model.json").read_text())
     assert desc["storage_notes"] == []  # every quantized tensor stored as codes
     stored = {k: v for k, v in desc["tensors"].items() if v["format"] != "float32"}
     assert "blocks.0.query.weight" in stored and "embeddings.word.weight" in stored
     assert "blocks.2.query.weight" not in stored  # the 32-bit layer stays float
-    assert desc["hf"]["exported"] is False and "heads" in desc["hf"]["reason"]
+    assert desc["hf"]["exported"] is False and "pool with 'mean'" in desc["hf"]["reason"]
+    assert desc["onnx"] == {"segments": 3, "int8_segments": 0}
     model = evosearch.load_deployed(out)
-    # the stored weights are exactly the extracted sub-network's
+    # the compact weights are exactly the extracted sub-network's
     reference = extract(ckpt.supernet, config).state_dict()
-    for k, v in model.model.state_dict().items():
+    for k, v in model.torch_model().state_dict().items():
         assert torch.equal(v, reference[k]), k
-    # early-exit predictions on raw texts (batches of 16, exited inputs dropped) equal the supernet's
-    labels, exits = model.predict(texts, batch_size=16)
-    preds, exit_layer = early_exit(logits, thresholds)
-    assert labels == preds.tolist() and exits == exit_layer.tolist()
+    # ONNX Runtime, one sentence at a time with early exit, equals the supernet
+    labels, exits = model.predict(texts)
+    assert (labels, exits) == _supernet_predictions(ckpt, config, texts, thresholds)
     assert 0 < sum(e < 2 for e in exits) < len(exits)  # some inputs exit early, some run to the end
+    # padded batches of several sentences give the same answers
+    assert model.predict(texts, batch_size=16) == (labels, exits)
     one = model.predict("good film")
     assert len(one[0]) == 1 and 0 <= one[1][0] <= 2
 
 
-@pytest.mark.parametrize("model_type", ["bert", "albert"])
+def test_readme_onnx_example_runs_the_int8_export(setup, tmp_path):
+    """The README's runner (onnxruntime and the tokenizer only) on an int8 export agrees with the supernet."""
+    tmp, ckpt_dir = setup
+    ckpt = load_checkpoint(ckpt_dir)
+    texts, batch = _dev(tmp, ckpt)
+    logits, _ = collect_exit_logits(ckpt.supernet, [batch], MIXED)
+    thresholds = _thresholds(logits)
+    out = export(Deployment(MIXED, thresholds, ckpt_dir), tmp_path / "dep")
+    manifest = json.loads((out / "onnx" / "manifest.json").read_text())
+    assert [s["int8"] for s in manifest["segments"]] == [True, True, False]  # layers 0, 1 at <= 8 bits; layer 2 float
+    readme = (ROOT / "README.md").read_text()
+    code = readme.split("<!-- onnx-example:start -->")[1].split("<!-- onnx-example:end -->")[0]
+    code = code.strip().removeprefix("```python").removesuffix("```")
+    code = code.replace('folder = "results/quickstart/deployed"', f"folder = {str(out)!r}")
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    theirs = [namespace["classify"](t) for t in texts]
+    expected = list(zip(*_supernet_predictions(ckpt, MIXED, texts, thresholds)))
+    agree = sum(a[0] == b[0] for a, b in zip(theirs, expected)) / len(texts)
+    assert agree >= 0.95, agree  # int8 activations: nearly always the same answer (reported by verify)
+    float_out = export(Deployment(MIXED, thresholds, ckpt_dir), tmp_path / "float", int8=False)
+    namespace = {}
+    exec(compile(code.replace(repr(str(out)), repr(str(float_out))), "README.md", "exec"), namespace)
+    assert [namespace["classify"](t) for t in texts] == expected  # float32: exactly the supernet's answers
+
+
+@pytest.mark.parametrize("model_type", ["bert", "albert", "albert-groups"])
 def test_hf_save_pretrained_matches_final_exit(tmp_path, model_type):
     from transformers import AutoModelForSequenceClassification
 
     ckpt_dir = make_checkpoint(tmp_path / "m", model_type=model_type)
     ckpt = load_checkpoint(ckpt_dir)
+    L = ckpt.supernet.arch.num_layers
     config = SubnetConfig.uniform(ckpt.supernet.arch, 1.0).with_layers(ffn=24)
-    out = export(Deployment(config, [0.0, 0.0], ckpt_dir), tmp_path / "dep")
+    out = export(Deployment(config, [0.0] * (L - 1), ckpt_dir), tmp_path / "dep")
     assert json.loads((out / "model.json").read_text())["hf"]["exported"] is True
     hf = AutoModelForSequenceClassification.from_pretrained(out / "hf").eval()
-    assert hf.config.intermediate_size == 24 and hf.config.model_type == model_type
+    assert hf.config.intermediate_size == 24 and hf.config.model_type == model_type.split("-")[0]
     model = load_deployed(out)
-    enc = model.tokenize(["good film", "the plot was boring and bad", "fun"])
+    enc = model.tokenize(["good film", "the plot was boring and bad", "fun"], tensors="pt")
     with torch.no_grad():
-        theirs = hf(**enc).logits
+        theirs = hf(**enc).logits.numpy()
     ours = model.exit_logits(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])[-1]
-    assert torch.allclose(theirs, ours, atol=1e-5)
+    assert np.allclose(theirs, ours, atol=1e-5)
+
+
+def test_albert_with_per_layer_bits_gets_a_message_not_an_exception(tmp_path):
+    ckpt_dir = make_checkpoint(tmp_path / "m", model_type="albert-groups")
+    arch = load_checkpoint(ckpt_dir).supernet.arch
+    config = SubnetConfig.uniform(arch, 1.0)
+    config = SubnetConfig(tuple(replace_bits(l, 8 if i == 0 else 32) for i, l in enumerate(config.layers)))
+    ok, why = fits_hf(config, arch)
+    assert not ok and "share weights" in why
+    out = export(Deployment(config, [0.0] * (arch.num_layers - 1), ckpt_dir), tmp_path / "dep")
+    assert json.loads((out / "model.json").read_text())["hf"] == {"exported": False, "reason": why}
+    assert not (out / "hf").exists() and (out / "onnx" / "manifest.json").is_file()
+
+
+def replace_bits(layer, bits):
+    from dataclasses import replace
+
+    return replace(layer, bits=bits)
+
+
+def test_failed_export_leaves_nothing_behind(setup, tmp_path, monkeypatch):
+    tmp, ckpt_dir = setup
+    import sys
+
+    export_module = sys.modules["evosearch.deploy.export"]  # (the package's `export` is the function)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(export_module, "export_onnx", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        export(Deployment(MIXED, [0.1, 0.1], ckpt_dir), tmp_path / "dep")
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor its temporary sibling
+
+
+def test_overwrite_removes_only_what_the_export_wrote(setup, tmp_path):
+    tmp, ckpt_dir = setup
+    out = export(Deployment(MIXED, [0.1, 0.1], ckpt_dir), tmp_path / "dep")
+    (out / "notes.txt").write_text("mine")
+    (out / "mydata").mkdir()
+    (out / "mydata" / "keep.csv").write_text("a,b\n")
+    with pytest.raises(DeployError, match="exists and is not empty"):
+        export(Deployment(MIXED, [0.0, 0.0], ckpt_dir), out)
+    export(Deployment(MIXED, [0.0, 0.0], ckpt_dir), out, overwrite=True)
+    assert (out / "notes.txt").read_text() == "mine" and (out / "mydata" / "keep.csv").is_file()
+    manifest = json.loads((out / "onnx" / "manifest.json").read_text())
+    assert len(manifest["segments"]) == 1  # the new export, not a mix: the old segment files are gone
+    assert sorted(p.name for p in (out / "onnx").iterdir()) == ["manifest.json", "segment0.onnx"]
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "data.csv").write_text("x")
+    with pytest.raises(DeployError, match="not an earlier export"):
+        export(Deployment(MIXED, [0.0, 0.0], ckpt_dir), tmp_path / "plain", overwrite=True)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DeployError, match="is a file"):
+        export(Deployment(MIXED, [0.0, 0.0], ckpt_dir), tmp_path / "file")
 
 
 def test_cli_export_verifies(setup, tmp_path, capsys):
@@ -111,15 +230,16 @@ def test_cli_export_verifies(setup, tmp_path, capsys):
     assert main(["pick", str(run), "--knee"]) == 0
     pick_file = next((run / "picks").glob("c*.yaml"))
     capsys.readouterr()
-    assert main(["export", str(run), "--pick", str(pick_file), "--out", str(tmp_path / "d"), "--repeats", "3"]) == 0
+    assert main(["export", str(run), "--pick", str(pick_file), "--out", str(tmp_path / "d"), "--repeats", "2"]) == 0
     out = capsys.readouterr().out
-    assert "verification:" in out and "supernet estimate" in out and "measured only" in out
+    assert "verification (onnxruntime" in out and "supernet estimate" in out and "predicted" in out
     report = json.loads((tmp_path / "d" / "verification.json").read_text())
     assert report["accuracy_agrees"] and set(report["accuracy"]) == {"validation", "test"}
     for split in report["accuracy"].values():
-        assert abs(split["difference_pt"]) <= 0.5
-    assert report["latency"]["measured_full_depth_ms"] > 0 and report["latency"]["predicted"] is None
-    assert report["size"]["weights_bytes"] > 0
+        assert abs(split["difference_pt"]) <= 0.5 and 0.9 <= split["prediction_agreement"] <= 1
+    latency = report["latency"]
+    assert latency["measured_ms"] > 0 and latency["predicted_ms"] > 0  # calibrated on first use
+    assert report["size"]["weights_bytes"] > 0 and report["size"]["onnx_bytes"] > 0
     # by candidate id, refusing to overwrite, then --overwrite
     cid = pick_file.stem
     assert main(["export", str(run), "--pick", cid, "--out", str(tmp_path / "d"), "--no-verify"]) == 2

@@ -263,17 +263,23 @@ def test_pick_dvfs_lowest_energy_meeting_target():
 # early exit
 
 
-def test_early_exit_all_at_last_equals_no_exit_plus_intermediate_ramps():
+def test_deployed_exit_ramps_cost_what_they_compute():
     cfg = SubnetConfig.uniform(ALBERT, 0.5, bits=8, embedding_bits=8)
     L = ALBERT.num_layers
     none = estimate(ALBERT, cfg, "edgebert-12nm", seq_len=64)
+    # nobody leaves early: the deployment keeps no intermediate exit ramp, so nothing changes
     last = estimate(ALBERT, cfg, "edgebert-12nm", seq_len=64, exit_distribution=[0] * (L - 1) + [1])
-    ramp = last.ramps[0]
-    assert last.latency_ms == pytest.approx(none.latency_ms + (L - 1) * ramp.latency_ms)
-    assert last.energy_uj == pytest.approx(none.energy_uj + (L - 1) * ramp.energy_uj)
+    assert last.latency_ms == pytest.approx(none.latency_ms) and last.energy_uj == pytest.approx(none.energy_uj)
+    # ramps deployed after every layer (thresholds above 0) but nobody confident enough to leave
+    every = estimate(ALBERT, cfg, "edgebert-12nm", seq_len=64, exit_distribution=[0] * (L - 1) + [1],
+                     exits=range(L - 1))
+    ramp = every.ramps[0]
+    assert every.latency_ms == pytest.approx(none.latency_ms + (L - 1) * ramp.latency_ms)
+    assert every.energy_uj == pytest.approx(none.energy_uj + (L - 1) * ramp.energy_uj)
     # the intermediate ramps compute one [CLS] vector but read H x H pooler weights each
     # (weight-bandwidth bound): a few percent of the total at most
-    assert last.energy_uj == pytest.approx(none.energy_uj, rel=0.05)
+    assert every.energy_uj == pytest.approx(none.energy_uj, rel=0.05)
+    assert every.model_size_bytes > last.model_size_bytes  # and are stored
 
 
 def test_early_exit_at_layer_zero_costs_one_layer():

@@ -26,7 +26,9 @@ def test_model_size_follows_bits_and_counts_shared_blocks_once():
     s32 = model_size_bytes(ALBERT, full32)
     s8 = model_size_bytes(ALBERT, full8)
     block = 4 * 768 * 768 + 2 * 768 * 3072
-    assert s32 - s8 == pytest.approx(block * 3 + (768 * 768 + 768 * 2) * 3)  # 4 -> 1 byte per weight
+    assert s32 - s8 == pytest.approx(block * 3)  # 4 -> 1 byte per weight; the exit ramp stays float32
+    ramp = (768 * 768 + 768 + 768 * 2 + 2) * 4
+    assert model_size_bytes(ALBERT, full8, exits=[0, 5]) - s8 == pytest.approx(2 * ramp)  # two more ramps kept
     emb8 = model_size_bytes(ALBERT, replace(full8, embedding_bits=8))
     # tables and the E->H projection are stored at embedding_bits
     assert s8 - emb8 == pytest.approx((30000 + 512 + 2) * 128 * 3 + 128 * 768 * 3)

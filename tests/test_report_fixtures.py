@@ -22,24 +22,29 @@ TINY = dict(vocab_size=60, hidden_size=32, num_attention_heads=4, intermediate_s
 WORDS = ["good", "bad", "great", "awful", "fine", "film", "plot", "actor", "boring", "fun", "the", "a", "is", "was"]
 
 
-def make_checkpoint(tmp: Path, *, model_type: str = "bert", seed: int = 0, sizes=(20, 60, 40)) -> Path:
-    """A tiny checkpoint folder plus its task (``tmp/task/{train,validation,test}.csv``)."""
+def make_checkpoint(tmp: Path, *, model_type: str = "bert", seed: int = 0, sizes=(20, 60, 40),
+                    pooling: str = "cls") -> Path:
+    """A tiny checkpoint folder plus its task (``tmp/task/{train,validation,test}.csv``).
+
+    ``pooling="mean"`` makes the early exits decisive (the first token of a tiny random model
+    says little about the sentence), as the embedded MiniLM's are."""
     tmp = Path(tmp)
     tmp.mkdir(parents=True, exist_ok=True)
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
     (tmp / "vocab.txt").write_text("\n".join(vocab) + "\n")
     tokenizer = BertTokenizerFast(vocab_file=str(tmp / "vocab.txt"))
     torch.manual_seed(seed)
-    if model_type == "albert":
+    if model_type.startswith("albert"):
         from transformers import AlbertConfig, AlbertForSequenceClassification
 
+        layout = dict(num_hidden_layers=4, num_hidden_groups=2, inner_group_num=2) if model_type == "albert-groups" \
+            else dict(num_hidden_layers=3)  # "albert-groups": 4 layers of 2 groups x 2 inner blocks = 8 virtual layers
         cfg = AlbertConfig(vocab_size=60, embedding_size=16, hidden_size=32, num_attention_heads=4,
-                           intermediate_size=48, max_position_embeddings=64, num_hidden_layers=3, num_labels=2,
-                           pad_token_id=0)
+                           intermediate_size=48, max_position_embeddings=64, num_labels=2, pad_token_id=0, **layout)
         hf = AlbertForSequenceClassification(cfg).eval()
     else:
         hf = BertForSequenceClassification(BertConfig(**TINY)).eval()
-    supernet = supernet_from_hf(hf).eval()
+    supernet = supernet_from_hf(hf, pooling=pooling).eval()
     with torch.no_grad():
         for ramp in supernet.ramps:
             ramp.classifier.weight.mul_(40.0)

@@ -407,26 +407,29 @@ def test_sparsity_gene_reaches_the_config_and_the_cost(tmp_path):
     assert ev.forward_calls == 2
 
 
-def test_cpu_latency_objective_from_a_saved_predictor(tmp_path):
-    from evosearch.latency import LatencyPredictor
-    from evosearch.latency.predictor import arch_shape
+def test_cpu_latency_objective_from_a_saved_model(tmp_path):
+    """cpu_latency_ms is the latency model's mean over the dev sentences at their lengths and exits."""
+    from evosearch.latency import LatencyModel
+    from evosearch.latency.machine import arch_shape
+    from evosearch.latency.model import FEATURES
 
     space = {**SMALL, "genes": {**SMALL["genes"], "exit_threshold": {"choices": [0.0, 1.0], "tied": True}}}
     supernet, bound, _, _ = setup(space)
-    predictor = LatencyPredictor(arch=arch_shape(supernet.arch), machine={}, batch_size=1, seq_len=32,
-                                 heads_grid=[1, 4], ffn_grid=[1, 48], tables={"fp32": [[1.0, 2.0], [3.0, 4.0]]},
-                                 embedding_ms=0.5, ramp_ms=0.1)
-    path = predictor.save(tmp_path / "predictor.json")
+    coefficients = [0.1 if f in ("call", "fp32:T*ffn", "int8:T*ffn") else 0.0 for f in FEATURES]
+    path = LatencyModel(arch_shape(supernet.arch), {"threads": 1}, coefficients).save(tmp_path / "m.json")
     obj = ObjectiveSet.from_dict({"objectives": ["error", "cpu_latency_ms"], "cpu_predictor": str(path)})
-    with pytest.warns(UserWarning, match="calibrated on"):
-        ev = Evaluator(supernet, tiny_batches(), bound, obj)
+    ev = Evaluator(supernet, tiny_batches(), bound, obj)
     full = list(bound.encode(SubnetConfig.largest(supernet.arch), 0.0))
     early = list(full)
-    early[bound.labels.index("exit_threshold")] = 1  # everything leaves after layer 1
+    early[bound.labels.index("exit_threshold")] = 1  # ln 2: everything leaves after layer 1
     a, b = ev.evaluate(full), ev.evaluate(early)
-    config, _ = bound.decode(full)
-    assert a.metrics["cpu_latency_ms"] == pytest.approx(predictor.predict(config))
-    assert b.metrics["cpu_latency_ms"] == pytest.approx(predictor.predict(config, exit_layer=1))
+    config, thresholds = bound.decode(full)
+    lengths = ev.workload.lengths
+    assert a.metrics["cpu_latency_ms"] == pytest.approx(ev.latency_model.expected_ms(config, thresholds, lengths))
+    _, early_thresholds = bound.decode(early)
+    assert b.metrics["cpu_latency_ms"] == pytest.approx(
+        ev.latency_model.expected_ms(config, early_thresholds, lengths, [0] * len(lengths)))
+    assert b.metrics["cpu_latency_ms"] < a.metrics["cpu_latency_ms"]
     with pytest.raises(ObjectiveError, match="cpu_latency_ms"):
         Evaluator(supernet, tiny_batches(), bound, ObjectiveSet.from_dict(
             {"objectives": ["error", "cpu_latency_ms"], "cpu_predictor": str(tmp_path / "missing.json")}))

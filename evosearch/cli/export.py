@@ -7,19 +7,28 @@ import argparse
 DESCRIPTION = """\
 Export one sub-network of a search run as a stand-alone, smaller model in --out DIR:
 
-  weights.safetensors  sliced weights; quantized matrices stored at their bit width (int: bit-packed
-                       codes + float32 per-row scales; AdaptivFloat: bit-packed codes + exponent
-                       bias), everything else float32
-  model.json           architecture, sub-network config, exit thresholds, task, provenance
+  onnx/                the deployment: one ONNX graph per segment of layers ending at an exit
+                       ramp (int8 weights where the layers are at <= 8 bits, float32 elsewhere)
+                       and manifest.json with the exit thresholds; runs with onnxruntime and the
+                       tokenizer alone (README: "Deploy the exported model")
+  weights.safetensors  the sliced weights at their bit width (int: bit-packed codes + float32
+                       per-row scales; AdaptivFloat: bit-packed codes + exponent bias), the rest
+                       float32: the compact form, and what load_deployed(DIR).torch_model() reads
+  model.json           architecture, sub-network config, exit thresholds, task, provenance, and the
+                       list of files the export wrote (--overwrite removes exactly those)
   tokenizer/           the supernet's tokenizer
-  hf/                  when the sub-network fits a plain BERT/ALBERT config (all heads kept, one FFN
-                       width, no spans): a transformers model (final exit only) for
-                       AutoModelForSequenceClassification.from_pretrained(DIR/hf)
-  verification.json    accuracy on dev and test vs the supernet's estimate (same computation, must
-                       agree within 0.5 pt), measured CPU latency vs the latency predictor (when one
-                       is calibrated for this model on this machine), size on disk
+  hf/                  when the sub-network fits a plain BERT/ALBERT config (first-token pooling, all
+                       heads kept, one FFN width, no spans, ALBERT sharing unchanged): a transformers
+                       model (final exit only) for AutoModelForSequenceClassification
+  verification.json    the ONNX deployment on dev and test, one sentence at a time with early exit:
+                       accuracy against the supernet's estimate (must agree within 0.5 pt) and the
+                       share of identical predictions; CPU latency measured against the latency
+                       model's prediction (calibrated on first use); size on disk against the
+                       search's estimate
 
-Load it with:  import evosearch; m = evosearch.load_deployed(DIR); labels, exits = m.predict(texts)
+The folder is written beside --out first and moved into place when complete: a failed export
+leaves nothing behind. Load it with:
+  import evosearch; m = evosearch.load_deployed(DIR); labels, exits = m.predict(texts)
 """
 
 EPILOG = """\
@@ -40,9 +49,12 @@ def register(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an earlier export in DIR")
     p.add_argument("--no-verify", action="store_true", help="skip verification (accuracy, latency, size)")
     p.add_argument("--no-latency", action="store_true", help="verify accuracy and size but do not time the model")
-    p.add_argument("--repeats", type=int, default=20, help="timed runs for the latency measurement (default 20)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch threads for timing (default: the latency predictor's, else 1)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="timed runs of each dev sentence for the latency measurement; the fastest counts (default 3)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="ONNX Runtime threads for running and timing the export (default 1, as the latency model)")
+    p.add_argument("--float", action="store_true",
+                   help="keep every matrix float32 in onnx/, even at <= 8 bits (for comparison; default: int8 there)")
     p.set_defaults(func=run)
 
 
@@ -56,9 +68,11 @@ def run(args) -> int:
     load_run(args.run)  # clear errors for a bad run folder first
     deployment = resolve_pick(args.run, args.pick)
     ckpt = load_checkpoint(deployment.supernet)
-    out = export(deployment, args.out, overwrite=args.overwrite, checkpoint=ckpt)
+    out = export(deployment, args.out, overwrite=args.overwrite, checkpoint=ckpt, int8=not args.float)
     desc = json.loads((out / "model.json").read_text())
     print(f"exported {deployment.candidate or args.pick} to {out}")
+    print(f"  onnx/: {desc['onnx']['segments']} segment graph(s), {desc['onnx']['int8_segments']} with int8 weights "
+          "(run with onnxruntime and the tokenizer; README 'Deploy the exported model')")
     print("  hf/: " + ("written (load with AutoModelForSequenceClassification.from_pretrained)"
                        if desc["hf"]["exported"] else f"not written: {desc['hf']['reason']}"))
     for note in desc["storage_notes"]:

@@ -76,7 +76,8 @@ def register(subparsers) -> None:
     p.add_argument("--dev-subset", type=int, default=500, metavar="N",
                    help="score candidates on N seeded random dev examples (default 500; 0 = the whole dev set); "
                         "the final front is always re-scored on the whole dev set")
-    p.add_argument("--batch-size", type=int, default=128, help="evaluation batch size (default 128)")
+    p.add_argument("--batch-size", type=int, default=32,
+                   help="evaluation batch size (default 32: batches of similar length, little padding)")
     p.add_argument("--task", metavar="SPEC", help="task to evaluate on (default: the task the supernet was trained on)")
     p.add_argument("--workers", type=int, default=None,
                    help="Ray actors, each holding a supernet copy (default: this machine's CPUs, at most 8, on a "
@@ -149,7 +150,8 @@ def run(args) -> int:
     if workers and workers > 0 or address:
         from ..search.parallel import RayPool
 
-        pool = RayPool(ckpt.supernet, subset, bound, objectives, num_workers=max(1, workers or 1), address=address)
+        pool = RayPool(ckpt.supernet, subset, bound, objectives, num_workers=max(1, workers or 1), address=address,
+                       latency_model=evaluator.latency_model)
     extra = {"supernet": supernet_path, "task": task_spec, "dev_subset": dev_subset, "batch_size": batch_size,
              "workers": workers, "ray_address": address}
     print(f"search: {bound.n_var} genes ({bound.size:.3g} genomes) in space {space_spec.name!r}; objectives "
@@ -170,7 +172,7 @@ def run(args) -> int:
     rounds = [h for h in result.history if h.stage == "local"]
     if rounds:
         evolve_runs = max((h.model_runs for h in result.history if h.stage == "evolve"), default=0)
-        print(f"local search: {len(rounds)} rounds, {sum(h.new_candidates for h in rounds)} neighbours evaluated, "
+        print(f"local search: {len(rounds)} member scans, {sum(h.new_candidates for h in rounds)} neighbours evaluated, "
               f"{rounds[-1].model_runs - evolve_runs} model runs, {sum(h.seconds for h in rounds):.0f} s; "
               f"hypervolume {max((h.hypervolume for h in result.history if h.stage == 'evolve'), default=0):.6g} "
               f"-> {rounds[-1].hypervolume:.6g}")

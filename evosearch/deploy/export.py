@@ -2,23 +2,29 @@
 
 The export folder holds:
 
-* ``weights.safetensors`` — the sliced weights (:func:`evosearch.supernet.extract`); quantized
-  matrices stored at their bit width (:mod:`.codec`: ``int`` as bit-packed codes + float32
-  per-row scales, ``adaptivfloat`` as bit-packed b-bit codes + int32 exponent biases); biases,
-  LayerNorms, exit ramps and 32-bit layers as float32;
-* ``model.json`` — architecture of the extracted model, the sub-network config, exit
-  thresholds, the task (max length, labels), where it came from, and how each tensor is stored;
+* ``onnx/`` — the deployment: ONNX Runtime graphs with early exit (:mod:`.onnx`), int8 where the
+  sub-network's bits are <= 8, and ``onnx/manifest.json``; runnable with ``onnxruntime`` and the
+  tokenizer alone (README);
+* ``weights.safetensors`` — the sliced weights at their bit width (:mod:`.codec`: ``int`` as
+  bit-packed codes + float32 per-row scales, ``adaptivfloat`` as bit-packed codes + int32
+  exponent biases; biases, LayerNorms, exit ramps and 32-bit layers as float32): the compact
+  form an accelerator stores, and what :meth:`DeployedModel.torch_model` reloads exactly;
+* ``model.json`` — architecture of the extracted model, the sub-network config, exit thresholds,
+  the task (max length, labels), where it came from, how each tensor is stored, and ``files``:
+  every file the export wrote (``--overwrite`` removes exactly those);
 * ``tokenizer/`` — the supernet's tokenizer;
-* ``hf/`` — when the sub-network fits a plain BERT/ALBERT config (every layer keeps all heads,
-  one FFN width everywhere, no attention spans, dense), a transformers model with the final exit
-  as its classifier (``AutoModelForSequenceClassification.from_pretrained(DIR / "hf")``); quantized
-  weights are stored there as their dequantized float32 values;
+* ``hf/`` — when :func:`fits_hf` says a plain transformers config can hold the sub-network: a
+  ``save_pretrained`` folder (final exit only) for ``AutoModelForSequenceClassification``;
 * ``verification.json`` — written by :func:`evosearch.deploy.verify.verify`.
+
+An export is written into a temporary folder beside ``out`` and moved into place only when every
+file is written, so a failed export leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,11 +33,14 @@ import numpy as np
 import torch
 import yaml
 
-from ..supernet import SubnetConfig, extract
+from ..supernet import Architecture, SubnetConfig, extract
 from .codec import CodecError, decode, encode, stored_bytes
+from .onnx import export_onnx
 from .runtime import FORMAT_VERSION, KIND, DeployError
 
 BLOCK_MATRICES = ("query", "key", "value", "attention_out", "ffn_in", "ffn_out")
+#: What an export owns when its model.json predates the ``files`` list.
+LEGACY_FILES = ("model.json", "weights.safetensors", "tokenizer", "hf", "onnx", "verification.json")
 
 
 @dataclass
@@ -73,7 +82,7 @@ def resolve_pick(run_folder, pick) -> Deployment:
     if run_folder is None:
         raise DeployError(f"--pick {pick!r} is a candidate id; give the run folder too")
     run = load_run(run_folder)
-    row = run.candidate(str(pick))
+    row = run.front.loc[str(pick)] if str(pick) in run.front.index else run.candidate(str(pick))
     supernet = run.supernet_path()
     if supernet is None:
         raise ReportError(f"{run.folder}/config.yaml does not name the supernet checkpoint ('supernet' key)")
@@ -83,10 +92,35 @@ def resolve_pick(run_folder, pick) -> Deployment:
                       row.name, str(run.folder.resolve()), metrics)
 
 
-def fits_hf(config: SubnetConfig, arch) -> tuple[bool, str]:
-    """Whether a plain transformers BERT/ALBERT config can hold this sub-network (and why not)."""
+def hf_layout(arch: Architecture) -> tuple[int, int, int] | None:
+    """``(num_hidden_layers, num_hidden_groups, inner_group_num)`` of an ALBERT config whose layer
+    sharing is ``arch``'s (transformers: layer i runs group ``i // (layers / groups)``, whose
+    ``inner_group_num`` blocks run in turn), or None when no config shares blocks that way."""
+    L = arch.num_layers
+    for inner in (d for d in range(1, L + 1) if L % d == 0):
+        layers = L // inner
+        for groups in (d for d in range(1, layers + 1) if layers % d == 0):
+            if groups * inner != arch.num_blocks:
+                continue
+            per_group = layers / groups
+            blocks = tuple(int(i / per_group) * inner + j for i in range(layers) for j in range(inner))
+            if blocks == arch.block_of_layer:
+                return layers, groups, inner
+    return None
+
+
+def fits_hf(config: SubnetConfig, arch: Architecture) -> tuple[bool, str]:
+    """Whether a plain transformers BERT/ALBERT config can hold this sub-network (and why not).
+
+    The exact condition: the exits pool the first token (a classification head's pooler); every
+    layer keeps all its heads (transformers needs hidden size = heads x head size); one FFN width
+    in every layer; no attention span; no unstructured sparsity; and for ALBERT, the layers that
+    share a weight block in the supernet keep sharing one in the sub-network (the same bit width
+    everywhere) in a layout an ``AlbertConfig`` can express.
+    """
     if arch.pooling != "cls":
-        return False, f"the exits pool with {arch.pooling!r} (transformers' classification heads read the first token)"
+        return False, (f"the exit ramps pool with {arch.pooling!r} (a transformers classification head reads the "
+                       "first token); use the ONNX deployment in onnx/")
     if any(l.heads != arch.heads_of_layer(i) for i, l in enumerate(config.layers)):
         return False, "some layer drops attention heads (transformers needs hidden_size = heads x head size)"
     if len({l.ffn for l in config.layers}) != 1:
@@ -95,8 +129,13 @@ def fits_hf(config: SubnetConfig, arch) -> tuple[bool, str]:
         return False, "attention spans are limited (transformers has no span mask)"
     if any(float(getattr(l, "sparsity", 0) or 0) for l in config.layers):
         return False, "unstructured sparsity (stored dense in hf/ would be misleading)"
-    if arch.model_type == "albert" and len({(l.bits) for l in config.layers}) != 1:
-        return False, "ALBERT layers would need different weights (bit widths differ), unlike shared ALBERT blocks"
+    if arch.model_type == "albert":
+        shared = {}
+        for block, layer in zip(arch.block_of_layer, config.layers):
+            if shared.setdefault(block, layer) != layer:
+                return False, "ALBERT layers that share weights would need different weights (bit widths differ)"
+        if hf_layout(arch) is None:
+            return False, "the layer sharing has no AlbertConfig layout (num_hidden_groups x inner_group_num)"
     return True, ""
 
 
@@ -124,28 +163,10 @@ def _quantized_tensors(supernet, extracted, config: SubnetConfig) -> dict[str, t
     return out
 
 
-def export(deployment: Deployment, out: str | Path, *, overwrite: bool = False, checkpoint=None) -> Path:
-    """Write the deployment folder ``out`` (see the module doc); returns it."""
+def _write_weights(folder: Path, supernet, extracted, config: SubnetConfig) -> tuple[dict, list[str]]:
+    """``weights.safetensors`` at the bit widths; returns the per-tensor storage description and notes."""
     from safetensors.numpy import save_file
 
-    from ..training import load_checkpoint
-
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise DeployError(f"{out} exists and is not empty; choose another --out or pass --overwrite")
-        if not (out / "model.json").is_file():
-            raise DeployError(f"{out} is not an earlier export (no model.json); refusing to overwrite it")
-        shutil.rmtree(out)
-    ckpt = checkpoint or load_checkpoint(deployment.supernet)
-    supernet = ckpt.supernet.eval()
-    config = deployment.config
-    config.validate(supernet.arch)
-    L = supernet.arch.num_layers
-    if len(deployment.thresholds) not in (L - 1, L, 1):
-        raise DeployError(f"{len(deployment.thresholds)} exit thresholds for {L} layers")
-    with torch.no_grad():
-        extracted = extract(supernet, config).eval()
     state = {k: v.detach().float().cpu() for k, v in extracted.state_dict().items()}
     quantized = _quantized_tensors(supernet, extracted, config)
     arrays, tensors, notes = {}, {}, []
@@ -170,43 +191,125 @@ def export(deployment: Deployment, out: str | Path, *, overwrite: bool = False, 
             for k, v in stored.items():
                 if isinstance(v, np.ndarray):
                     arrays[f"{name}::{k}"] = np.ascontiguousarray(v)
-    out.mkdir(parents=True, exist_ok=True)
-    save_file(arrays, str(out / "weights.safetensors"))
-    task = dict(ckpt.task or {})
-    task_spec = deployment.task or task.get("spec")
-    label_names = task.get("label_names")
+    save_file(arrays, str(folder / "weights.safetensors"))
+    return tensors, notes
+
+
+def export(deployment: Deployment, out: str | Path, *, overwrite: bool = False, checkpoint=None,
+           int8: bool = True) -> Path:
+    """Write the deployment folder ``out`` (see the module doc); returns it."""
+    from ..training import load_checkpoint
+
+    out = Path(out)
+    _check_target(out, overwrite)
+    ckpt = checkpoint or load_checkpoint(deployment.supernet)
+    supernet = ckpt.supernet.eval()
+    config = deployment.config
+    config.validate(supernet.arch)
+    L = supernet.arch.num_layers
+    if len(deployment.thresholds) not in (L - 1, L, 1):
+        raise DeployError(f"{len(deployment.thresholds)} exit thresholds for {L} layers")
     thresholds = list(deployment.thresholds)[: max(L - 1, 1)]
     if len(thresholds) == 1 and L > 2:
         thresholds = thresholds * (L - 1)
+    task = dict(ckpt.task or {})
+    label_names = task.get("label_names")
     hf_ok, hf_reason = fits_hf(config, supernet.arch)
-    description = {
-        "kind": KIND,
-        "format_version": FORMAT_VERSION,
-        "architecture": extracted.arch.to_dict(),
-        "span_ramp": extracted.span_ramp,
-        "runtime_config": extracted.default_config.to_dict(),
-        "config": config.to_dict(),
-        "thresholds": thresholds,
-        "task": {"spec": task_spec, "max_length": task.get("max_length"), "num_labels": supernet.arch.num_labels,
-                 "seed": task.get("seed", 0), "label_names": label_names},
-        "source": {"supernet": str(Path(deployment.supernet).resolve()), "run": deployment.run,
-                   "candidate": deployment.candidate, "search_metrics": deployment.metrics},
-        "storage": ("quantized matrices: int = bit-packed b-bit codes + float32 per-row scales; adaptivfloat = "
-                    "bit-packed b-bit codes (sign, exponent, mantissa) + int32 exponent bias per tensor (per row "
-                    "for embedding tables); everything else (biases, LayerNorms, exit ramps, 32-bit layers) "
-                    "float32; loaded as float32 (codes x scale) for inference"),
-        "storage_notes": notes,
-        "tensors": tensors,
-        "hf": {"exported": False, "reason": hf_reason} if not hf_ok else {"exported": True},
-    }
-    if ckpt.tokenizer is not None:
-        ckpt.tokenizer.save_pretrained(out / "tokenizer")
-    if hf_ok:
-        from .hf import save_hf
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        with torch.no_grad():
+            extracted = extract(supernet, config).eval()
+        tensors, notes = _write_weights(tmp, supernet, extracted, config)
+        onnx_manifest = export_onnx(extracted, config, thresholds, tmp / "onnx", max_length=task.get("max_length"),
+                                    int8=int8, label_names=label_names)
+        if ckpt.tokenizer is not None:
+            ckpt.tokenizer.save_pretrained(tmp / "tokenizer")
+        hf = {"exported": False, "reason": hf_reason}
+        if hf_ok:
+            from .hf import save_hf
 
-        save_hf(extracted, config, out / "hf", ckpt.tokenizer, label_names)
-        description["hf"]["note"] = ("final exit only (no early exit); weights dequantized to float32"
-                                     if any(l.bits < 32 for l in config.layers) or config.embedding_bits < 32
-                                     else "final exit only (no early exit)")
-    (out / "model.json").write_text(json.dumps(description, indent=1))
+            save_hf(extracted, config, tmp / "hf", ckpt.tokenizer, label_names)
+            hf = {"exported": True, "note": "final exit only (no early exit)"
+                  + ("; weights dequantized to float32" if any(l.bits < 32 for l in config.layers)
+                     or config.embedding_bits < 32 else "")}
+        description = {
+            "kind": KIND,
+            "format_version": FORMAT_VERSION,
+            "architecture": extracted.arch.to_dict(),
+            "span_ramp": extracted.span_ramp,
+            "runtime_config": extracted.default_config.to_dict(),
+            "config": config.to_dict(),
+            "thresholds": thresholds,
+            "task": {"spec": deployment.task or task.get("spec"), "max_length": task.get("max_length"),
+                     "num_labels": supernet.arch.num_labels, "seed": task.get("seed", 0), "label_names": label_names},
+            "source": {"supernet": str(Path(deployment.supernet).resolve()), "run": deployment.run,
+                       "candidate": deployment.candidate, "search_metrics": deployment.metrics},
+            "onnx": {"segments": len(onnx_manifest["segments"]),
+                     "int8_segments": sum(s["int8"] for s in onnx_manifest["segments"])},
+            "storage": ("weights.safetensors: int = bit-packed b-bit codes + float32 per-row scales; adaptivfloat = "
+                        "bit-packed b-bit codes (sign, exponent, mantissa) + int32 exponent bias per tensor (per row "
+                        "for embedding tables); everything else (biases, LayerNorms, exit ramps, 32-bit layers) "
+                        "float32. onnx/: int8 weights (per output channel) for layers at <= 8 bits, float32 else"),
+            "storage_notes": notes,
+            "tensors": tensors,
+            "hf": hf,
+        }
+        files = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*") if p.is_file())
+        description["files"] = sorted(set(files) | {"model.json", "verification.json"})
+        (tmp / "model.json").write_text(json.dumps(description, indent=1))
+        _install(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return out
+
+
+def _check_target(out: Path, overwrite: bool) -> None:
+    """Refuse an ``out`` that is a file, or a folder holding anything but an earlier export (unless --overwrite)."""
+    if out.exists() and not out.is_dir():
+        raise DeployError(f"--out {out} is a file; give a folder (new or empty, or an earlier export with --overwrite)")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise DeployError(f"{out} exists and is not empty; choose another --out or pass --overwrite")
+        if not (out / "model.json").is_file():
+            raise DeployError(f"{out} is not an earlier export (no model.json); refusing to overwrite it")
+
+
+def owned_files(folder: Path) -> list[Path]:
+    """The files an earlier export in ``folder`` wrote (its model.json's ``files``)."""
+    try:
+        listed = json.loads((folder / "model.json").read_text()).get("files")
+    except (OSError, ValueError):
+        listed = None
+    if listed is None:  # an export from before the files list: its fixed entries
+        paths = []
+        for name in LEGACY_FILES:
+            entry = folder / name
+            paths += [p for p in entry.rglob("*") if p.is_file()] if entry.is_dir() else [entry]
+        return [p for p in paths if p.exists()]
+    return [folder / f for f in listed if (folder / f).is_file()]
+
+
+def _install(tmp: Path, out: Path) -> None:
+    """Move a finished export into ``out``: a rename when ``out`` is new; otherwise the earlier
+    export's own files are removed (nothing else) and the new ones moved in."""
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        if out.exists():
+            out.rmdir()
+        os.replace(tmp, out)
+        return
+    owned = owned_files(out)
+    folders = {parent for path in owned for parent in path.relative_to(out).parents if str(parent) != "."}
+    for path in owned:
+        path.unlink()
+    for folder in sorted(folders, key=lambda p: -len(p.parts)):  # folders the old export emptied
+        if (out / folder).is_dir() and not any((out / folder).iterdir()):
+            (out / folder).rmdir()
+    for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
+        target = out / path.relative_to(tmp)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+    shutil.rmtree(tmp, ignore_errors=True)

@@ -1,8 +1,9 @@
 """Write an extracted sub-network as a transformers BERT/ALBERT sequence classifier (``save_pretrained``).
 
 Only for sub-networks a plain config can describe (see :func:`evosearch.deploy.export.fits_hf`):
-every layer keeps all heads, one FFN width, no attention span. The final exit's pooler and
-classifier become the model's pooler and classifier; earlier exits are not part of it.
+every layer keeps all heads, one FFN width, no attention span, and ALBERT's weight sharing in an
+``AlbertConfig`` layout (groups x inner layers). The final exit's pooler and classifier become the
+model's pooler and classifier; earlier exits are not part of it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ def hf_config(arch: Architecture, ffn: int, label_names=None):
     if arch.model_type == "albert":
         from transformers import AlbertConfig
 
-        return AlbertConfig(embedding_size=arch.embedding_size, num_hidden_groups=arch.num_blocks, inner_group_num=1,
+        from .export import hf_layout
+
+        layers, groups, inner = hf_layout(arch)
+        common["num_hidden_layers"] = layers
+        return AlbertConfig(embedding_size=arch.embedding_size, num_hidden_groups=groups, inner_group_num=inner,
                             classifier_dropout_prob=arch.classifier_dropout, **common)
     from transformers import BertConfig
 
@@ -42,11 +47,9 @@ def save_hf(extracted, config: SubnetConfig, folder: Path, tokenizer=None, label
     arch = extracted.arch
     cfg = hf_config(arch, config.layers[0].ffn, label_names)
     if arch.model_type == "albert":
-        if Architecture.from_hf_config(cfg).block_of_layer != arch.block_of_layer:
-            raise ValueError("the extracted ALBERT's block sharing does not match an AlbertConfig")
         model = AlbertForSequenceClassification(cfg).eval()
         base = model.albert
-        layers = [group.albert_layers[0] for group in base.encoder.albert_layer_groups]
+        layers = [layer for group in base.encoder.albert_layer_groups for layer in group.albert_layers]
         pairs_of = lambda l: {  # noqa: E731
             "query": l.attention.query, "key": l.attention.key, "value": l.attention.value,
             "attention_out": l.attention.dense, "attention_norm": l.attention.LayerNorm,

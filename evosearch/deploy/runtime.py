@@ -1,4 +1,4 @@
-"""Load an exported deployment and run it with early exit: :func:`load_deployed`."""
+"""Load an exported deployment and run it with early exit on ONNX Runtime: :func:`load_deployed`."""
 
 from __future__ import annotations
 
@@ -6,15 +6,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..errors import EvosearchError
-from ..supernet import Architecture, SubnetConfig, Supernet
-from ..supernet.exits import exit_entropy
-from ..supernet.span import span_bias
-from .codec import decode
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KIND = "evosearch-deployment"
 
 
@@ -22,9 +17,11 @@ class DeployError(EvosearchError):
     """An export that cannot be written, or a folder that is not a readable deployment."""
 
 
-def read_weights(folder: Path, description: dict) -> dict[str, torch.Tensor]:
-    """The float32 state dict of an export (quantized tensors decoded from their codes)."""
+def read_weights(folder: Path, description: dict) -> dict:
+    """The float32 state dict of ``weights.safetensors`` (quantized tensors decoded from their codes)."""
     from safetensors.numpy import load_file
+
+    from .codec import decode
 
     arrays = load_file(str(folder / "weights.safetensors"))
     state = {}
@@ -38,37 +35,40 @@ def read_weights(folder: Path, description: dict) -> dict[str, torch.Tensor]:
 
 
 class DeployedModel:
-    """A stand-alone compressed model: tokenizer, sliced/quantized weights, exit ramps, thresholds.
+    """A stand-alone compressed model: tokenizer, ONNX Runtime graphs with exit ramps, thresholds.
 
     ``predict(texts)`` returns ``(labels, exit_layers)``: class ids, and the 0-based layer whose
     off-ramp answered (as :func:`evosearch.supernet.early_exit`). Inputs that exit are dropped
-    from the batch, so later layers run only for the inputs still undecided.
+    from the batch, so later layers run only for the inputs still undecided. ``threads`` is ONNX
+    Runtime's intra-op thread count.
     """
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, threads: int = 1):
+        from .onnx import OnnxRunner
+
         folder = Path(folder)
         desc_file = folder / "model.json"
-        if not desc_file.is_file() or not (folder / "weights.safetensors").is_file():
-            raise DeployError(f"{folder} is not an evosearch deployment (expected model.json and "
-                              "weights.safetensors; create one with `evosearch export`)")
-        description = json.loads(desc_file.read_text())
+        if not desc_file.is_file() or not (folder / "onnx" / "manifest.json").is_file():
+            raise DeployError(f"{folder} is not an evosearch deployment (expected model.json and onnx/; "
+                              "create one with `evosearch export`)")
+        try:
+            description = json.loads(desc_file.read_text())
+        except ValueError as err:
+            raise DeployError(f"{desc_file} is not valid JSON ({err})") from None
         if description.get("kind") != KIND or description.get("format_version") != FORMAT_VERSION:
             raise DeployError(f"{desc_file}: not a deployment of format {FORMAT_VERSION} "
-                              f"(kind={description.get('kind')!r}, format={description.get('format_version')!r})")
+                              f"(kind={description.get('kind')!r}, format={description.get('format_version')!r}); "
+                              "export it again with this evosearch")
+        from ..supernet import SubnetConfig
+
         self.folder = folder
         self.description = description
-        self.arch = Architecture.from_dict(description["architecture"])
         self.config = SubnetConfig.from_dict(description["config"])
-        fixed = SubnetConfig.from_dict(description["runtime_config"])
-        self.model = Supernet(self.arch, span_ramp=description["span_ramp"], default_config=fixed)
-        self.model.load_state_dict(read_weights(folder, description))
-        self.model.eval()
         self.thresholds = [float(t) for t in description["thresholds"]]
         self.max_length = int(description.get("task", {}).get("max_length") or 128)
         self.label_names = description.get("task", {}).get("label_names")
+        self.runner = OnnxRunner(folder / "onnx", threads=threads)
         self._tokenizer = None
-        self._weights = [self.model.blocks[b].sliced_weights(layer, fixed.quant)
-                         for b, layer in zip(self.arch.block_of_layer, fixed.layers)]
 
     @property
     def tokenizer(self):
@@ -80,63 +80,41 @@ class DeployedModel:
 
     @property
     def num_layers(self) -> int:
-        return self.arch.num_layers
+        return self.runner.num_layers
 
     def __repr__(self) -> str:
         layers = ", ".join(f"{l.heads}h/{l.ffn}n/{l.bits}b" for l in self.config.layers)
         return f"DeployedModel({self.folder}, layers=[{layers}], thresholds={self.thresholds})"
 
+    def torch_model(self):
+        """The exported sub-network as a torch :class:`~evosearch.supernet.Supernet` (from weights.safetensors)."""
+        from ..supernet import Architecture, SubnetConfig, Supernet
+
+        d = self.description
+        model = Supernet(Architecture.from_dict(d["architecture"]), span_ramp=d["span_ramp"],
+                         default_config=SubnetConfig.from_dict(d["runtime_config"]))
+        model.load_state_dict(read_weights(self.folder, d))
+        return model.eval()
+
     # ------------------------------------------------------------------ inference
-    def exit_logits(self, input_ids, attention_mask=None, token_type_ids=None) -> torch.Tensor:
-        """Every exit's logits ``(num_layers, batch, labels)`` (no early exit)."""
-        with torch.inference_mode():
-            return self.model(input_ids, attention_mask, token_type_ids)
+    def exit_logits(self, input_ids, attention_mask=None, token_type_ids=None) -> list[np.ndarray]:
+        """The logits of every active exit (one array per ONNX segment), without early exit."""
+        return self.runner.exit_logits(_np(input_ids), _np(attention_mask), _np(token_type_ids))
 
-    @torch.inference_mode()
     def predict_batch(self, input_ids, attention_mask=None, token_type_ids=None, early_exit: bool = True):
-        """``(preds, exit_layers)`` tensors for one tokenized batch."""
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        if token_type_ids is None:
-            token_type_ids = torch.zeros_like(input_ids)
-        m = self.model
-        fixed = m.default_config
-        x = m.embeddings(input_ids, token_type_ids, fixed.embedding_bits, fixed.quant)
-        padding = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
-        n, seq_len = input_ids.shape
-        preds = torch.zeros(n, dtype=torch.long)
-        exits = torch.full((n,), self.num_layers - 1, dtype=torch.long)
-        alive = torch.arange(n)
-        mask = attention_mask
-        L = self.num_layers
-        for i, (b, layer) in enumerate(zip(self.arch.block_of_layer, fixed.layers)):
-            bias = padding
-            if layer.span is not None:
-                bias = padding + span_bias(seq_len, layer.span, m.span_ramp, x.device).to(x.dtype)
-            x = m.blocks[b](x, bias, self._weights[i])
-            logits = m.ramps[i](x, mask)
-            if i == L - 1 or not early_exit:
-                if i == L - 1:
-                    preds[alive] = logits.argmax(-1)
-                    exits[alive] = i
-                continue
-            limit = torch.as_tensor(self.thresholds[i] if i < len(self.thresholds) else 0.0, dtype=torch.float32)
-            done = exit_entropy(logits[None])[0] < limit
-            if done.any():
-                preds[alive[done]] = logits[done].argmax(-1)
-                exits[alive[done]] = i
-                keep = ~done
-                alive, x, padding, mask = alive[keep], x[keep], padding[keep], mask[keep]
-                if len(alive) == 0:
-                    break
-        return preds, exits
+        """``(labels, exit_layers)`` numpy arrays for one tokenized batch."""
+        return self.runner.predict(_np(input_ids), _np(attention_mask), _np(token_type_ids), early_exit=early_exit)
 
-    def tokenize(self, texts, text_pairs=None):
+    def tokenize(self, texts, text_pairs=None, tensors: str = "np"):
         args = (list(texts),) if text_pairs is None else (list(texts), list(text_pairs))
-        return self.tokenizer(*args, truncation=True, max_length=self.max_length, padding=True, return_tensors="pt")
+        return self.tokenizer(*args, truncation=True, max_length=self.max_length, padding=True, return_tensors=tensors)
 
-    def predict(self, texts, text_pairs=None, batch_size: int = 32, early_exit: bool = True):
-        """Class ids and 0-based exit layers (two lists) for ``texts`` (one string or a list)."""
+    def predict(self, texts, text_pairs=None, batch_size: int = 1, early_exit: bool = True):
+        """Class ids and 0-based exit layers (two lists) for ``texts`` (one string or a list).
+
+        ``batch_size`` 1 (default) runs every sentence at its own length, as a deployment serving
+        one request at a time does.
+        """
         if isinstance(texts, str):
             texts = [texts]
             text_pairs = [text_pairs] if isinstance(text_pairs, str) else text_pairs
@@ -158,14 +136,20 @@ class DeployedModel:
         for batch in batches:
             p, e = self.predict_batch(batch["input_ids"], batch.get("attention_mask"), batch.get("token_type_ids"),
                                       early_exit=early_exit)
-            correct += int((p == batch["labels"]).sum())
+            correct += int((p == _np(batch["labels"])).sum())
             total += len(p)
-            counts += np.bincount(e.numpy(), minlength=self.num_layers)
+            counts += np.bincount(e, minlength=self.num_layers)
         return {"accuracy": correct / max(total, 1), "examples": total,
                 "exit_distribution": (counts / max(total, 1)).tolist(),
                 "mean_exit_layer": float(((np.arange(self.num_layers) + 1) * counts).sum() / max(total, 1))}
 
 
-def load_deployed(folder: str | Path) -> DeployedModel:
+def _np(x):
+    if x is None:
+        return None
+    return x.numpy() if hasattr(x, "numpy") else np.asarray(x)
+
+
+def load_deployed(folder: str | Path, threads: int = 1) -> DeployedModel:
     """Load a folder written by ``evosearch export`` (see :class:`DeployedModel`)."""
-    return DeployedModel(folder)
+    return DeployedModel(folder, threads=threads)

@@ -18,10 +18,21 @@ from .model import (
     clear_caches,
     cost_model,
     estimate,
+    estimate_workload,
     normalize_lengths,
     pick_dvfs,
 )
-from .proxies import flops, iccr, iccr_complexity, macs, model_size_breakdown, model_size_bytes, parameter_count
+from .proxies import (
+    flops,
+    iccr,
+    iccr_complexity,
+    macs,
+    model_size_breakdown,
+    model_size_bytes,
+    onnx_size_bytes,
+    parameter_count,
+    ramp_layers,
+)
 from .target import (
     SHIPPED_TARGETS_DIR,
     DVFSPoint,
@@ -36,6 +47,7 @@ from .target import (
 __all__ = [
     "CostModel", "DVFSChoice", "DVFSPoint", "HardwareCost", "HardwareTarget", "HardwareTargetError",
     "LayerCost", "MemoryLevel", "OpCost", "SHIPPED_TARGETS_DIR", "clear_caches", "cost_model", "estimate",
+    "estimate_workload", "onnx_size_bytes", "ramp_layers",
     "flops", "iccr", "iccr_complexity", "list_shipped_targets", "load_target", "macs", "model_size_breakdown",
     "model_size_bytes", "normalize_lengths", "parameter_count", "pick_dvfs", "price_ops", "target_from_dict",
 ]

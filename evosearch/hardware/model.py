@@ -32,7 +32,7 @@ from ..supernet.architecture import Architecture
 from ..supernet.subnet import SubnetConfig, SubnetConfigError
 from .cost import OpCost, price_ops, weighted_sum
 from .ops import embedding_ops, layer_activation_bits, layer_ops, ramp_ops
-from .proxies import model_size_breakdown, _sparsity
+from .proxies import _sparsity, model_size_breakdown, ramp_layers
 from .target import DVFSPoint, HardwareTarget, load_target
 
 DEFAULT_SEQ_LEN = 128
@@ -123,8 +123,8 @@ def normalize_lengths(seq_len: int | None = None, seq_lens=None) -> tuple[tuple[
     return tuple(sorted((t, w / total) for t, w in items if w > 0))
 
 
-def _exit_survival(dist, num_layers: int) -> tuple[float, ...]:
-    """P(layer i runs) = P(exit layer >= i) from a per-layer exit distribution (list or {layer: p})."""
+def _distribution(dist, num_layers: int) -> list[float]:
+    """A per-layer exit distribution (list or {layer: p}) as a checked list of L probabilities."""
     if isinstance(dist, Mapping):
         p = [0.0] * num_layers
         for k, w in dist.items():
@@ -137,9 +137,15 @@ def _exit_survival(dist, num_layers: int) -> tuple[float, ...]:
             raise ValueError(f"exit_distribution has {len(p)} entries; this model has {num_layers} exits")
     if any(w < 0 for w in p):
         raise ValueError("exit_distribution has a negative probability")
-    total = sum(p)
-    if total <= 0:
+    if sum(p) <= 0:
         raise ValueError("exit_distribution sums to zero")
+    return p
+
+
+def _exit_survival(dist, num_layers: int) -> tuple[float, ...]:
+    """P(layer i runs) = P(exit layer >= i) from a per-layer exit distribution (list or {layer: p})."""
+    p = _distribution(dist, num_layers)
+    total = sum(p)
     surv = []
     acc = 0.0
     for w in reversed(p):
@@ -232,8 +238,14 @@ class CostModel:
             bad("sparsity", sparsity, "a fraction in [0, 1)")
 
     # -- public ------------------------------------------------------------------------------
-    def estimate(self, config: SubnetConfig, exit_distribution=None, sparsity: Sequence[float] | None = None) -> HardwareCost:
-        """Expected cost of one sentence (see module docstring)."""
+    def estimate(self, config: SubnetConfig, exit_distribution=None, sparsity: Sequence[float] | None = None,
+                 exits: Sequence[int] | None = None) -> HardwareCost:
+        """Expected cost of one sentence (see module docstring).
+
+        ``exits``: the layers with an exit ramp an input may take (threshold above 0); their ramps
+        run while inputs reach them, and the last layer's always. Default: the layers where
+        ``exit_distribution`` sends some input.
+        """
         arch = self.arch
         n = arch.num_layers
         layers_cfg = config.layers
@@ -248,23 +260,17 @@ class CostModel:
         macs = emb.macs
         if exit_distribution is None:
             run = (1.0,) * n
-            ramps = (None,) * (n - 1) + (self.ramp_cost(layers_cfg[-1].bits),)
-            for lc in layers:
-                lat += lc.latency_ns
-                energy += lc.energy_pj
-                macs += lc.macs
-            r = ramps[-1]
-            lat += r.latency_ns
-            energy += r.energy_pj
-            macs += r.macs
         else:
             run = _exit_survival(exit_distribution, n)
-            ramps = tuple(self.ramp_cost(c.bits) for c in layers_cfg)
-            for lc, r, p in zip(layers, ramps, run):
-                lat += p * (lc.latency_ns + r.latency_ns)
-                energy += p * (lc.energy_pj + r.energy_pj)
-                macs += p * (lc.macs + r.macs)
-        size = model_size_breakdown(arch, config, sparsity, self._index_bits, exit_distribution is not None)
+            if exits is None:
+                exits = [k for k, p in enumerate(_distribution(exit_distribution, n)) if p > 0]
+        kept = set(ramp_layers(arch, exits))
+        ramps = tuple(self.ramp_cost(c.bits) if i in kept else None for i, c in enumerate(layers_cfg))
+        for lc, r, p in zip(layers, ramps, run):
+            lat += p * (lc.latency_ns + (r.latency_ns if r else 0.0))
+            energy += p * (lc.energy_pj + (r.energy_pj if r else 0.0))
+            macs += p * (lc.macs + (r.macs if r else 0.0))
+        size = model_size_breakdown(arch, config, sparsity, self._index_bits, exits)
         weight_bits = size["projection"] + size["blocks"] + size["ramps"]
         act_bits = max(max(lc.activation_bits for lc in layers), emb.activation_bits)
         place = dict(self.target.placement)
@@ -353,6 +359,7 @@ def estimate(
     sparsity: Sequence[float] | None = None,
     dvfs_point=None,
     span_ramp: int = 0,
+    exits: Sequence[int] | None = None,
 ) -> HardwareCost:
     """Latency, energy, on-chip memory, model size and MACs of one inference of ``config``.
 
@@ -362,13 +369,51 @@ def estimate(
         histogram to average over.
     exit_distribution: per-layer exit probabilities (list of L numbers or ``{layer: p}``); None =
         no early exit.
+    exits: the layers whose exit ramp is deployed (threshold above 0); default: where
+        ``exit_distribution`` sends inputs.
     sparsity: per-layer fraction of zero weights (default zeros); only targets with
         ``zero_skipping`` get cheaper.
     dvfs_point: index into the target's DVFS points, a (voltage, MHz) pair, or None (nominal).
     span_ramp: the adaptive-span ramp R; a layer with span z attends to |i - j| <= z + R - 1.
     """
     model = cost_model(arch, target, seq_len, seq_lens, span_ramp, dvfs_point)
-    return model.estimate(config, exit_distribution, sparsity)
+    return model.estimate(config, exit_distribution, sparsity, exits)
+
+
+def estimate_workload(
+    arch: Architecture,
+    config: SubnetConfig,
+    target: "HardwareTarget | str | Path",
+    workload,
+    *,
+    exits: Sequence[int] | None = None,
+    sparsity: Sequence[float] | None = None,
+    dvfs_point=None,
+    span_ramp: int = 0,
+) -> HardwareCost:
+    """:func:`estimate` averaged over a :class:`evosearch.workload.Workload`: each sentence length
+    with the exit distribution of the sentences of that length (length and exit kept together).
+
+    Latency, energy and MACs are these exact averages; memory, size and the per-layer breakdown
+    come from one estimate over the whole length histogram (memory at the longest sentence).
+    ``exits``: the layers with a deployed exit ramp (default: where the workload's sentences leave).
+    """
+    from dataclasses import replace as _replace
+
+    early = workload.exits is not None
+    if early and exits is None:
+        exits = sorted(set(workload.exits))
+    latency = energy = macs = 0.0
+    for length, share, dist in workload.by_length():
+        cost = estimate(arch, config, target, seq_len=length, exit_distribution=dist if early else None,
+                        sparsity=sparsity, dvfs_point=dvfs_point, span_ramp=span_ramp, exits=exits)
+        latency += share * cost.latency_ms
+        energy += share * cost.energy_uj
+        macs += share * cost.macs
+    overall = estimate(arch, config, target, seq_lens=workload.length_histogram(),
+                       exit_distribution=workload.exit_distribution() if early else None, sparsity=sparsity,
+                       dvfs_point=dvfs_point, span_ramp=span_ramp, exits=exits)
+    return _replace(overall, latency_ms=latency, energy_uj=energy, macs=macs)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ lowest sparsity of those layers.
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 from ..supernet.architecture import Architecture
@@ -59,18 +60,25 @@ def stored_blocks(arch: Architecture, config: SubnetConfig, sparsity: Sequence[f
     return [tuple(v) for _, v in sorted(blocks.items())]
 
 
+def ramp_layers(arch: Architecture, exits: Sequence[int] | None) -> list[int]:
+    """The layers whose exit ramp a deployment keeps: ``exits`` (layers where an input may leave)
+    plus the last layer, which always answers; None = the last layer only (no early exit)."""
+    return sorted(set(exits or ()) | {arch.num_layers - 1})
+
+
 def model_size_breakdown(
     arch: Architecture,
     config: SubnetConfig,
     sparsity: Sequence[float] | None = None,
     index_bits: int | None = None,
-    early_exit: bool = False,
+    exits: Sequence[int] | None = None,
 ) -> dict[str, float]:
     """Stored bits per part: ``embeddings`` (tables + LN), ``projection`` (ALBERT), ``blocks``, ``ramps``.
 
     ``index_bits``: when given and a block is sparse, its matrices are stored compressed
     (non-zeros only, each with ``index_bits`` of index); otherwise zeros are stored.
-    ``early_exit``: count an exit ramp after every layer (else only the final pooler+classifier).
+    ``exits``: the layers with an exit an input can take (threshold above 0); their ramps (pooler
+    and classifier) are stored, at 32 bits as the export stores them, besides the final one.
     """
     H, E, d = arch.hidden_size, arch.embedding_size, arch.head_dim
     eb = config.embedding_bits
@@ -85,11 +93,14 @@ def model_size_breakdown(
         else:
             mat_bits = n * bits
         out["blocks"] += mat_bits + block_vector_params(H, d, heads, ffn) * FLOAT_BITS
-    ramp_layers = range(arch.num_layers) if early_exit else [arch.num_layers - 1]
-    for i in ramp_layers:
-        bits = config.layers[i].bits
-        out["ramps"] += (H * H + H * arch.num_labels) * bits + (H + arch.num_labels) * FLOAT_BITS
+    out["ramps"] = len(ramp_layers(arch, exits)) * ramp_params(arch) * FLOAT_BITS
     return out
+
+
+def ramp_params(arch: Architecture) -> int:
+    """Parameters of one exit ramp: pooler (H x H + H) and classifier (H x labels + labels)."""
+    H = arch.hidden_size
+    return H * H + H + H * arch.num_labels + arch.num_labels
 
 
 def model_size_bytes(
@@ -97,13 +108,41 @@ def model_size_bytes(
     config: SubnetConfig,
     sparsity: Sequence[float] | None = None,
     index_bits: int | None = None,
-    early_exit: bool = False,
+    exits: Sequence[int] | None = None,
 ) -> float:
-    """Model size in bytes at the chosen bit widths (ALBERT shared blocks counted once, as the union)."""
-    return sum(model_size_breakdown(arch, config, sparsity, index_bits, early_exit).values()) / 8.0
+    """Model size in bytes at the chosen bit widths (ALBERT shared blocks counted once, as the union):
+    what ``weights.safetensors`` of an export holds, up to its header."""
+    return sum(model_size_breakdown(arch, config, sparsity, index_bits, exits).values()) / 8.0
 
 
-def parameter_count(arch: Architecture, config: SubnetConfig, early_exit: bool = False) -> int:
+def onnx_size_bytes(arch: Architecture, config: SubnetConfig, exits: Sequence[int] | None = None) -> float:
+    """Bytes of the weights of the ONNX deployment (:mod:`evosearch.deploy.onnx`), up to graph overhead:
+    matrices of layers at <= 8 bits as int8 with a float32 scale and an int8 zero point per
+    output channel, other matrices, embedding tables, biases, norms and the kept exit ramps as
+    float32 (ALBERT's embedding projection at int8 for <= 8-bit embeddings). A shared ALBERT
+    block is stored once per segment that runs it."""
+    H, E, d = arch.hidden_size, arch.embedding_size, arch.head_dim
+    tables = (arch.vocab_size + arch.max_position_embeddings + arch.type_vocab_size) * E
+    total = (tables + 2 * E) * 4.0
+    if arch.has_projection:
+        total += E * H * (1 + 5 / E if config.embedding_bits <= 8 else 4) + H * 4
+    kept = ramp_layers(arch, exits)
+    seen = set()
+    for i, layer in enumerate(config.layers):
+        segment = next(k for k, end in enumerate(kept) if i <= end)
+        key = (arch.block_of_layer[i], layer.heads, layer.ffn, layer.bits, segment)
+        if key in seen:
+            continue
+        seen.add(key)
+        hd = layer.heads * d
+        matrices = 4 * H * hd + 2 * H * layer.ffn
+        channels = 3 * hd + H + layer.ffn + H  # output channels of the six matrices
+        total += matrices * (1 if layer.bits <= 8 else 4) + (channels * 5 if layer.bits <= 8 else 0)
+        total += block_vector_params(H, d, layer.heads, layer.ffn) * 4
+    return total + len(kept) * ramp_params(arch) * 4.0
+
+
+def parameter_count(arch: Architecture, config: SubnetConfig, exits: Sequence[int] | None = None) -> int:
     """Stored parameters (shared ALBERT blocks counted once, as the union of what layers keep)."""
     H, E, d = arch.hidden_size, arch.embedding_size, arch.head_dim
     n = (arch.vocab_size + arch.max_position_embeddings + arch.type_vocab_size) * E + 2 * E
@@ -111,9 +150,7 @@ def parameter_count(arch: Architecture, config: SubnetConfig, early_exit: bool =
         n += E * H + H
     for heads, ffn, _bits, _sp in stored_blocks(arch, config):
         n += block_matrix_params(H, d, heads, ffn) + block_vector_params(H, d, heads, ffn)
-    ramps = arch.num_layers if early_exit else 1
-    n += ramps * (H * H + H + H * arch.num_labels + arch.num_labels)
-    return n
+    return n + len(ramp_layers(arch, exits)) * ramp_params(arch)
 
 
 def macs(
@@ -138,6 +175,37 @@ def macs(
     for op in ops:
         if isinstance(op, Gemm):
             total += op.count * op.m * op.k * op.n * (1.0 - op.sparsity)
+    return total
+
+
+@functools.lru_cache(maxsize=65536)
+def _gemm_macs_of_layer(hidden: int, head_dim: int, heads: int, ffn: int, span, seq_len: int, sparsity: float,
+                        span_ramp: int) -> float:
+    ops = layer_ops(hidden, head_dim, heads, ffn, 32, span, seq_len, sparsity, span_ramp)
+    return sum(op.count * op.m * op.k * op.n * (1.0 - op.sparsity) for op in ops if isinstance(op, Gemm))
+
+
+def _gemm_macs(ops) -> float:
+    return sum(op.count * op.m * op.k * op.n * (1.0 - op.sparsity) for op in ops if isinstance(op, Gemm))
+
+
+def expected_macs(arch: Architecture, config: SubnetConfig, workload, span_ramp: int = 0,
+                  sparsity: Sequence[float] | None = None, exits: Sequence[int] | None = None) -> float:
+    """Multiply-accumulates per sentence, averaged over a :class:`~evosearch.workload.Workload`:
+    each sentence at its own length runs the layers up to its exit, and the exit ramps kept by the
+    deployment (``exits`` and the last layer) that it passes."""
+    s = _sparsity(arch, sparsity)
+    kept = set(ramp_layers(arch, exits))
+    ramp = _gemm_macs(ramp_ops(arch.hidden_size, arch.num_labels, 32))
+    total = 0.0
+    for (length, exit_layer), share in workload.pairs().items():
+        work = _gemm_macs(embedding_ops(arch.embedding_size, arch.hidden_size, arch.has_projection,
+                                        config.embedding_bits, length))
+        for i, layer in enumerate(config.layers[: exit_layer + 1]):
+            work += _gemm_macs_of_layer(arch.hidden_size, arch.head_dim, layer.heads, layer.ffn, layer.span, length,
+                                        s[i], span_ramp)
+            work += ramp if i in kept else 0.0
+        total += share * work
     return total
 
 

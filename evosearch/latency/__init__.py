@@ -1,35 +1,20 @@
-"""Measured CPU latency of extracted sub-networks and a per-machine latency predictor.
+"""CPU latency of the deployment evosearch ships (ONNX Runtime with early exit), measured and predicted.
 
-* :func:`measure_latency` / :func:`measure_subnet`: time one inference (median and IQR of
-  repeats after warm-up, threads pinned) of an extracted sub-network, float and int8 dynamic.
-* :func:`inference_model`: the measured model, a plain-torch rebuild of ``extract(...)`` whose
-  ``nn.Linear`` modules dynamic quantization can replace.
-* :class:`LatencyPredictor`, :func:`calibrate`, :func:`validate`, :func:`load_predictor`: a
-  lookup-table (plus regression) latency model fitted by ``evosearch calibrate``.
+* :class:`LatencyModel` — predicted per-sentence latency of an exported sub-network, from its
+  layers, its exit layout, the sentence's length and the exit it takes (:mod:`.model`);
+* :func:`calibrate`, :func:`validate`, :func:`ensure_latency_model` — fit it on this machine by
+  timing exported random sub-networks, check it on held-out ones, cache it (:mod:`.calibrate`);
+* :func:`time_full_depth`, :func:`time_sentences` — the timing protocol (:mod:`.measure`).
 """
 
+from .calibrate import ValidationResult, calibrate, ensure_latency_model, mape, random_subnet, spearman, validate
 from .errors import LatencyError
-from .measure import STATISTICS, LatencyMeasurement, SubnetLatency, measure_interleaved, measure_latency, measure_subnet, num_threads
-from .predictor import (
-    LatencyPredictor,
-    ValidationResult,
-    calibrate,
-    calibration_steps,
-    default_predictor_path,
-    latency_cache_dir,
-    load_predictor,
-    machine_id,
-    mape,
-    measure_deployment,
-    random_subnet,
-    spearman,
-    validate,
-)
-from .runtime import INT8_MAX_BITS, InferenceModel, inference_model, int8_flags
+from .machine import machine_id, predictor_path
+from .measure import random_sentence, time_full_depth, time_sentences
+from .model import LatencyModel, segments
 
 __all__ = [
-    "INT8_MAX_BITS", "STATISTICS", "InferenceModel", "LatencyError", "LatencyMeasurement", "LatencyPredictor", "SubnetLatency",
-    "ValidationResult", "calibrate", "calibration_steps", "default_predictor_path", "inference_model", "int8_flags", "latency_cache_dir",
-    "load_predictor", "machine_id", "mape", "measure_deployment", "measure_interleaved", "measure_latency", "measure_subnet", "num_threads",
-    "random_subnet", "spearman", "validate",
+    "LatencyError", "LatencyModel", "ValidationResult", "calibrate", "ensure_latency_model", "machine_id", "mape",
+    "predictor_path", "random_sentence", "random_subnet", "segments", "spearman", "time_full_depth", "time_sentences",
+    "validate",
 ]

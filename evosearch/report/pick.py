@@ -153,8 +153,9 @@ class PickResult:
             "metrics_on": run.front_dev,
             "on_front": self.candidate_id in run.front_ids,
         }
-        if "exit_distribution" in row and isinstance(row["exit_distribution"], str):
-            out["exit_distribution"] = json.loads(row["exit_distribution"])
+        shares = sorted((c for c in row.index if c.startswith("exit_share_")), key=lambda c: int(c.rsplit("_", 1)[1]))
+        if shares:
+            out["exit_distribution"] = [float(row[c]) for c in shares]
         if run.rescored and self.candidate_id in run.final_front.index:
             full = run.final_front.loc[self.candidate_id]
             out["full_dev_metrics"] = {m: float(full[m]) for m in run.metrics if m in full and pd.notna(full[m])}

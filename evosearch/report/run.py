@@ -29,22 +29,6 @@ class UnknownMetricError(ReportError, KeyError):
         return self.args[0] if self.args else ""
 
 
-# name -> (display name, unit family); directions come from evosearch.search.METRICS
-DISPLAY = {
-    "error": ("Error", "percent"),
-    "accuracy": ("Accuracy", "percent"),
-    "mean_exit_layer": ("Mean exit layer", "count_plain"),
-    "params": ("Parameters", "count"),
-    "model_size_bytes": ("Model size", "bytes"),
-    "macs": ("MACs per input", "count"),
-    "iccr": ("ICCR", "plain"),
-    "latency_ms": ("Latency", "ms"),
-    "cpu_latency_ms": ("CPU latency", "ms"),
-    "energy_uj": ("Energy", "uj"),
-    "memory_kb": ("On-chip memory", "kb"),
-    "fits_on_chip": ("Fits on chip", "plain"),
-}
-
 _FAMILIES = {
     # family -> list of (unit label, multiplier applied to the stored value), smallest unit first
     "bytes": [("B", 1.0), ("KB", 1e-3), ("MB", 1e-6), ("GB", 1e-9)],
@@ -79,16 +63,12 @@ class Unit:
         return f"{v:.4g}"
 
 
-def metric_direction(metric: str) -> str:
-    """``min`` or ``max``, as the search defines it (``min`` for metrics it does not know)."""
-    from ..search.objectives import METRICS
-
-    return METRICS[metric].direction if metric in METRICS else "min"
-
-
 def unit_for(metric: str, values=None) -> Unit:
     """Display name, unit and scale of ``metric``; size-like units adapt to the ``values`` shown."""
-    name, family = DISPLAY.get(metric, (metric, "plain"))
+    from ..metrics import METRICS, direction as metric_direction
+
+    known = METRICS.get(metric)
+    name, family = (known.label, known.unit) if known else (metric, "plain")
     direction = metric_direction(metric)
     if family == "percent":
         return Unit(metric, name, "%", 100.0, direction)
@@ -140,11 +120,13 @@ class Run:
         skip = {"generation", "stage", "genome", "config", "thresholds", "cv", "feasible", "eval_time_s",
                 "cached_model", "exit_distribution"}
         cols = [c for c in self.candidates.columns
-                if c not in skip and not c.startswith(("F_", "G_", "_")) and c != "id"]
+                if c not in skip and not c.startswith(("F_", "G_", "_", "exit_share_")) and c != "id"]
         return list(dict.fromkeys(self.objectives + [c for c in cols if c not in self.objectives]))
 
     def direction(self, metric: str) -> str:
-        return metric_direction(metric)
+        from ..metrics import direction
+
+        return direction(metric)
 
     def sign(self, metric: str) -> float:
         return 1.0 if self.direction(metric) == "min" else -1.0

@@ -10,7 +10,8 @@
 
 from .algorithms import ALGORITHMS, Algorithm, DeapNSGA2, LocalSearch, PymooAlgorithm, RandomSearch, make_algorithm
 from .evaluator import Evaluator, Record, front_mask, genome_key, hypervolume, reference_point
-from .objectives import METRICS, Constraint, ObjectiveError, ObjectiveSet
+from ..metrics import METRICS
+from .objectives import Constraint, ObjectiveError, ObjectiveSet
 from .run import LocalPool, RunFolderError, SearchResult, SearchRun
 from .space import BoundSpace, SearchSpace, SearchSpaceError
 

@@ -24,7 +24,7 @@ class SearchContext:
 
     @classmethod
     def build(cls, supernet: str | Path, space: SearchSpace, objectives: ObjectiveSet, *, task: str | None = None,
-              dev_subset: int | None = None, batch_size: int = 128) -> "SearchContext":
+              dev_subset: int | None = None, batch_size: int = 32) -> "SearchContext":
         from ..training import load_checkpoint
         from .devdata import dev_batches
 
@@ -51,4 +51,4 @@ class SearchContext:
         return cls.build(config["supernet"], SearchSpace.from_dict(config["space"], where=f"{where}: space"),
                          ObjectiveSet.from_dict(config["objectives"], where=f"{where}: objectives"),
                          task=config.get("task"), dev_subset=config.get("dev_subset"),
-                         batch_size=int(config.get("batch_size", 128)))
+                         batch_size=int(config.get("batch_size", 32)))

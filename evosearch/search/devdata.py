@@ -10,7 +10,7 @@ import numpy as np
 
 
 def dev_batches(tokenizer, task_spec: str, *, seed: int = 0, max_length: int = 128, subset: int | None = None,
-                batch_size: int = 128, subset_seed: int = 0):
+                batch_size: int = 32, subset_seed: int = 0):
     """``(subset_batches, full_batches, info)`` of the task's validation split.
 
     ``subset=None`` (or >= the split size) uses the whole split for both.

@@ -8,10 +8,9 @@ distribution for *any* threshold vector follow without the model (:func:`early_e
 
 from __future__ import annotations
 
-import json
 import math
 import time
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -20,7 +19,9 @@ import torch
 
 from ..supernet import SubnetConfig, Supernet, early_exit
 from ..supernet.inference import LayerStates, collect_exit_logits, collect_states, early_exit_run
-from .objectives import METRICS, ObjectiveError, ObjectiveSet, cpu_latency_predictor
+from ..metrics import METRICS, MetricInputs
+from ..workload import Workload
+from .objectives import ObjectiveError, ObjectiveSet, cpu_latency_model
 from .space import BoundSpace, SearchSpaceError
 
 
@@ -60,7 +61,7 @@ class Evaluator:
     """
 
     def __init__(self, supernet: Supernet, batches: Sequence[Mapping], space: BoundSpace,
-                 objectives: ObjectiveSet, cache_size: int = 512, lazy: bool = True):
+                 objectives: ObjectiveSet, cache_size: int = 512, lazy: bool = True, latency_model=None):
         if not batches:
             raise SearchSpaceError("the evaluator got no dev batches")
         self.supernet = supernet.eval()
@@ -87,11 +88,10 @@ class Evaluator:
                 lengths += [int(b["input_ids"].shape[1])] * int(b["input_ids"].shape[0])
             else:
                 lengths += [int(x) for x in torch.as_tensor(mask).sum(dim=1).tolist()]
-        self.seq_lens = dict(Counter(lengths))
-        self.mean_len = max(1, int(round(sum(lengths) / len(lengths))))
-        self._cpu_predictor = None
-        if "cpu_latency_ms" in objectives.metrics:
-            self._cpu_predictor = cpu_latency_predictor(self.arch, objectives.cpu_predictor)
+        self.workload = Workload(tuple(lengths), self.arch.num_layers)  # the dev sentences, in batch order
+        self.latency_model = latency_model
+        if "cpu_latency_ms" in objectives.metrics and latency_model is None:
+            self.latency_model = cpu_latency_model(supernet, objectives)
 
     @property
     def num_examples(self) -> int:
@@ -146,11 +146,12 @@ class Evaluator:
 
     def metrics(self, config: SubnetConfig, thresholds: Sequence[float], sparsity=None,
                 early_exit_only: bool = False) -> tuple[dict, bool]:
+        """Every metric the objectives need (:data:`evosearch.metrics.METRICS`), and whether the
+        exit logits came from the cache. With a model run, also accuracy, error, the mean exit
+        layer and the share of dev sentences leaving at each exit (``exit_share_<k>``)."""
         wanted = self.objectives.metrics
-        out: dict[str, float] = {}
         cached = False
-        dist = None
-        L = self.arch.num_layers
+        accuracy, exits = None, None
         if any(METRICS[m].model for m in wanted):
             if early_exit_only and config not in self._cache:
                 config.validate(self.arch)
@@ -159,71 +160,39 @@ class Evaluator:
             else:
                 logits, cached = self.exit_logits(config)
                 preds, exit_layer = early_exit(logits, list(thresholds))
-            acc = float((preds == self.labels).float().mean())
-            counts = torch.bincount(exit_layer, minlength=L).double()
-            dist = (counts / counts.sum()).tolist()
-            out["accuracy"] = acc
-            out["error"] = 1.0 - acc
-            out["mean_exit_layer"] = float(sum((i + 1) * p for i, p in enumerate(dist)))
-            out["exit_distribution"] = json.dumps([round(p, 6) for p in dist])
-        from ..hardware import proxies
-
-        early = any(t > 0 for t in thresholds)
-        if "params" in wanted:
-            out["params"] = float(proxies.parameter_count(self.arch, config, early_exit=early))
-        if "model_size_bytes" in wanted:
-            out["model_size_bytes"] = float(proxies.model_size_bytes(self.arch, config, sparsity, early_exit=early))
-        if "iccr" in wanted:
-            out["iccr"] = float(proxies.iccr(self.arch, config, sparsity))
-        if "macs" in wanted:
-            out["macs"] = self._expected_macs(config, dist, sparsity)
-        if self.objectives.needs_target:
-            from ..hardware import estimate
-
-            cost = estimate(self.arch, config, self.objectives.target, seq_lens=self.seq_lens,
-                            exit_distribution=dist, sparsity=sparsity, span_ramp=self.supernet.span_ramp)
-            out["latency_ms"] = float(cost.latency_ms)
-            out["energy_uj"] = float(cost.energy_uj)
-            out["memory_kb"] = float(cost.memory_kb)
-            out["fits_on_chip"] = 1.0 if cost.fits_on_chip else 0.0
-        if self._cpu_predictor is not None:
-            exits = dist or [0.0] * (L - 1) + [1.0]
-            out["cpu_latency_ms"] = float(sum(p * self._cpu_predictor.predict(config, exit_layer=k + 1)
-                                              for k, p in enumerate(exits) if p > 0))
+            accuracy = float((preds == self.labels).float().mean())
+            exits = exit_layer.tolist()
+        inputs = MetricInputs(self.arch, config, thresholds, self.workload.with_exits(exits), accuracy, sparsity,
+                              self.objectives.target, self.supernet.span_ramp, self.latency_model)
+        out: dict[str, float] = {}
+        if accuracy is not None:
+            for name in ("accuracy", "error", "mean_exit_layer"):
+                out[name] = float(METRICS[name].compute(inputs))
+            out.update({f"exit_share_{k}": p for k, p in enumerate(inputs.workload.exit_distribution())})
+        for name in wanted:
+            if name not in out:
+                out[name] = float(METRICS[name].compute(inputs))
         return out, cached
-
-    def _expected_macs(self, config: SubnetConfig, dist, sparsity) -> float:
-        from ..hardware import proxies
-
-        L = self.arch.num_layers
-        dist = dist or [0.0] * (L - 1) + [1.0]
-        total = 0.0
-        for k, p in enumerate(dist):
-            if p <= 0:
-                continue
-            prefix = SubnetConfig(config.layers[: k + 1], config.embedding_bits, config.quant)
-            total += p * proxies.macs(self.arch, prefix, seq_len=self.mean_len, span_ramp=self.supernet.span_ramp,
-                                      sparsity=None if sparsity is None else list(sparsity)[: k + 1] + [0.0] * (L - k - 1))
-        return float(total)
 
 
 def reference_point(space: BoundSpace, objectives: ObjectiveSet, evaluator: Evaluator, margin: float = 1.1) -> list[float]:
     """A fixed hypervolume reference point in pymoo's minimisation space (``sign * value``).
 
-    Explicit values from the objective set win. Otherwise: ``error`` 1.0, ``accuracy`` 0,
-    ``mean_exit_layer`` L, ``iccr`` 0; cost metrics: ``margin`` x their value at the space's
-    most expensive point (largest of every gene, no early exit), which bounds every candidate.
+    Explicit values from the objective set win. Otherwise the metric's own reference
+    (:data:`evosearch.metrics.METRICS`: ``error`` 1, ``accuracy`` 0, ...), ``mean_exit_layer`` L;
+    cost metrics: ``margin`` x their value at the space's most expensive point (largest of every
+    gene, no early exit), which bounds every candidate.
     """
     config, thresholds = space.largest()
     costs = None
     ref = []
-    fixed = {"error": 1.0, "accuracy": 0.0, "mean_exit_layer": float(space.arch.num_layers), "iccr": 0.0,
-             "fits_on_chip": 0.0}
     for name, sign in zip(objectives.objectives, objectives.signs):
         if name in objectives.reference_point:
             value = objectives.reference_point[name]
-        elif name in fixed:
-            value = fixed[name]
+        elif METRICS[name].reference is not None:
+            value = METRICS[name].reference
+        elif name == "mean_exit_layer":
+            value = float(space.arch.num_layers)
         else:
             if costs is None:
                 no_exit = tuple(0.0 for _ in thresholds)

@@ -11,14 +11,14 @@ Every constraint becomes a pymoo inequality ``G <= 0`` (``value - bound`` for ``
 ``bound - value`` for ``>=``): infeasible candidates are kept and ranked by the algorithm
 (constraint domination), never silently dropped.
 
-Metrics (see :data:`METRICS`): ``error`` (1 - accuracy on the dev subset, with early exits),
-``accuracy``, ``mean_exit_layer``, ``params``, ``model_size_bytes``, ``macs`` (expected over
-exits, mean dev length), ``iccr`` (P-BERT, kept for comparison only), and — on a hardware target
-(:mod:`evosearch.hardware`) — ``latency_ms``, ``energy_uj``, ``memory_kb``, ``fits_on_chip``,
-all expectations over the measured per-input exit distribution and the dev length histogram
-(EdgeBERT's accounting). ``cpu_latency_ms``: the expected latency of the extracted sub-network
-over the exit distribution, from :mod:`evosearch.latency`'s predictor (``cpu_predictor: PATH``,
-default: the one ``evosearch calibrate`` made for this machine).
+Metrics: the registry :data:`evosearch.metrics.METRICS` (name, direction, unit, how computed):
+``error`` / ``accuracy`` (on the dev subset, with early exits), ``mean_exit_layer``, ``params``,
+``model_size_bytes`` (at the bit widths), ``onnx_size_bytes``, ``macs``, ``iccr`` (P-BERT, for
+comparison only), and, on a hardware target (:mod:`evosearch.hardware`), ``latency_ms``,
+``energy_uj``, ``memory_kb``, ``fits_on_chip``; ``cpu_latency_ms``: the ONNX Runtime deployment on
+this CPU at ``cpu_threads`` threads (default 1), predicted by :mod:`evosearch.latency`
+(``cpu_predictor: PATH``, default this machine's model, calibrated on first use). Costs are
+expectations over the dev sentences and the exit each one takes (:mod:`evosearch.workload`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..metrics import METRICS
 from ..yamlfiles import load_yaml
 from .space import SearchSpaceError
 
@@ -35,30 +36,6 @@ from .space import SearchSpaceError
 class ObjectiveError(SearchSpaceError):
     """A malformed objective set: unknown metric, bad constraint, wrong type."""
 
-
-@dataclass(frozen=True)
-class Metric:
-    name: str
-    direction: str  # "min" or "max"
-    doc: str
-    hardware: bool = False  # needs a hardware target
-    model: bool = False  # needs the supernet forward (accuracy / exits)
-
-
-METRICS: dict[str, Metric] = {m.name: m for m in [
-    Metric("error", "min", "1 - accuracy on the dev subset, with early exits", model=True),
-    Metric("accuracy", "max", "accuracy on the dev subset, with early exits", model=True),
-    Metric("mean_exit_layer", "min", "mean number of layers run per input (1..L)", model=True),
-    Metric("params", "min", "stored parameters (proxy)"),
-    Metric("model_size_bytes", "min", "model size at the chosen bit widths (proxy)"),
-    Metric("macs", "min", "expected multiply-accumulates per input over the exit distribution", model=True),
-    Metric("iccr", "max", "P-BERT's inverted computational complexity ratio (comparison only)"),
-    Metric("latency_ms", "min", "expected latency on the hardware target", hardware=True, model=True),
-    Metric("energy_uj", "min", "expected energy on the hardware target", hardware=True, model=True),
-    Metric("memory_kb", "min", "on-chip memory footprint on the hardware target", hardware=True),
-    Metric("fits_on_chip", "max", "1 if weights and activations fit the target's on-chip memories", hardware=True),
-    Metric("cpu_latency_ms", "min", "expected predicted CPU latency (evosearch.latency)", model=True),
-]}
 
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][\w]*)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
 
@@ -105,9 +82,10 @@ class ObjectiveSet:
     constraints: tuple[Constraint, ...] = ()
     target: str | None = None
     reference_point: Mapping[str, float] = field(default_factory=dict)
-    cpu_predictor: str | None = None  # a saved LatencyPredictor (JSON); default: this machine's calibrated one
+    cpu_predictor: str | None = None  # a saved latency model (JSON); default: this machine's, calibrated on first use
+    cpu_threads: int = 1  # ONNX Runtime threads of the CPU deployment cpu_latency_ms predicts
 
-    KEYS = ("objectives", "constraints", "target", "reference_point", "cpu_predictor", "description")
+    KEYS = ("objectives", "constraints", "target", "reference_point", "cpu_predictor", "cpu_threads", "description")
 
     def __post_init__(self):
         object.__setattr__(self, "objectives", tuple(self.objectives))
@@ -156,9 +134,12 @@ class ObjectiveSet:
             raise ObjectiveError(f"{where}: 'reference_point' must map objective names to numbers")
         predictor = data.get("cpu_predictor")
         if predictor is not None and not isinstance(predictor, str):
-            raise ObjectiveError(f"{where}: 'cpu_predictor' must be the path of a saved latency predictor")
+            raise ObjectiveError(f"{where}: 'cpu_predictor' must be the path of a saved latency model")
+        threads = data.get("cpu_threads", 1)
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ObjectiveError(f"{where}: 'cpu_threads' must be a positive integer (ONNX Runtime threads), got {threads!r}")
         return cls(tuple(objectives), tuple(Constraint.parse(c, f"{where}: constraints") for c in constraints),
-                   target, {k: float(v) for k, v in ref.items()}, predictor)
+                   target, {k: float(v) for k, v in ref.items()}, predictor, threads)
 
     @classmethod
     def load(cls, path_or_name: str | Path) -> "ObjectiveSet":
@@ -171,6 +152,8 @@ class ObjectiveSet:
                "target": self.target, "reference_point": dict(self.reference_point)}
         if self.cpu_predictor:
             out["cpu_predictor"] = self.cpu_predictor
+        if "cpu_latency_ms" in self.metrics:
+            out["cpu_threads"] = self.cpu_threads
         return out
 
     @property
@@ -198,15 +181,13 @@ class ObjectiveSet:
         return [c.g(metrics[c.metric]) for c in self.constraints]
 
 
-def cpu_latency_predictor(arch, path: str | None = None):
-    """The CPU latency predictor (:mod:`evosearch.latency`) for ``arch``: from ``path``, else the one
-    ``evosearch calibrate`` made for this machine (batch 1, 32 tokens)."""
+def cpu_latency_model(supernet, objectives: "ObjectiveSet"):
+    """The latency model of ``cpu_latency_ms``: from the objective set's ``cpu_predictor`` file, else
+    this machine's for the supernet's architecture at ``cpu_threads`` threads (calibrated now,
+    time-bounded, if the machine has none yet)."""
+    from ..latency import LatencyError, ensure_latency_model
+
     try:
-        from ..latency import LatencyError, LatencyPredictor, load_predictor
-    except ImportError:
-        raise ObjectiveError("metric 'cpu_latency_ms' needs evosearch.latency (a CPU latency predictor), "
-                             "which this installation does not have") from None
-    try:
-        return LatencyPredictor.load(path, arch) if path else load_predictor(arch)
+        return ensure_latency_model(supernet, threads=objectives.cpu_threads, path=objectives.cpu_predictor)
     except LatencyError as err:
         raise ObjectiveError(f"metric 'cpu_latency_ms': {err}") from None

@@ -34,7 +34,8 @@ def _worker_class():
 
         @ray.remote(num_cpus=1, max_restarts=0)
         class EvalWorker:
-            def __init__(self, arch, span_ramp, state, batches, space, objectives, threads=1, cache_size=512):
+            def __init__(self, arch, span_ramp, state, batches, space, objectives, latency_model=None, threads=1,
+                         cache_size=512):
                 import torch
 
                 from evosearch.supernet import Supernet
@@ -43,7 +44,8 @@ def _worker_class():
                 torch.set_num_threads(threads)
                 supernet = Supernet(arch, span_ramp=span_ramp)
                 supernet.load_state_dict(state)
-                self.evaluator = Evaluator(supernet, batches, space, objectives, cache_size=cache_size)
+                self.evaluator = Evaluator(supernet, batches, space, objectives, cache_size=cache_size,
+                                           latency_model=latency_model)
 
             def evaluate(self, genomes, anchor=None):
                 before = self.evaluator.forward_calls
@@ -60,13 +62,14 @@ class RayPool:
     """A pool of Ray actors that evaluate genomes; same interface as :class:`LocalPool`.
 
     ``on_dispatch``: called with the pool after each round of task submission (a hook for
-    fault-injection tests, e.g. ``ray.kill(pool.actors[0])``).
+    fault-injection tests, e.g. ``ray.kill(pool.actors[0])``). ``latency_model``: the CPU latency
+    model of ``cpu_latency_ms`` (the driver's), shipped to every worker.
     """
 
     def __init__(self, supernet, batches: Sequence[Mapping], space: BoundSpace, objectives: ObjectiveSet,
                  num_workers: int = 2, address: str | None = None, threads_per_worker: int = 1,
                  tasks_per_worker: int = 2, max_failures: int | None = None,
-                 on_dispatch: Callable[["RayPool"], None] | None = None):
+                 on_dispatch: Callable[["RayPool"], None] | None = None, latency_model=None):
         import ray
 
         if num_workers < 1:
@@ -88,7 +91,9 @@ class RayPool:
         self.on_dispatch = on_dispatch
         self.space = space
         state = {k: v.detach().cpu() for k, v in supernet.state_dict().items()}
-        self._args = (supernet.arch, supernet.span_ramp, ray.put(state), ray.put(list(batches)), space, objectives)
+        # the driver's latency model travels with the task: workers never look for (or calibrate) their own
+        self._args = (supernet.arch, supernet.span_ramp, ray.put(state), ray.put(list(batches)), space, objectives,
+                      latency_model)
         self.actors = [self._spawn() for _ in range(num_workers)]
         self.forward_calls = 0
         self.failures = 0

@@ -4,11 +4,11 @@ Stages, in order (each resumable):
 
 1. **evolve** — the generational loop of the chosen algorithm on the dev subset;
 2. **local** (``local_search=True``) — Pareto local search (Paquete, Chiarandini and Stützle,
-   2004): every front member's one-gene neighbours are evaluated, round after round, until no
-   neighbour of any member is left unevaluated, so no one-gene change dominates a member. A
-   member's neighbours run only as deep as their exits send each example and start from the
-   member's hidden states where their layers agree (:meth:`Evaluator.anchor`), and neighbours
-   that differ only in exit thresholds cost no model run at all;
+   2004): front members have their one-gene neighbours evaluated, one member at a time, until
+   every member's neighbourhood is evaluated, so no one-gene change dominates a member. A
+   member's scan stops early when it leaves the front. Its neighbours run only as deep as their
+   exits send each example and start from the member's hidden states where their layers agree
+   (:meth:`Evaluator.anchor`); neighbours that differ only in exit thresholds cost no model run;
 3. **final** — the front re-scored on the full dev set and filtered again: members that the
    full-dev values show dominated are kept in ``final_front.csv`` but marked
    ``on_full_front = 0``; pick, export and the report offer only the others. The reference
@@ -24,10 +24,10 @@ Run folder (``results/<run-name>/``):
   generation, stage, genome, decoded config (JSON), thresholds, every metric, ``F_*``, ``G_*``,
   ``cv``, ``feasible``, ``eval_time_s``; read it with ``pandas.read_csv``;
 * ``fronts.csv`` — the Pareto front of everything evaluated so far, after each generation and
-  local-search round (``generation`` column);
-* ``hypervolume.csv`` — per generation / round: stage, evaluations, model runs, front size,
+  local-search step (one member's scan; ``generation`` column);
+* ``hypervolume.csv`` — per generation / local-search step: stage, evaluations, model runs, front size,
   hypervolume, seconds, and with a surrogate its held-out Kendall tau per objective;
-* ``checkpoint.pkl`` — after each generation and round (written atomically): the algorithm
+* ``checkpoint.pkl`` — after each generation and local-search step (written atomically): the algorithm
   object with its random state, the archive, counters, and Python/NumPy/torch RNG states;
 * ``final_front.csv`` — the final front re-scored on the full dev set (``subset_*`` columns hold
   the dev-subset values, ``on_full_front`` the re-filtering);
@@ -43,7 +43,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import pickle
 import random
 import time
@@ -57,6 +56,7 @@ import torch
 import yaml
 
 from ..errors import EvosearchError
+from ..fileio import atomic_write
 from .algorithms import Algorithm, make_algorithm
 from .evaluator import Evaluator, Record, front_mask, genome_key, hypervolume, reference_point
 from .objectives import ObjectiveSet
@@ -265,7 +265,7 @@ class SearchRun:
                     break
                 row = dict(zip(header, values))
                 genome = tuple(int(x) for x in row["genome"].split("-")) if row["genome"] else ()
-                metrics = {c: (row[c] if c == "exit_distribution" else float(row[c]))
+                metrics = {c: (row[c] if c == "exit_distribution" else float(row[c]))  # (a JSON column before 0.2)
                            for c in header if c not in fixed and not c.startswith(("F_", "G_"))}
                 rec = Record(genome, json.loads(row["config"]), tuple(json.loads(row["thresholds"])), metrics,
                              tuple(float(row[f"F_{i}"]) for i in range(n_f)),
@@ -290,7 +290,7 @@ class SearchRun:
         self.counts = {"evaluations": state["evaluations"], "model_runs": state["model_runs"]}
         self.in_archive = set(self.archive)
         local_round = state.get("local_round")
-        if local_round is not None and state["generation"] + 1 < self.generations:
+        if local_round is not None and state["generation"] + 1 < self.generations:  # (local_round: members scanned)
             raise RunFolderError(f"cannot extend {self.folder} to {self.generations} generations: its local-search "
                                  "stage has started; start a new run instead")
         if local_round is None:
@@ -392,34 +392,54 @@ class SearchRun:
             bar.close()
         return False
 
-    def _local_search(self, algo, first_round: int) -> None:
-        """Pareto local search: rounds of one-gene neighbourhoods of the front until none is left."""
+    def _local_search(self, algo, first_step: int) -> None:
+        """Pareto local search, one front member at a time: the first member (in objective order)
+        with unscored one-gene neighbours has them scored, cheapest and most promising first, in
+        chunks; the scan stops early when the member leaves the front (something dominates it).
+        It ends when every front member's neighbourhood is scored: no neighbour dominates a member."""
         from tqdm.auto import tqdm
 
-        bar = tqdm(desc=f"local search {self.folder.name}", unit="round", disable=not self.progress,
-                   dynamic_ncols=True, initial=first_round)
-        round_ = first_round
+        chunk = max(8, 4 * int(getattr(self.pool, "num_workers", 1)))
+        bar = tqdm(desc=f"local search {self.folder.name}", unit="member", disable=not self.progress,
+                   dynamic_ncols=True, initial=first_step)
+        step = first_step
         try:
             while True:
                 t0 = time.perf_counter()
-                front = self._front()
-                anchors: dict[tuple, tuple] = {}
-                for member in front:
-                    for neighbour in one_gene_neighbours(member.genome, self.space.upper):
-                        if neighbour not in self.in_archive:  # (a resumed round finds some already scored)
-                            anchors.setdefault(neighbour, member.genome)
-                if not anchors:
+                member = next((m for m in self._front() if self._unscored(m.genome)), None)
+                if member is None:
                     break
-                self._checkpoint(algo, self.generations - 1, round_)  # a resumed round asks the same neighbours
-                genomes = list(anchors)
-                new = self._evaluate(genomes, self.generations + round_, "local", anchors)
-                front = self._record(self.generations + round_, "local", new, t0)
-                round_ += 1
-                self._checkpoint(algo, self.generations - 1, round_)
-                bar.set_postfix(neighbours=new, front=len(front), refresh=False)
+                todo = self._unscored(member.genome)
+                new = 0
+                for start in range(0, len(todo), chunk):
+                    part = todo[start:start + chunk]
+                    new += self._evaluate(part, self.generations + step, "local", {g: member.genome for g in part})
+                    if member.genome not in {r.genome for r in self._front()}:
+                        break  # dominated: its other neighbours need not be scored
+                front = self._record(self.generations + step, "local", new, t0)
+                step += 1
+                self._checkpoint(algo, self.generations - 1, step)
+                bar.set_postfix(front=len(front), hv=f"{self.history[-1].hypervolume:.4g}", refresh=False)
                 bar.update(1)
         finally:
             bar.close()
+
+    def _unscored(self, genome: tuple) -> list[tuple]:
+        """``genome``'s one-gene neighbours not yet in the archive, in the order local search scores
+        them: exit-threshold changes first (no model run), then changes towards cheaper values
+        (fewer heads or neurons, fewer bits, shorter spans: the likely dominators), later layers
+        before earlier ones (fewer sentences reach them), embedding bits last (a full run)."""
+        slots = [self.space.slots[i] for i in self.space.free]
+
+        def order(neighbour):
+            pos = next(p for p, (a, b) in enumerate(zip(genome, neighbour)) if a != b)
+            slot = slots[pos]
+            cheaper = neighbour[pos] > genome[pos] if slot.gene == "exit_threshold" else neighbour[pos] < genome[pos]
+            kind = {"exit_threshold": 0, "embedding_bits": 2}.get(slot.gene, 1)
+            layer = -1 if slot.layer is None else slot.layer
+            return (kind, not cheaper, -layer, pos, neighbour[pos])
+
+        return sorted((n for n in one_gene_neighbours(genome, self.space.upper) if n not in self.in_archive), key=order)
 
     def _front(self) -> list[Record]:
         recs = [self.lookup[g] for g in self.archive]
@@ -509,13 +529,3 @@ class SearchRun:
         writer.writeheader()
         writer.writerows(rows)
         atomic_write(self.folder / "baselines.csv", buf.getvalue().encode())
-
-
-def atomic_write(path: Path, data: bytes):
-    """Write ``data`` to ``path`` through a synced temporary file and a rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
