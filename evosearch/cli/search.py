@@ -7,14 +7,16 @@ import os
 import time
 from pathlib import Path
 
+from ..errors import EvosearchError
+
 DESCRIPTION = """\
 Search the sub-networks of a trained supernet for the Pareto front of accuracy against cost.
 
 Each candidate (genome) fixes, per virtual layer, the attention heads and FFN neurons kept, the
 weight bit width and the attention span, plus the early-exit entropy thresholds and the
-embedding bit width -- whatever the search space declares (search_spaces/*.yaml). It is scored on
+embedding bit width -- whatever the search space declares (evosearch/search_spaces/*.yaml). It is scored on
 the supernet (dev accuracy with early exits, on --dev-subset examples) and on the objectives of
---objectives (objectives/search/*.yaml: error, model_size_bytes, macs, params, or latency_ms /
+--objectives (evosearch/objectives/search/*.yaml: error, model_size_bytes, macs, params, or latency_ms /
 energy_uj / memory_kb on a hardware target, with constraints like 'latency_ms <= 5').
 
 Everything goes to results/<run-name>/: config.yaml (with the fixed hypervolume reference
@@ -33,8 +35,8 @@ Results do not depend on the number of workers.
 
 EPILOG = """\
 examples:
-  evosearch search --supernet results/supernet-minilm-movie --space search_spaces/edgebert.yaml \\
-      --objectives objectives/search/edgebert-energy.yaml --generations 20 --population 32
+  evosearch search --supernet results/supernet-minilm-movie --space my-space.yaml \\
+      --objectives edgebert-energy --generations 20 --population 32
   evosearch search --supernet CKPT --space uniform --objectives default --algorithm deap-nsga2
   evosearch search --resume results/edgebert-nsga2-s0
 """
@@ -49,34 +51,34 @@ def register(subparsers) -> None:
         description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--supernet", metavar="CKPT", help="supernet checkpoint folder (written by `evosearch train`)")
-    p.add_argument("--space", metavar="YAML", default="edgebert",
+    p.add_argument("--space", metavar="YAML",
                    help="search space: a YAML path or a shipped name (edgebert, whittle-medium, uniform, small); "
                         "default: edgebert")
-    p.add_argument("--objectives", metavar="YAML", default="default",
-                   help="objective set: a YAML path or a name under objectives/search/ (default, proxies, "
+    p.add_argument("--objectives", metavar="YAML",
+                   help="objective set: a YAML path or a shipped name (evosearch/objectives/search/: default, proxies, "
                         "edgebert-energy, three-way); default: default")
-    p.add_argument("--algorithm", default="nsga2", choices=list(ALGORITHMS),
+    p.add_argument("--algorithm", choices=list(ALGORITHMS),
                    help="nsga2 (pymoo, default), nsga3 (pymoo, for 3+ objectives), deap-nsga2, random, local")
-    p.add_argument("--crossover", default="uniform", choices=list(CROSSOVERS),
+    p.add_argument("--crossover", choices=list(CROSSOVERS),
                    help="nsga2/nsga3 crossover: uniform (default), two-point, or sbx (real-valued with rounding)")
-    p.add_argument("--mutation", default="reset", choices=list(MUTATIONS),
+    p.add_argument("--mutation", choices=list(MUTATIONS),
                    help="nsga2/nsga3 mutation: reset (each gene takes another of its values with probability "
                         "--mutation-rate; default) or pm (polynomial mutation with rounding)")
     p.add_argument("--mutation-rate", type=float, metavar="P",
                    help="per-gene mutation probability (default 1/number of genes)")
-    p.add_argument("--surrogate", action="store_true",
+    p.add_argument("--surrogate", action="store_true", default=None,
                    help="screen offspring with accuracy and cost predictors trained on the evaluated candidates "
                         "(random forests; 8x more offspring bred, the best predicted evaluated)")
-    p.add_argument("--local-search", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--local-search", action=argparse.BooleanOptionalAction,
                    help="after the last generation, evaluate every front member's one-gene neighbours until none "
                         "dominates a member (Pareto local search; default on)")
     p.add_argument("--generations", type=int, default=None, help="generations (default 20; with --resume: the stored number, or more to extend a finished run)")
-    p.add_argument("--population", type=int, default=32, help="population size = evaluations per generation "
+    p.add_argument("--population", type=int, help="population size = evaluations per generation "
                    "(default 32)")
-    p.add_argument("--dev-subset", type=int, default=500, metavar="N",
+    p.add_argument("--dev-subset", type=int, metavar="N",
                    help="score candidates on N seeded random dev examples (default 500; 0 = the whole dev set); "
                         "the final front is always re-scored on the whole dev set")
-    p.add_argument("--batch-size", type=int, default=32,
+    p.add_argument("--batch-size", type=int,
                    help="evaluation batch size (default 32: batches of similar length, little padding)")
     p.add_argument("--task", metavar="SPEC", help="task to evaluate on (default: the task the supernet was trained on)")
     p.add_argument("--workers", type=int, default=None,
@@ -85,23 +87,63 @@ def register(subparsers) -> None:
     p.add_argument("--ray-address", metavar="ADDR",
                    help="join a running Ray cluster: 'auto' or 'ray://HOST:10001' (default: start Ray locally)")
     p.add_argument("--threads", type=int, default=None, help="torch threads in this process (default: torch's)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the algorithm (default 0)")
+    p.add_argument("--seed", type=int, help="seed of the algorithm (default 0)")
     p.add_argument("--run-name", help="folder name under --results (default: SPACE-ALGORITHM-sSEED-TIME)")
     p.add_argument("--results", default="results", help="where run folders go (default: results)")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder (after a crash or to add "
-                   "generations with --generations)")
+                   "generations with --generations); every setting of the run is kept: a flag that would change "
+                   "one is an error")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+#: Defaults of the flags that define a run (a resumed run keeps its own values).
+DEFAULTS = {"space": "edgebert", "objectives": "default", "algorithm": "nsga2", "crossover": "uniform",
+            "mutation": "reset", "mutation_rate": None, "surrogate": False, "local_search": True, "population": 32,
+            "dev_subset": 500, "batch_size": 32, "seed": 0}
+
+
+def _check_counts(args) -> None:
+    checks = [("population", 2, "at least 2"), ("generations", 1, "at least 1"), ("dev_subset", 0, "0 or more"),
+              ("batch_size", 1, "at least 1"), ("workers", 0, "0 or more"), ("threads", 1, "at least 1")]
+    for name, low, words in checks:
+        value = getattr(args, name)
+        if value is not None and value < low:
+            raise EvosearchError(f"--{name.replace('_', '-')} {value}: give {words}")
+    if args.mutation_rate is not None and not 0 < args.mutation_rate <= 1:
+        raise EvosearchError(f"--mutation-rate {args.mutation_rate}: give a probability in (0, 1]")
+
+
+def _resume_conflicts(args, cfg: dict) -> list[str]:
+    """Flags given with --resume that would change a setting of the stored run."""
+    from ..search import ObjectiveSet, SearchSpace
+
+    stored = {"algorithm": cfg.get("algorithm"), "population": cfg.get("population"), "seed": cfg.get("seed"),
+              "dev_subset": cfg.get("dev_subset") or 0, "batch_size": cfg.get("batch_size", 128),
+              "task": cfg.get("task"), **(cfg.get("algorithm_options") or {})}
+    given = {name: getattr(args, name) for name in ("algorithm", "population", "seed", "dev_subset", "batch_size",
+                                                     "task", "crossover", "mutation", "mutation_rate", "surrogate")
+             if getattr(args, name) is not None}
+    conflicts = [f"--{name.replace('_', '-')} {value} (the run has {stored.get(name)})"
+                 for name, value in given.items() if stored.get(name) != value]
+    if args.supernet and str(Path(args.supernet).resolve()) != cfg.get("supernet"):
+        conflicts.append(f"--supernet {args.supernet} (the run searched {cfg.get('supernet')})")
+    if args.space and SearchSpace.load(args.space).to_dict() != cfg.get("space"):
+        conflicts.append(f"--space {args.space} (the run has space {cfg.get('space', {}).get('name')!r})")
+    if args.objectives and ObjectiveSet.load(args.objectives).to_dict() != cfg.get("objectives"):
+        conflicts.append(f"--objectives {args.objectives} (the run has {cfg.get('objectives', {}).get('objectives')})")
+    return conflicts
 
 
 def run(args) -> int:
     import torch
     import yaml
 
-    from ..errors import EvosearchError
+    from ..fileio import FolderLock
     from ..search import ObjectiveSet, SearchRun, SearchSpace
     from ..search.context import SearchContext
 
+    _check_counts(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     resume = args.resume is not None
@@ -110,14 +152,22 @@ def run(args) -> int:
         cfg_file = folder / "config.yaml"
         if not cfg_file.is_file():
             raise EvosearchError(f"cannot resume {folder}: no config.yaml there (is it a run folder?)")
-        cfg = yaml.safe_load(cfg_file.read_text())
-        supernet_path = cfg.get("supernet")
-        if not supernet_path:
-            raise EvosearchError(f"{folder}/config.yaml does not say which supernet was searched")
+        try:
+            cfg = yaml.safe_load(cfg_file.read_text())
+        except yaml.YAMLError as err:
+            raise EvosearchError(f"cannot resume {folder}: {cfg_file} is not valid YAML ({err})") from None
+        if not isinstance(cfg, dict) or not cfg.get("supernet"):
+            raise EvosearchError(f"{cfg_file} does not say which supernet was searched")
+        conflicts = _resume_conflicts(args, cfg)
+        if conflicts:
+            raise EvosearchError(f"cannot resume {folder} with other settings: {'; '.join(conflicts)}. A resumed run "
+                                 "keeps its own settings: drop these flags, or start a new run with --run-name")
+        supernet_path = cfg["supernet"]
         space_spec = SearchSpace.from_dict(cfg["space"], where=f"{cfg_file}: space")
         objectives = ObjectiveSet.from_dict(cfg["objectives"], where=f"{cfg_file}: objectives")
         algorithm, population, seed = cfg["algorithm"], cfg["population"], cfg["seed"]
-        options, local_search = cfg.get("algorithm_options", {}), cfg.get("local_search", False)
+        options = cfg.get("algorithm_options", {})
+        local_search = args.local_search if args.local_search is not None else cfg.get("local_search", False)
         generations = args.generations if args.generations is not None else cfg["generations"]
         dev_subset, batch_size, task_spec = cfg.get("dev_subset"), cfg.get("batch_size", 128), cfg.get("task")
         workers = args.workers if args.workers is not None else cfg.get("workers", 0)
@@ -125,6 +175,9 @@ def run(args) -> int:
     else:
         if not args.supernet:
             raise EvosearchError("give --supernet CKPT (a checkpoint folder from `evosearch train`) or --resume RUN")
+        for name, value in DEFAULTS.items():
+            if getattr(args, name) is None:
+                setattr(args, name, value)
         supernet_path = str(Path(args.supernet).resolve())
         space_spec = SearchSpace.load(args.space)
         objectives = ObjectiveSet.load(args.objectives)
@@ -140,6 +193,17 @@ def run(args) -> int:
         workers = args.workers if args.workers is not None else min(8, os.cpu_count() or 1)
         name = args.run_name or f"{space_spec.name}-{algorithm}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
         folder = Path(args.results) / name
+        if folder.exists() and not folder.is_dir():
+            raise EvosearchError(f"{folder} is a file; choose another --run-name or --results")
+    with FolderLock(folder, "search run"):
+        return _search(args, folder, resume, supernet_path, space_spec, objectives, algorithm, options, population,
+                       seed, local_search, generations, dev_subset, batch_size, task_spec, workers, address)
+
+
+def _search(args, folder, resume, supernet_path, space_spec, objectives, algorithm, options, population, seed,
+            local_search, generations, dev_subset, batch_size, task_spec, workers, address) -> int:
+    from ..search import SearchRun
+    from ..search.context import SearchContext
 
     context = SearchContext.build(supernet_path, space_spec, objectives, task=task_spec, dev_subset=dev_subset,
                                   batch_size=batch_size)

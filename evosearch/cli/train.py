@@ -77,6 +77,9 @@ def register(subparsers) -> None:
     p.add_argument("--device", help="cpu or cuda (default: cpu)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: one per core; use 1 when other jobs share the cores)")
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="train from scratch into an --output that holds a supernet: the old one is moved aside to "
+                        "OUTPUT.replaced-<time>/ (never deleted)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -101,7 +104,9 @@ def build_config(args):
             raise EvosearchError(f"cannot read --config {args.config}: {err}") from None
         if not isinstance(values, dict):
             raise EvosearchError(f"--config {args.config} must hold a mapping of option: value")
-    flags = {k: v for k, v in vars(args).items() if v is not None and k not in ("config", "resume", "quiet", "func", "command", "train_word_embeddings")}
+    flags = {k: v for k, v in vars(args).items()
+             if v is not None and k not in ("config", "resume", "overwrite", "quiet", "func", "command",
+                                            "train_word_embeddings")}
     if args.train_word_embeddings:
         flags["freeze_word_embeddings"] = False
     for key, kind in (("spans", int), ("span_fractions", float)):
@@ -124,15 +129,67 @@ def _number(flag: str, text: str, kind):
         raise EvosearchError(f"--{flag.replace('_', '-')}: {text!r} is not a number (or 'none')") from None
 
 
+#: What `evosearch train` writes into its output folder (and moves aside with --overwrite).
+OWN_FILES = ("supernet.pt", "supernet.json", "tokenizer", "training_state.pt", "train_log.csv")
+
+
 def run(args) -> int:
+    from pathlib import Path
+
+    from ..fileio import FolderLock
     from ..training.trainer import train_supernet
 
     config = build_config(args)
-    folder, metrics = train_supernet(config, resume=args.resume, progress=not args.quiet)
-    print(f"supernet checkpoint: {folder}")
-    if metrics:
-        print("dev accuracy (final exit):")
-        for name, value in metrics.items():
-            print(f"  {name:<18} {json.dumps(value)}")
-        print(f"test accuracies are in {folder / 'supernet.json'} (meta.test)")
-    return 0
+    _check_counts(config)
+    out = Path(config.output)
+    if out.exists() and not out.is_dir():
+        raise EvosearchError(f"--output {out} is a file; give a folder")
+    if args.resume and args.overwrite:
+        raise EvosearchError("give --resume (continue the run in --output) or --overwrite (start again), not both")
+    with FolderLock(out, "supernet training"):
+        held = [name for name in OWN_FILES[:3] if (out / name).exists()]
+        if held and not args.resume:
+            if not args.overwrite:
+                raise EvosearchError(f"{out} already holds a supernet training ({', '.join(held)}); continue it with "
+                                     "--resume, start again with --overwrite (the old files are moved aside, not "
+                                     "deleted), or choose another --output")
+            print(f"moved the earlier training in {out} to {_move_aside(out)}")
+        folder, metrics = train_supernet(config, resume=args.resume, progress=not args.quiet)
+        print(f"supernet checkpoint: {folder}")
+        if metrics:
+            print("dev accuracy (final exit):")
+            for name, value in metrics.items():
+                print(f"  {name:<18} {json.dumps(value)}")
+            print(f"test accuracies are in {folder / 'supernet.json'} (meta.test)")
+        return 0
+
+
+def _check_counts(config) -> None:
+    """Counts a user can get wrong: each must be positive (or absent)."""
+    for name in ("epochs", "batch_size", "learning_rate", "checkpoint_every", "max_length", "eval_batch_size"):
+        if getattr(config, name) <= 0:
+            raise EvosearchError(f"--{name.replace('_', '-')} {getattr(config, name)}: give a positive number")
+    for name in ("train_subset", "threads"):
+        value = getattr(config, name)
+        if value is not None and value <= 0:
+            raise EvosearchError(f"--{name.replace('_', '-')} {value}: give a positive number (or leave it out)")
+    for name in ("num_random", "num_uniform", "importance_warmup"):
+        if getattr(config, name) < 0:
+            raise EvosearchError(f"--{name.replace('_', '-')} {getattr(config, name)}: give a number >= 0")
+
+
+def _move_aside(out):
+    """Move the files `evosearch train` wrote in ``out`` to a new sibling folder; returns it."""
+    import os
+    import time
+
+    target = out.with_name(f"{out.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = out.with_name(f"{out.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+    target.mkdir()
+    for name in OWN_FILES:
+        if (out / name).exists():
+            os.replace(out / name, target / name)
+    return target

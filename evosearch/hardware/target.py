@@ -1,6 +1,6 @@
 """Hardware targets: the description of an accelerator the cost model prices a sub-network on.
 
-A target is a YAML file (shipped ones live in ``objectives/hardware/``; users add their own and
+A target is a YAML file (shipped ones live in ``evosearch/objectives/hardware/``; users add their own and
 load them by path). It names
 
 * the MAC array (rows x cols, datapath and accumulator bit widths, energy per MAC at the datapath
@@ -29,8 +29,8 @@ from typing import Any, Mapping
 from ..errors import EvosearchError
 from ..yamlfiles import load_yaml
 
-#: Folder of the hardware targets shipped with evosearch (``<repo>/objectives/hardware``).
-SHIPPED_TARGETS_DIR = Path(__file__).resolve().parents[2] / "objectives" / "hardware"
+#: Folder of the hardware targets shipped with evosearch (``evosearch/objectives/hardware``, package data).
+SHIPPED_TARGETS_DIR = Path(__file__).resolve().parents[1] / "objectives" / "hardware"  # package data
 
 PLACEMENT_ROLES = ("weights", "embeddings", "activations", "partial_sums")
 VECTOR_OPS = ("softmax", "layernorm", "gelu", "add")
@@ -157,7 +157,7 @@ class HardwareTarget:
 
 
 def list_shipped_targets() -> list[str]:
-    """Names of the targets shipped in ``objectives/hardware`` (load them by these names)."""
+    """Names of the targets shipped in ``evosearch/objectives/hardware`` (load them by these names)."""
     if not SHIPPED_TARGETS_DIR.is_dir():
         return []
     return sorted(p.stem for p in SHIPPED_TARGETS_DIR.glob("*.yaml"))

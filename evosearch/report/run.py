@@ -251,10 +251,17 @@ def load_run(folder: str | Path) -> Run:
     except yaml.YAMLError as err:
         raise ReportError(f"{cfg_file}: not valid YAML ({err})") from None
     cand_file = folder / "candidates.csv"
-    if not cand_file.is_file() or cand_file.stat().st_size == 0:
+    if not cand_file.is_file():
         raise ReportError(f"run {folder} has no candidates yet (no candidates.csv); let the search run at least "
                           "one generation")
-    candidates = pd.read_csv(cand_file, dtype={"genome": str})
+    if cand_file.stat().st_size == 0:
+        raise ReportError(f"run {folder} has no candidates yet ({cand_file} is empty); let the search run at least "
+                          "one generation")
+    try:
+        candidates = pd.read_csv(cand_file, dtype={"genome": str})
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+        raise ReportError(f"{cand_file} is damaged ({str(err).splitlines()[0]}); resume the search to repair a torn "
+                          "last line, or fix the file by hand") from None
     if candidates.empty:
         raise ReportError(f"run {folder} has no candidates yet (candidates.csv is empty)")
     candidates["genome"] = candidates["genome"].fillna("")

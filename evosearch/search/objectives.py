@@ -1,4 +1,4 @@
-"""Objective sets and constraints (``objectives/search/*.yaml`` or the run config).
+"""Objective sets and constraints (``evosearch/objectives/search/*.yaml``, your own YAML, or the run config).
 
 ::
 
@@ -100,7 +100,7 @@ class ObjectiveSet:
         if self.needs_target and not self.target:
             hw = [m for m in self.metrics if METRICS[m].hardware]
             raise ObjectiveError(f"target: metrics {', '.join(hw)} need a hardware target; add 'target: NAME' "
-                                 "(a shipped name under objectives/hardware/ or a YAML path)")
+                                 "(a shipped name under evosearch/objectives/hardware/ or a YAML path)")
         for k in self.reference_point:
             if k not in self.objectives:
                 raise ObjectiveError(f"reference_point: {k!r} is not an objective; objectives: {', '.join(self.objectives)}")
@@ -143,7 +143,7 @@ class ObjectiveSet:
 
     @classmethod
     def load(cls, path_or_name: str | Path) -> "ObjectiveSet":
-        shipped = Path(__file__).resolve().parents[2] / "objectives" / "search"
+        shipped = Path(__file__).resolve().parents[1] / "objectives" / "search"  # package data
         path, data = load_yaml(path_or_name, shipped, "objective set", ObjectiveError)
         return cls.from_dict(data, where=str(path))
 

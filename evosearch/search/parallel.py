@@ -25,6 +25,27 @@ from .objectives import ObjectiveSet
 from .space import BoundSpace
 
 _WORKER_CLASS = None
+CONNECT_TIMEOUT_S = 5.0
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Fail within seconds, with a clear message, when nothing listens at a ``HOST:PORT`` or
+    ``ray://HOST:PORT`` address (Ray itself retries for minutes). ``auto`` is left to Ray."""
+    import socket
+
+    target = address.split("://", 1)[-1]
+    if address == "auto" or ":" not in target:
+        return
+    host, _, port = target.rpartition(":")
+    try:
+        port_number = int(port)
+    except ValueError:
+        raise EvosearchError(f"--ray-address {address!r}: expected HOST:PORT, ray://HOST:PORT or auto") from None
+    try:
+        socket.create_connection((host or "127.0.0.1", port_number), timeout=timeout).close()
+    except OSError as err:
+        raise EvosearchError(f"cannot reach the Ray cluster at {address!r} within {timeout:g} s ({err}); is it "
+                             "running (`ray start --head`), and is the address right?") from None
 
 
 def _worker_class():
@@ -77,12 +98,13 @@ class RayPool:
         self._started_ray = False
         if not ray.is_initialized():
             if address:
+                check_reachable(address)
                 try:
                     ray.init(address=address, include_dashboard=False, logging_level="WARNING")
                 except (ConnectionError, RuntimeError, ValueError) as err:
                     raise EvosearchError(f"cannot connect to the Ray cluster at {address!r}: {err}") from None
-            else:
-                ray.init(num_cpus=num_workers, include_dashboard=False, logging_level="WARNING")
+            else:  # a Ray of our own, even when a cluster already runs on this machine (join one with --ray-address)
+                ray.init(address="local", num_cpus=num_workers, include_dashboard=False, logging_level="WARNING")
             self._started_ray = True
         self.num_workers = num_workers
         self.threads = threads_per_worker

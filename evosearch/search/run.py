@@ -242,7 +242,8 @@ class SearchRun:
             fh.flush()
 
     def _load_candidates(self) -> dict[tuple, Record]:
-        """Stored candidates by genome; a torn last line (kill -9 mid-write) is dropped."""
+        """Stored candidates by genome. A torn last line (a kill -9 in the middle of a write) is
+        dropped; damage anywhere else is an error naming the line, and nothing is changed."""
         if not self.candidates_file.exists():
             return {}
         lines = self.candidates_file.read_text().splitlines(keepends=True)
@@ -250,19 +251,19 @@ class SearchRun:
             return {}
         header = next(csv.reader([lines[0]]))
         self._cand_cols = header
-        good = [lines[0]]
         out = {}
         n_f = sum(c.startswith("F_") for c in header)
         n_g = sum(c.startswith("G_") for c in header)
         fixed = {"generation", "stage", "genome", "config", "thresholds", "cv", "feasible", "eval_time_s",
                  "cached_model"}
-        for line in lines[1:]:
-            if not line.endswith("\n"):
-                break
+        for number, line in enumerate(lines[1:], start=2):
+            last = number == len(lines)
             try:
+                if not line.endswith("\n"):
+                    raise ValueError("the line ends without a newline")
                 values = next(csv.reader([line]))
                 if len(values) != len(header):
-                    break
+                    raise ValueError(f"{len(values)} fields, the header has {len(header)}")
                 row = dict(zip(header, values))
                 genome = tuple(int(x) for x in row["genome"].split("-")) if row["genome"] else ()
                 metrics = {c: (row[c] if c == "exit_distribution" else float(row[c]))  # (a JSON column before 0.2)
@@ -271,12 +272,14 @@ class SearchRun:
                              tuple(float(row[f"F_{i}"]) for i in range(n_f)),
                              tuple(float(row[f"G_{i}"]) for i in range(n_g)),
                              float(row["eval_time_s"]), bool(int(row["cached_model"])))
-            except (ValueError, KeyError, json.JSONDecodeError):
-                break
-            good.append(line)
+            except (ValueError, KeyError, TypeError, StopIteration, json.JSONDecodeError) as err:
+                if last:  # what a crash in the middle of appending leaves: drop it
+                    atomic_write(self.candidates_file, "".join(lines[:-1]).encode())
+                    break
+                raise RunFolderError(f"cannot resume {self.folder}: {self.candidates_file} line {number} is damaged "
+                                     f"({err}); a crash only tears the last line, so this needs a look: repair or "
+                                     "delete that line by hand, then resume. Nothing was changed.") from None
             out[genome] = rec
-        if len(good) != len(lines):
-            atomic_write(self.candidates_file, "".join(good).encode())
         return out
 
     # ------------------------------------------------------------------ the stages

@@ -1,4 +1,4 @@
-"""Declarative search spaces (``search_spaces/*.yaml``) and the integer genome.
+"""Declarative search spaces (``evosearch/search_spaces/*.yaml``, or your own YAML) and the integer genome.
 
 A space file names the choices of every gene::
 
@@ -58,7 +58,7 @@ GENES = LAYER_GENES + ("exit_threshold", "embedding_bits")
 GENE_KEYS = ("choices", "fractions", "tied")
 FRACTION_GENES = ("heads", "ffn", "span")
 SPACE_KEYS = ("name", "description", "quant", "genes")
-SHIPPED_SPACES_DIR = Path(__file__).resolve().parents[2] / "search_spaces"
+SHIPPED_SPACES_DIR = Path(__file__).resolve().parents[1] / "search_spaces"  # package data
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -88,11 +89,8 @@ class TrainConfig:
         return cls(**d)
 
 
-# Fields that must match for --resume: they change what is being trained.
-RESUME_FIELDS = (
-    "model", "task", "max_length", "train_subset", "epochs", "batch_size", "strategy", "num_random", "num_uniform",
-    "sampled_weight", "regularize_largest_only", "importance_warmup", "seed", "split_seed",
-)
+# Everything else must match for --resume (space, teacher, learning rate...): it changes what is trained.
+RESUME_IGNORED = ("output", "device", "threads", "checkpoint_every", "eval_batch_size")
 
 
 class Trainer:
@@ -196,19 +194,26 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "python_rng": random.getstate(),
         }
-        torch.save(state, self.output / f"{STATE_FILE}.tmp")
-        (self.output / f"{STATE_FILE}.tmp").replace(self.output / STATE_FILE)
+        tmp = self.output / f".{STATE_FILE}.tmp-{os.getpid()}"
+        torch.save(state, tmp)
+        os.replace(tmp, self.output / STATE_FILE)
 
     def load_state(self) -> None:
         path = self.output / STATE_FILE
         if not path.is_file():
             raise ResumeError(f"nothing to resume: {path} does not exist (train without --resume first)")
-        state = torch.load(path, map_location=self.config.device, weights_only=False)
-        saved = state["config"]
-        mismatched = [k for k in RESUME_FIELDS if saved.get(k) != getattr(self.config, k)]
+        try:
+            state = torch.load(path, map_location=self.config.device, weights_only=True)
+            saved = state["config"]
+        except Exception as err:  # noqa: BLE001 - torch raises many kinds for a damaged file
+            raise ResumeError(f"cannot read the training state {path} ({type(err).__name__}): the file is damaged; "
+                              "train again with --overwrite") from None
+        mine = self.config.to_dict()
+        mismatched = [k for k in mine if k not in RESUME_IGNORED and saved.get(k) != mine[k]]
         if mismatched:
-            details = ", ".join(f"{k}: saved {saved.get(k)!r}, now {getattr(self.config, k)!r}" for k in mismatched)
-            raise ResumeError(f"{path} belongs to another run ({details}); use another --output or the same settings")
+            details = ", ".join(f"{k}: saved {saved.get(k)!r}, now {mine[k]!r}" for k in mismatched)
+            raise ResumeError(f"{path} belongs to another run ({details}); resume with the same settings, or use "
+                              "another --output")
         self.step = state["step"]
         self.supernet.load_state_dict(state["model"])
         self._new_optimizer()
@@ -322,6 +327,10 @@ def train_supernet(config: TrainConfig, resume: bool = False, progress: bool = T
     trainer = Trainer(config)
     if resume:
         trainer.load_state()
+        if trainer.finished and (trainer.output / "supernet.json").is_file():
+            from .checkpoint import read_description
+
+            return trainer.output, read_description(trainer.output).get("meta", {}).get("dev", {})
     started = time.perf_counter()
     trainer.train(progress=progress)
     seconds = time.perf_counter() - started
