@@ -1,19 +1,33 @@
 #!/usr/bin/env python
-"""Hypervolume at equal budget: NSGA-II (pymoo), NSGA-II (DEAP), random search, local search.
+"""Search quality per model run: which algorithm reaches a good front with the fewest forward passes?
 
-Every algorithm gets the same number of evaluations (generations x population) on the same dev
-subset, scored against one fixed reference point; 3 seeds each; the table shows mean +- sd of the
-hypervolume of everything each run evaluated (feasible Pareto front), plus the hypervolume after
-each generation so the curves can be compared.
+Every variant searches the same supernet, space, objectives and dev subset, against one fixed
+hypervolume reference point, with a fresh evaluator (no exit logits cached from another run),
+until it has used ``--budget`` model runs (forward passes of a sub-network over the dev subset;
+genomes that differ only in exit thresholds need none). The hypervolume after every generation
+(and every local-search step) is recorded against model runs and seconds.
 
-    python scripts/bench_search.py --supernet results/supernet-minilm-movie
-    python scripts/bench_search.py --default-model --generations 4 --population 12   # untrained MiniLM
+Variants:
+  nsga2-sbx-pm         NSGA-II with the operators evosearch used before: SBX + polynomial
+                       mutation with rounding
+  nsga2                NSGA-II with uniform crossover and per-gene reset mutation (the default)
+  nsga2+ls             the same, then Pareto local search (the default search)
+  nsga2+surrogate      NSGA-II whose offspring are screened by random-forest predictors
+  nsga2+surrogate+ls   both
+  random               uniform random genomes
 
-``--default-model`` uses the embedded MiniLM-L6 (``evosearch.supernet.load_pretrained()``) with a
-fresh, untrained classifier head on every exit: accuracies are then near chance and the fronts
-are mostly about cost, so the figures check the machinery more than the algorithms.
-Writes ``results/bench/search-<tag>.json`` (and, with ``--keep-runs``, the run folders under
-``results/bench/runs/<tag>``).
+Two steps:
+
+  python scripts/bench_search.py run --supernet results/supernet-minilm-movie --tag a \\
+      --variants nsga2-sbx-pm,nsga2,nsga2+ls --seeds 0,1,2 --budget 200
+  python scripts/bench_search.py run --supernet results/supernet-minilm-movie --tag ref \\
+      --variants nsga2+surrogate+ls --seeds 0 --budget 2000          # the long reference run
+  python scripts/bench_search.py summarize results/bench/search-a.json results/bench/search-ref.json \\
+      --reference ref:nsga2+surrogate+ls
+
+``summarize`` prints, per variant, the hypervolume at the budget (mean +- sd over seeds), the
+model runs and seconds each seed needed to reach 99 % of the reference run's final hypervolume,
+and the ratio to NSGA-II with the old operators; it writes results/bench/search-summary.json.
 """
 
 from __future__ import annotations
@@ -23,114 +37,182 @@ import json
 import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-ALGORITHMS = ["nsga2", "deap-nsga2", "random", "local"]
+VARIANTS = {
+    "nsga2-sbx-pm": dict(algorithm="nsga2", options={"crossover": "sbx", "mutation": "pm"}, local_search=False),
+    "nsga2": dict(algorithm="nsga2", options={}, local_search=False),
+    "nsga2+ls": dict(algorithm="nsga2", options={}, local_search=True),
+    "nsga2+surrogate": dict(algorithm="nsga2", options={"surrogate": True}, local_search=False),
+    "nsga2+surrogate+ls": dict(algorithm="nsga2", options={"surrogate": True}, local_search=True),
+    "random": dict(algorithm="random", options={}, local_search=False),
+}
+
+
+class BudgetSpent(Exception):
+    pass
+
+
+def cmd_run(args) -> int:
+    import torch
+
+    from evosearch.search import Evaluator, ObjectiveSet, SearchRun, SearchSpace, reference_point
+    from evosearch.search.context import SearchContext
+
+    torch.set_num_threads(args.threads)
+    context = SearchContext.build(args.supernet, SearchSpace.load(args.space), ObjectiveSet.load(args.objectives),
+                                  dev_subset=args.dev_subset)
+    space, objectives, base = context.space, context.objectives, context.evaluator
+    ref = reference_point(space, objectives, base)
+    objectives = ObjectiveSet(objectives.objectives, objectives.constraints, objectives.target,
+                              dict(zip(objectives.objectives, [r * s for r, s in zip(ref, objectives.signs)])))
+    runs_dir = Path(tempfile.mkdtemp(prefix="bench-search-"))
+    out = {"supernet": args.supernet, "space": args.space, "objectives": objectives.to_dict(), "reference_point": ref,
+           "dev_examples": base.num_examples, "budget_model_runs": args.budget, "population": args.population,
+           "threads": args.threads, "runs": {}}
+    print(f"space {args.space} ({space.n_var} genes); objectives {objectives.objectives}; {base.num_examples} dev "
+          f"examples; budget {args.budget} model runs; reference point {ref}", flush=True)
+    try:
+        for name in args.variants.split(","):
+            spec = VARIANTS[name]
+            for seed in map(int, args.seeds.split(",")):
+                evaluator = Evaluator(base.supernet, base.batches, space, objectives)  # fresh caches
+                curve = []
+                started = time.perf_counter()
+
+                def record(stats, curve=curve, started=started):
+                    curve.append({"generation": stats.generation, "stage": stats.stage,
+                                  "model_runs": stats.model_runs, "evaluations": stats.evaluations,
+                                  "hypervolume": stats.hypervolume, "front_size": stats.front_size,
+                                  "seconds": round(time.perf_counter() - started, 2)})
+                    if stats.model_runs >= args.budget:
+                        raise BudgetSpent
+
+                generations = args.generations if spec["local_search"] else 10_000
+                search = SearchRun(runs_dir / f"{name}-s{seed}", space, objectives, evaluator, algorithm=spec["algorithm"],
+                                   algorithm_options=spec["options"], generations=generations,
+                                   population=args.population, seed=seed, local_search=spec["local_search"],
+                                   progress=False, on_generation=record)
+                try:
+                    search.run()
+                    finished = True
+                except BudgetSpent:
+                    finished = False
+                out["runs"].setdefault(name, []).append({"seed": seed, "curve": curve, "finished": finished})
+                last = curve[-1]
+                print(f"  {name:<20} seed {seed}: hv {last['hypervolume']:.6g} after {last['model_runs']} model runs, "
+                      f"{last['seconds']:.0f} s{' (local search converged)' if finished else ''}", flush=True)
+                Path(args.out).mkdir(parents=True, exist_ok=True)
+                (Path(args.out) / f"search-{args.tag}.json").write_text(json.dumps(out, indent=1))
+    finally:
+        shutil.rmtree(runs_dir, ignore_errors=True)
+    print(f"wrote {Path(args.out) / f'search-{args.tag}.json'}")
+    return 0
+
+
+def first_reaching(curve, target):
+    """Model runs and seconds at the first point of ``curve`` whose hypervolume reaches ``target``."""
+    for point in curve:
+        if point["hypervolume"] >= target:
+            return point["model_runs"], point["seconds"]
+    return None, None
+
+
+def hv_at(curve, budget):
+    points = [p["hypervolume"] for p in curve if p["model_runs"] <= budget]
+    return points[-1] if points else 0.0
+
+
+def cmd_summarize(args) -> int:
+    runs, meta = {}, None
+    for path in args.files:
+        data = json.loads(Path(path).read_text())
+        tag = Path(path).stem.removeprefix("search-")
+        meta = meta or data
+        if data["reference_point"] != meta["reference_point"]:
+            raise SystemExit(f"{path} used another reference point; results are not comparable")
+        for name, entries in data["runs"].items():
+            runs[f"{tag}:{name}"] = (data, entries)
+    ref_data, ref_entries = runs[args.reference]
+    reference_hv = max(max(p["hypervolume"] for p in e["curve"]) for e in ref_entries)
+    target = args.fraction * reference_hv
+    budget = args.budget or meta["budget_model_runs"]
+    table = {}
+    for key, (data, entries) in runs.items():
+        if key == args.reference:
+            continue
+        reach = [first_reaching(e["curve"], target) for e in entries]
+        hv = [hv_at(e["curve"], budget) for e in entries]
+        table[key] = {
+            "seeds": len(entries), "hv_at_budget_mean": statistics.mean(hv),
+            "hv_at_budget_sd": statistics.stdev(hv) if len(hv) > 1 else 0.0,
+            "model_runs_to_target": [r[0] for r in reach], "seconds_to_target": [r[1] for r in reach],
+            "budget_model_runs": data["budget_model_runs"],
+        }
+    baseline = next((v for k, v in table.items() if k.endswith(":nsga2-sbx-pm")), None)
+
+    def typical(values, cap):
+        known = [v for v in values if v is not None]
+        return statistics.mean(known) if len(known) == len(values) else None
+
+    print(f"reference {args.reference}: final hypervolume {reference_hv:.6g} after "
+          f"{max(e['curve'][-1]['model_runs'] for e in ref_entries)} model runs; target {args.fraction:.0%} = {target:.6g}")
+    print(f"{'variant':<28} {'hv at ' + str(budget) + ' runs':>22} {'model runs to target (per seed)':>34} {'seconds':>20}")
+    for key, row in sorted(table.items(), key=lambda kv: -kv[1]["hv_at_budget_mean"]):
+        runs_txt = ", ".join("-" if r is None else str(r) for r in row["model_runs_to_target"])
+        secs_txt = ", ".join("-" if s is None else f"{s:.0f}" for s in row["seconds_to_target"])
+        print(f"{key:<28} {row['hv_at_budget_mean']:>12.6g} ± {row['hv_at_budget_sd']:<7.3g} {runs_txt:>34} {secs_txt:>20}")
+    summary = {"reference": args.reference, "reference_hv": reference_hv, "target_fraction": args.fraction,
+               "target_hv": target, "budget": budget, "table": table}
+    if baseline:
+        base_mean = typical(baseline["model_runs_to_target"], baseline["budget_model_runs"])
+        base_txt = (f"{base_mean:.0f}" if base_mean is not None else
+                    f"> {baseline['budget_model_runs']} (not reached by every seed within its budget)")
+        print(f"NSGA-II with the old operators needs {base_txt} model runs on average")
+        for key, row in table.items():
+            mean = typical(row["model_runs_to_target"], row["budget_model_runs"])
+            if mean is None:
+                continue
+            bound = base_mean if base_mean is not None else baseline["budget_model_runs"]
+            ratio = mean / bound
+            row["ratio_to_old_nsga2"] = ratio
+            print(f"  {key}: {mean:.0f} model runs = {'' if base_mean is not None else '< '}{ratio:.2f} of the old "
+                  "NSGA-II's")
+    out = Path(args.out) / "search-summary.json"
+    out.write_text(json.dumps(summary, indent=1))
+    print(f"wrote {out}")
+    return 0
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--supernet", help="supernet checkpoint folder")
-    src.add_argument("--default-model", action="store_true",
-                     help="the untrained embedded default (MiniLM-L6, random exit heads) on --task")
-    p.add_argument("--task", default="movie-polarity", help="task for --default-model (default movie-polarity)")
-    p.add_argument("--space", default="edgebert")
-    p.add_argument("--objectives", default="edgebert-energy")
-    p.add_argument("--algorithms", default=",".join(ALGORITHMS))
-    p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--generations", type=int, default=8)
-    p.add_argument("--population", type=int, default=16)
-    p.add_argument("--dev-subset", type=int, default=200)
-    p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--out", default="results/bench")
-    p.add_argument("--tag", default=None)
-    p.add_argument("--keep-runs", action="store_true", help="keep the run folders under OUT/runs/TAG "
-                   "(default: a temporary folder, deleted at the end)")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run variants and record hypervolume against model runs")
+    r.add_argument("--supernet", required=True)
+    r.add_argument("--space", default="edgebert")
+    r.add_argument("--objectives", default="edgebert-energy")
+    r.add_argument("--variants", default=",".join(VARIANTS))
+    r.add_argument("--seeds", default="0,1,2")
+    r.add_argument("--budget", type=int, default=200, help="model runs per search (default 200)")
+    r.add_argument("--population", type=int, default=24)
+    r.add_argument("--generations", type=int, default=6,
+                   help="generations before local search in the +ls variants (default 6)")
+    r.add_argument("--dev-subset", type=int, default=200)
+    r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--tag", required=True)
+    r.add_argument("--out", default="results/bench")
+    r.set_defaults(func=cmd_run)
+    s = sub.add_parser("summarize", help="combine run files into the comparison table")
+    s.add_argument("files", nargs="+")
+    s.add_argument("--reference", required=True, help="TAG:VARIANT of the long reference run")
+    s.add_argument("--fraction", type=float, default=0.99)
+    s.add_argument("--budget", type=int, default=None, help="model runs at which hypervolumes are compared")
+    s.add_argument("--out", default="results/bench")
+    s.set_defaults(func=cmd_summarize)
     args = p.parse_args(argv)
-
-    import numpy as np
-    import torch
-
-    from evosearch.search import Evaluator, ObjectiveSet, SearchRun, SearchSpace, reference_point
-    from evosearch.search.devdata import dev_batches
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.supernet:
-        from evosearch.training import load_checkpoint
-
-        ckpt = load_checkpoint(args.supernet)
-        supernet, tokenizer, bounds = ckpt.supernet, ckpt.tokenizer, ckpt.bounds
-        task, seed, max_length = ckpt.task.get("spec", args.task), ckpt.task.get("seed", 0), ckpt.task.get("max_length", 128)
-        source = f"checkpoint {args.supernet}"
-    else:
-        from evosearch.supernet import load_pretrained
-
-        torch.manual_seed(0)
-        supernet, tokenizer = load_pretrained(num_labels=2)
-        bounds, task, seed, max_length = {}, args.task, 0, 64
-        source = "embedded default MiniLM-L6, UNTRAINED exit heads"
-    supernet.eval()
-    subset, _, _ = dev_batches(tokenizer, task, seed=seed, max_length=max_length, subset=args.dev_subset,
-                               batch_size=args.batch_size)
-    bound = SearchSpace.load(args.space).bind(supernet.arch, bounds)
-    objectives = ObjectiveSet.load(args.objectives)
-    evaluator = Evaluator(supernet, subset, bound, objectives, cache_size=4096)
-    ref = reference_point(bound, objectives, evaluator)
-    objectives = ObjectiveSet(objectives.objectives, objectives.constraints, objectives.target,
-                              dict(zip(objectives.objectives, [r * s for r, s in zip(ref, objectives.signs)])))
-    tag = args.tag or f"{args.space}-{args.objectives}-{'default' if args.default_model else Path(args.supernet).name}"
-    if args.keep_runs:
-        runs_dir = Path(args.out) / "runs" / tag
-        shutil.rmtree(runs_dir, ignore_errors=True)
-    else:
-        import tempfile
-
-        runs_dir = Path(tempfile.mkdtemp(prefix="bench-search-"))
-    results = {}
-    budget = args.generations * args.population
-    print(f"{source}; space {args.space} ({bound.n_var} genes, {bound.size:.3g} genomes); objectives "
-          f"{objectives.objectives} constraints {[str(c) for c in objectives.constraints]}; "
-          f"{evaluator.num_examples} dev examples; budget {budget} evaluations; reference point {ref}", flush=True)
-    for algo in args.algorithms.split(","):
-        for seed in map(int, args.seeds.split(",")):
-            t0 = time.time()
-            before = evaluator.forward_calls
-            res = SearchRun(runs_dir / f"{algo}-s{seed}", bound, objectives, evaluator, algorithm=algo,
-                            generations=args.generations, population=args.population, seed=seed,
-                            progress=False).run()
-            results.setdefault(algo, []).append({
-                "seed": seed, "hypervolume": res.hypervolume, "front_size": len(res.front),
-                "hv_per_generation": [h.hypervolume for h in res.history],
-                "evaluations": res.history[-1].evaluations, "unique_candidates": sum(h.new_candidates for h in res.history),
-                "new_model_runs": evaluator.forward_calls - before, "seconds": time.time() - t0,
-            })
-            print(f"  {algo:<11} seed {seed}: hv {res.hypervolume:.6g}  front {len(res.front):>3}  "
-                  f"{time.time() - t0:6.1f} s", flush=True)
-    summary = {}
-    for algo, rs in results.items():
-        hv = [r["hypervolume"] for r in rs]
-        summary[algo] = {"mean": statistics.mean(hv), "sd": statistics.stdev(hv) if len(hv) > 1 else 0.0,
-                         "front_size_mean": statistics.mean(r["front_size"] for r in rs),
-                         "hv_curve_mean": list(np.mean([r["hv_per_generation"] for r in rs], axis=0))}
-    out = {"source": source, "space": args.space, "objectives": objectives.to_dict(), "reference_point": ref,
-           "generations": args.generations, "population": args.population, "budget": budget,
-           "dev_examples": evaluator.num_examples, "summary": summary, "runs": results,
-           "torch_threads": torch.get_num_threads(), "date": time.strftime("%Y-%m-%d %H:%M:%S")}
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    path = Path(args.out) / f"search-{tag}.json"
-    path.write_text(json.dumps(out, indent=2))
-    print(f"\nhypervolume after {budget} evaluations ({len(args.seeds.split(','))} seeds, mean ± sd):")
-    print(f"{'algorithm':<12} {'hypervolume':>26} {'front':>6}")
-    for algo, s in sorted(summary.items(), key=lambda kv: -kv[1]["mean"]):
-        print(f"{algo:<12} {s['mean']:>14.6g} ± {s['sd']:<9.3g} {s['front_size_mean']:>6.1f}")
-    print(f"wrote {path}")
-    if not args.keep_runs:
-        shutil.rmtree(runs_dir, ignore_errors=True)
-    return 0
+    return args.func(args)
 
 
 if __name__ == "__main__":

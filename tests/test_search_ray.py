@@ -61,3 +61,24 @@ def test_killed_worker_is_replaced_and_its_genomes_rerun(local_ray):
     assert sorted(seen) == list(range(10))
     expected = [ev.evaluate(g) for g in genomes]
     assert [r.F for r in recs] == [r.F for r in expected]
+
+
+def test_cpu_latency_objective_in_ray_workers(local_ray, tmp_path):
+    """Workers get the driver's latency model: the same cpu_latency_ms as in-process, no calibration of their own."""
+    from evosearch.latency import LatencyModel
+    from evosearch.latency.machine import arch_shape
+    from evosearch.latency.model import FEATURES
+    from evosearch.search import Evaluator, ObjectiveSet
+
+    supernet, bound, _, _ = setup()
+    coefficients = [0.1 if f in ("call", "fp32:T*ffn", "int8:T*ffn") else 0.0 for f in FEATURES]
+    path = LatencyModel(arch_shape(supernet.arch), {"threads": 1}, coefficients).save(tmp_path / "m.json")
+    obj = ObjectiveSet.from_dict({"objectives": ["error", "cpu_latency_ms"], "cpu_predictor": str(path)})
+    local = Evaluator(supernet, tiny_batches(), bound, obj)
+    pool = RayPool(supernet, tiny_batches(), bound, obj, num_workers=2, latency_model=local.latency_model)
+    try:
+        genomes = [tuple(g) for g in bound.random_genomes(6, __import__("numpy").random.default_rng(1))]
+        remote = pool.evaluate(genomes)
+    finally:
+        pool.close()
+    assert [r.metrics["cpu_latency_ms"] for r in remote] == [local.evaluate(g).metrics["cpu_latency_ms"] for g in genomes]

@@ -151,6 +151,7 @@ def run(args) -> int:
     how = ["--knee"] if args.pick == "knee" else ["--max-drop", f"{args.max_drop:g}"]
     _step("pick", ["pick", str(search), *how, "--out", str(pick)])
     _step("export", ["export", str(search), "--pick", str(pick), "--out", str(out / "deployed"), "--overwrite"])
+    _step("verify the front", ["verify", str(search)])
     report = out / "report.html"
     _step("report", ["report", str(search), "--out", str(report)])
 

@@ -216,6 +216,7 @@ def export(deployment: Deployment, out: str | Path, *, overwrite: bool = False, 
     label_names = task.get("label_names")
     hf_ok, hf_reason = fits_hf(config, supernet.arch)
     out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(out)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -276,6 +277,18 @@ def _check_target(out: Path, overwrite: bool) -> None:
             raise DeployError(f"{out} exists and is not empty; choose another --out or pass --overwrite")
         if not (out / "model.json").is_file():
             raise DeployError(f"{out} is not an earlier export (no model.json); refusing to overwrite it")
+
+
+def _remove_stale_partials(out: Path) -> None:
+    """Delete temporary export folders beside ``out`` left by exports that were killed (their process is gone)."""
+    for partial in out.parent.glob(f".{out.name}.partial-*"):
+        try:
+            pid = int(partial.name.rsplit("-", 1)[1])
+            os.kill(pid, 0)  # still running: another export is writing it
+        except ProcessLookupError:
+            shutil.rmtree(partial, ignore_errors=True)
+        except (ValueError, PermissionError):
+            continue
 
 
 def owned_files(folder: Path) -> list[Path]:

@@ -76,6 +76,7 @@ def write_report(run: Run, out: str | Path | None = None, fmt: str | None = None
         keep = [c for c in ["genome", "on_full_front"] + run.objectives if c in f.columns]
         subset = [f"subset_{o}" for o in run.objectives if f"subset_{o}" in f.columns]
         final = f[keep + subset]
+    verified, verified_note = _front_verification(run)
     title = f"evosearch run {run.folder.name}"
     if fmt == "md":
         lines = [f"# {title}", ""]
@@ -90,6 +91,8 @@ def write_report(run: Run, out: str | Path | None = None, fmt: str | None = None
         if final is not None:
             lines += ["", "## Final front re-scored on the full dev set", "", final.to_markdown(index=False)
                       if _has_tabulate() else "```\n" + final.to_string(index=False) + "\n```"]
+        if verified is not None:
+            lines += ["", "## The front as deployed", "", verified_note, "", "```", verified.to_string(), "```"]
         if not hv.empty:
             lines += ["", "## Hypervolume per generation", "", "```", hv.to_string(index=False), "```"]
         out.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -115,12 +118,34 @@ def write_report(run: Run, out: str | Path | None = None, fmt: str | None = None
     if final is not None:
         parts.append("<h2>Final front re-scored on the full dev set</h2>")
         parts.append(_html_table(list(final.columns), [[_cell(v) for v in r] for r in final.itertuples(index=False)]))
+    if verified is not None:
+        parts.append(f"<h2>The front as deployed</h2><p class='note'>{esc(verified_note)}</p>")
+        parts.append(_html_table(["id"] + list(verified.columns),
+                                 [[str(i)] + [_cell(v) for v in r] for i, r in zip(verified.index,
+                                                                                  verified.itertuples(index=False))]))
     if not hv.empty:
         parts.append("<h2>Hypervolume per generation</h2>")
         parts.append(_html_table(list(hv.columns), [[_cell(v) for v in r] for r in hv.itertuples(index=False)]))
     parts.append("</body></html>")
     out.write_text("\n".join(parts), encoding="utf-8")
     return out
+
+
+def _front_verification(run: Run):
+    """``RUN/front_verification.csv`` (written by ``evosearch verify``) and a one-line summary, or (None, "")."""
+    import pandas as pd
+
+    table_file, summary_file = run.folder / "front_verification.csv", run.folder / "front_verification.json"
+    if not table_file.is_file() or not summary_file.is_file():
+        return None, ""
+    s = json.loads(summary_file.read_text())
+    note = (f"Every front member exported and run with ONNX Runtime ({s['threads']} thread(s), one sentence at a time, "
+            f"early exit) on the dev set: accuracy within {s['max_abs_accuracy_difference_pt']:.2f} pt of the supernet "
+            f"estimate (same prediction for >= {100 * s['min_prediction_agreement']:.1f}% of sentences); latency "
+            f"predicted against measured on {s['sentences']} sentences: MAPE {s['latency_mape_percent']:.1f}%, "
+            f"Spearman {s['latency_spearman']:.3f}; sizes within {s['size_error_pct_max']:.1f}% (compact weights) and "
+            f"{s['onnx_size_error_pct_max']:.1f}% (ONNX) of the estimates.")
+    return pd.read_csv(table_file, index_col="id"), note
 
 
 def _cell(v) -> str:
