@@ -2,9 +2,9 @@
 """kill -9 at random points of train, search, export and calibrate: does the next run recover?
 
 For each command, a first uninterrupted run gives the reference result and its duration. Then,
-``--kills`` times: the command is started afresh (in a clean copy of the inputs), killed with
-SIGKILL after a random delay in [0, duration), and the command a user would run next is run to
-completion (train and search: the same command with ``--resume`` when a state exists; export
+until ``--kills`` runs were killed while running: the command is started afresh, killed with
+SIGKILL after a random delay in [0, duration) (a run that ends before its delay is counted as an
+attempt, not a kill), and the command a user would run next is run to completion (train and search: the same command with ``--resume`` when a state exists; export
 and calibrate: the same command again, with ``--overwrite`` when the folder exists). A recovery
 counts when that next run succeeds and its result is usable (the checkpoint loads, the run's
 front is read, the export loads and predicts, the latency model loads); it is *identical* when
@@ -160,7 +160,9 @@ def main(argv=None) -> int:
         reference = usable(command, reference_out)
         counts = {"kills": 0, "killed_while_running": 0, "recovered": 0, "identical": 0, "failures": [],
                   "uninterrupted_seconds": round(duration, 1)}
-        for k in range(args.kills):
+        k = -1
+        while counts["killed_while_running"] < args.kills and k < 5 * args.kills:  # runs that end before their kill
+            k += 1                                                                  # time are counted, not kills
             out = root / f"{command}-{k}"
             delay = rng.uniform(0.0, duration)
             proc = subprocess.Popen(cmds[command]["run"](out), env=env, stdout=subprocess.DEVNULL,
@@ -186,7 +188,8 @@ def main(argv=None) -> int:
                 counts["identical"] += int(identical)
                 status = "recovered" + (", identical" if identical else ", differs from the uninterrupted run")
             shutil.rmtree(out, ignore_errors=True)
-            print(f"{command}: kill {k + 1}/{args.kills} after {delay:.1f} s -> {status}", flush=True)
+            print(f"{command}: attempt {k + 1}, kill {counts['killed_while_running']}/{args.kills} after {delay:.1f} s "
+                  f"-> {status}", flush=True)
         results[command] = counts
         print(f"== {command}: {counts['kills']} kills ({counts['killed_while_running']} while running, uninterrupted run "
               f"{duration:.1f} s): {counts['recovered']} recovered, {counts['identical']} identical to the "

@@ -125,13 +125,17 @@ class RayPool:
 
     def _tasks(self, genomes, anchors=None) -> list[tuple[list[int], tuple | None]]:
         """``(indices, anchor)`` tasks. Without anchors: indices grouped by architecture, then dealt
-        into at most workers x tasks_per_worker bins. With anchors: one task per anchor (its
-        neighbours share the anchor's hidden states on one actor)."""
-        if anchors is not None:
+        into at most workers x tasks_per_worker bins. With anchors: each anchor's genomes dealt into
+        one task per actor (an actor keeps the anchor's hidden states for its next task)."""
+        if anchors is not None:  # one anchor's neighbours split over the actors: each starts from its own copy
             by_anchor: dict = {}
             for i, anchor in enumerate(anchors):
                 by_anchor.setdefault(tuple(anchor), []).append(i)
-            return [(members, anchor) for anchor, members in by_anchor.items()]
+            tasks = []
+            for anchor, members in by_anchor.items():
+                n = max(1, min(len(members), self.num_workers))
+                tasks += [(members[j::n], anchor) for j in range(n)]
+            return tasks
         groups: dict = {}
         for i, g in enumerate(genomes):
             config, _ = self.space.decode(g)

@@ -402,7 +402,7 @@ class SearchRun:
         It ends when every front member's neighbourhood is scored: no neighbour dominates a member."""
         from tqdm.auto import tqdm
 
-        chunk = max(8, 4 * int(getattr(self.pool, "num_workers", 1)))
+        chunk = 8 * int(getattr(self.pool, "num_workers", 1))
         bar = tqdm(desc=f"local search {self.folder.name}", unit="member", disable=not self.progress,
                    dynamic_ncols=True, initial=first_step)
         step = first_step
