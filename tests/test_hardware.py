@@ -20,8 +20,8 @@ from evosearch.hardware import (
     target_from_dict,
 )
 from evosearch.hardware.ops import Gemm, attention_pairs
-from evosearch.supernet.architecture import Architecture
-from evosearch.supernet.subnet import LayerConfig, SubnetConfig
+from evosearch.specs import Architecture
+from evosearch.specs import LayerConfig, SubnetConfig
 
 ALBERT = Architecture("albert", 30000, 128, 768, 64, (12,), (3072,), (0,) * 12, 512, 2, 2)
 MINILM = Architecture("bert", 30522, 384, 384, 32, (12,) * 6, (1536,) * 6, tuple(range(6)), 512, 2, 2)
@@ -400,7 +400,7 @@ def test_warm_query_is_cached_and_fast():
 
 
 def test_wrong_config_is_refused():
-    from evosearch.supernet.subnet import SubnetConfigError
+    from evosearch.specs import SubnetConfigError
 
     with pytest.raises(SubnetConfigError, match="virtual layers"):
         estimate(MINILM, SubnetConfig.largest(ALBERT), "edgebert-12nm")

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ..supernet.architecture import Architecture
-from ..supernet.subnet import SubnetConfig, SubnetConfigError
+from ..specs import Architecture
+from ..specs import SubnetConfig, SubnetConfigError
 from .cost import OpCost, price_ops, weighted_sum
 from .ops import embedding_ops, layer_activation_bits, layer_ops, ramp_ops
 from .proxies import _sparsity, model_size_breakdown, ramp_layers

@@ -13,8 +13,8 @@ from __future__ import annotations
 import functools
 from typing import Sequence
 
-from ..supernet.architecture import Architecture
-from ..supernet.subnet import SubnetConfig
+from ..specs import Architecture
+from ..specs import SubnetConfig
 from .ops import Gemm, embedding_ops, layer_ops, ramp_ops
 
 FLOAT_BITS = 32  # biases and layer-norm parameters

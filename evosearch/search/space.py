@@ -46,7 +46,7 @@ import numpy as np
 from ..errors import EvosearchError
 from ..yamlfiles import load_yaml
 from ..supernet import QUANT_SCHEMES, SUPPORTED_BITS, Architecture, LayerConfig, SubnetConfig
-from ..supernet.span import span_tokens
+from ..specs.spans import span_tokens
 
 
 class SearchSpaceError(EvosearchError, ValueError):

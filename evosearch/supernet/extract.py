@@ -13,10 +13,10 @@ import copy
 
 import torch
 
-from .architecture import Architecture
+from ..specs import Architecture
 from .model import Supernet
 from .quantize import quantize_rows, quantize_weight
-from .subnet import LayerConfig, SubnetConfig
+from ..specs import LayerConfig, SubnetConfig
 
 
 def extract(supernet: Supernet, config: SubnetConfig) -> Supernet:

@@ -19,7 +19,7 @@ import torch
 
 from .exits import exit_entropy
 from .model import Supernet
-from .subnet import SubnetConfig
+from ..specs import SubnetConfig
 
 
 def _inputs(batch: dict, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import EvosearchError
-from .architecture import Architecture
+from ..specs import Architecture
 from .model import DEFAULT_SPAN_RAMP, Supernet
 
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .architecture import Architecture
+from ..specs import Architecture
 from .modules import BlockWeights, Embeddings, EncoderBlock, ExitRamp
 from .quantize import quantize_weight
 from .span import span_bias
-from .subnet import SubnetConfig
+from ..specs import SubnetConfig
 
 DEFAULT_SPAN_RAMP = 16
 

@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from torch import nn
 from transformers.activations import ACT2FN
 
-from .architecture import Architecture
+from ..specs import Architecture
 from .quantize import magnitude_prune, quantize_rows, quantize_weight
-from .subnet import LayerConfig
+from ..specs import LayerConfig
 
 
 class Embeddings(nn.Module):

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from .. import data
 from ..errors import EvosearchError
 from ..supernet import SubnetConfig, Supernet, collect_exit_logits, exit_accuracies, load_pretrained
-from ..supernet.span import reference_length
+from ..specs.spans import reference_length
 from .checkpoint import SupernetCheckpoint, save_checkpoint
 from .importance import gradient_importance, reorder_by_importance
 from .losses import supervised_loss

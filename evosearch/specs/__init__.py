@@ -1,0 +1,12 @@
+"""Value types every stage shares, free of torch: the shape of an encoder, a sub-network, the
+bounds a supernet was trained for, spans relative to a task's lengths."""
+
+from .architecture import POOLINGS, Architecture
+from .bounds import TrainingSpace, TrainingSpaceError
+from .spans import default_ramp, reference_length, span_tokens
+from .subnet import QUANT_SCHEMES, SUPPORTED_BITS, LayerConfig, SubnetConfig, SubnetConfigError
+
+__all__ = [
+    "POOLINGS", "QUANT_SCHEMES", "SUPPORTED_BITS", "Architecture", "LayerConfig", "SubnetConfig", "SubnetConfigError",
+    "TrainingSpace", "TrainingSpaceError", "default_ramp", "reference_length", "span_tokens",
+]

@@ -1,0 +1,35 @@
+"""Spans and the span ramp relative to a task's sentence lengths (torch-free).
+
+A span of 32 tokens changes nothing on a task whose sentences average 27 tokens. So evosearch
+expresses spans as fractions of a *reference length* (the 95th percentile of the training
+sentences' lengths, recorded in the checkpoint): :func:`span_tokens` turns a fraction into
+tokens, the same way in training and in search, and :func:`default_ramp` scales the ramp of the
+adaptive-span mask (Sukhbaatar et al., ACL 2019) with the same length.
+"""
+
+from __future__ import annotations
+
+#: The ramp is this fraction of the reference length (EdgeBERT: ramp 256 for a 512-token span).
+RAMP_FRACTION = 1 / 16
+
+
+def span_tokens(fraction: float | None, reference_length: int) -> int | None:
+    """A span given as a fraction of ``reference_length``, in tokens (None stays unlimited)."""
+    if fraction is None:
+        return None
+    return max(1, int(round(float(fraction) * reference_length)))
+
+
+def default_ramp(reference_length: int) -> int:
+    """The ramp ``R`` for a task whose reference length is ``reference_length`` tokens."""
+    return max(1, int(round(RAMP_FRACTION * reference_length)))
+
+
+def reference_length(lengths, quantile: float = 0.95) -> int:
+    """The ``quantile`` of token lengths (an iterable of ints): the length spans are relative to."""
+    import numpy as np
+
+    values = np.asarray(list(lengths), dtype=float)
+    if values.size == 0:
+        raise ValueError("no lengths to take a reference length from")
+    return max(1, int(np.ceil(np.quantile(values, quantile))))
