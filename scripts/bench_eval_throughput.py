@@ -5,7 +5,9 @@
    the dropped heads/neurons zeroed (masked).
 2. The exit-logit cache: a population of ``--population`` genomes sharing ``--architectures``
    architectures (they differ only in exit thresholds, as NSGA-II offspring often do) scored by
-   the search's :class:`~evosearch.search.Evaluator` with its cache on and off.
+   the search's :class:`~evosearch.search.Evaluator` with its cache on and off (``lazy=False``:
+   every architecture runs all layers and its exit logits are kept; the evaluator's default lazy
+   path runs each sentence only to its exit and keeps nothing to reuse).
 
     python scripts/bench_eval_throughput.py [--supernet CKPT] [--sentences 256] [--threads 1]
 
@@ -61,12 +63,14 @@ def main() -> None:
 
     rng = random.Random(args.seed)
     architectures = [tuple(int(g) for g in genome) for genome in space.random_genomes(args.architectures, np.random.default_rng(args.seed))]
-    threshold_slots = [i for i, slot in enumerate(space.slots) if slot.gene == "exit_threshold"]
+    # genome positions are the free slots (>= 2 choices), not every slot
+    threshold_genes = [(pos, len(space.slots[i].values)) for pos, i in enumerate(space.free)
+                       if space.slots[i].gene == "exit_threshold"]
     population = []
     for i in range(args.population):
         genome = list(architectures[i % len(architectures)])
-        for slot in threshold_slots:
-            genome[slot] = rng.randrange(len(space.slots[slot].values))
+        for pos, choices in threshold_genes:
+            genome[pos] = rng.randrange(choices)
         population.append(tuple(genome))
 
     configs = [space.decode(g)[0] for g in architectures]
@@ -78,7 +82,8 @@ def main() -> None:
             collect_exit_logits(supernet, batches, config, masked=masked)
         timings[name] = len(configs) / (time.perf_counter() - start)
     for name, cache_size in (("cache_on", 512), ("cache_off", 0)):
-        evaluator = Evaluator(supernet, batches, space, objectives, cache_size=cache_size)
+        # lazy=False: the lazy path (early exit only, the evaluator's default) keeps no exit logits
+        evaluator = Evaluator(supernet, batches, space, objectives, cache_size=cache_size, lazy=False)
         start = time.perf_counter()
         for genome in population:
             evaluator.evaluate(genome)
@@ -86,7 +91,7 @@ def main() -> None:
         timings[f"{name}_model_runs"] = evaluator.forward_calls
 
     result = {
-        "sentences": dev.num_rows if args.sentences > dev.num_rows else args.sentences,
+        "sentences": min(args.sentences, dev.num_rows),
         "space": args.space,
         "architectures": len(architectures),
         "population": len(population),

@@ -17,8 +17,7 @@ import statistics
 import time
 
 from evosearch.hardware import clear_caches, cost_model, estimate
-from evosearch.specs import Architecture
-from evosearch.specs import LayerConfig, SubnetConfig
+from evosearch.specs import Architecture, LayerConfig, SubnetConfig
 
 ALBERT_BASE = Architecture("albert", 30000, 128, 768, 64, (12,), (3072,), (0,) * 12, 512, 2, 2)
 MINILM = Architecture("bert", 30522, 384, 384, 32, (12,) * 6, (1536,) * 6, tuple(range(6)), 512, 2, 2)

@@ -47,7 +47,7 @@ def make_inputs(root: Path) -> dict:
     model.mkdir(parents=True)
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(55)]
     (model / "vocab.txt").write_text("\n".join(vocab))
-    BertTokenizerFast(vocab_file=str(model / "vocab.txt")).save_pretrained(model)
+    BertTokenizerFast(vocab=str(model / "vocab.txt")).save_pretrained(model)
     BertModel(BertConfig(vocab_size=60, hidden_size=32, num_attention_heads=4, intermediate_size=48,
                          max_position_embeddings=64, num_hidden_layers=3)).save_pretrained(model)
     rng = random.Random(0)

@@ -55,7 +55,14 @@ def main() -> None:
     import numpy as np
 
     from evosearch.deploy.onnx import OnnxRunner, export_onnx
-    from evosearch.hardware import estimate, iccr, macs, model_size_bytes, onnx_size_bytes, parameter_count
+    from evosearch.hardware import (
+        estimate,
+        iccr,
+        macs,
+        model_size_bytes,
+        onnx_size_bytes,
+        parameter_count,
+    )
     from evosearch.latency import (
         ensure_latency_model,
         machine_id,

@@ -39,7 +39,7 @@ def tiny(tmp_path):
     """A word-piece tokenizer with a 19-token vocabulary, saved and reloaded from a folder."""
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
-    BertTokenizerFast(vocab_file=str(vocab)).save_pretrained(tmp_path / "tiny")
+    BertTokenizerFast(vocab=str(vocab)).save_pretrained(tmp_path / "tiny")
     return load_tokenizer(tmp_path / "tiny")
 
 

@@ -32,7 +32,7 @@ def make_checkpoint(tmp: Path, *, model_type: str = "bert", seed: int = 0, sizes
     tmp.mkdir(parents=True, exist_ok=True)
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
     (tmp / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(tmp / "vocab.txt"))
+    tokenizer = BertTokenizerFast(vocab=str(tmp / "vocab.txt"))
     torch.manual_seed(seed)
     if model_type.startswith("albert"):
         from transformers import AlbertConfig, AlbertForSequenceClassification

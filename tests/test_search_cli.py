@@ -22,7 +22,7 @@ def tiny_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setenv("EVOSEARCH_CACHE", str(tmp_path / "cache"))
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
     (tmp_path / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt"))
+    tokenizer = BertTokenizerFast(vocab=str(tmp_path / "vocab.txt"))
     rng = random.Random(0)
     data = tmp_path / "task"
     data.mkdir()

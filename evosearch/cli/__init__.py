@@ -23,15 +23,16 @@ Pipeline (each step is a subcommand; `evosearch quickstart` runs them all on the
   search    multi-objective genetic search (NSGA-II) over per-layer heads, FFN neurons, bit
             widths, attention spans and exit thresholds, scored on the supernet and on a hardware
             latency/energy model
-  plot / pick / export / verify / report   look at the Pareto front, choose a deployment, export it
-            (ONNX Runtime with early exit), check every front member as deployed
+  plot / pick / finetune / export / verify / report   look at the Pareto front, choose a
+            deployment, fine-tune it, export it (ONNX Runtime with early exit), check every front
+            member as deployed
 
 Run `evosearch COMMAND --help` for the options of each command.
 """
 
 # Subcommand modules, in pipeline order; each must define register(subparsers).
-COMMANDS = ["quickstart", "info", "prepare", "train", "calibrate", "search", "plot", "pick", "export", "verify",
-            "report"]
+COMMANDS = ["quickstart", "info", "prepare", "train", "calibrate", "search", "plot", "pick", "finetune", "export",
+            "verify", "report"]
 
 
 def build_parser() -> argparse.ArgumentParser:
