@@ -44,8 +44,8 @@ def checkpoint(tmp_path_factory):
                 words.insert(rng.randint(0, len(words)), "w1")
             writer.writerow([" ".join(words), i % 2])
     assert main(["train", "--model", str(model), "--task", str(tmp / "task.csv"), "--output", str(tmp / "supernet"),
-                 "--max-length", "16", "--batch-size", "16", "--epochs", "2", "--spans", "none", "4",
-                 "--importance-warmup", "5", "--learning-rate", "1e-3", "--quiet"]) == 0
+                 "--max-length", "16", "--batch-size", "16", "--epochs", "8", "--spans", "none", "4",
+                 "--importance-warmup", "5", "--learning-rate", "3e-3", "--quiet"]) == 0
     return tmp / "supernet"
 
 

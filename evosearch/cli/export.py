@@ -53,6 +53,9 @@ def register(subparsers) -> None:
                    help="timed runs of each dev sentence for the latency measurement; the fastest counts (default 3)")
     p.add_argument("--threads", type=int, default=1,
                    help="ONNX Runtime threads for running and timing the export (default 1, as the latency model)")
+    p.add_argument("--extra-tasks", nargs="+", default=[], metavar="TASK",
+                   help="other tasks to score the export on (held-out domains), next to the uncompressed model, "
+                        "e.g. amazon-polarity tweet-polarity for a movie-polarity search")
     p.add_argument("--float", action="store_true",
                    help="keep every matrix float32 in onnx/, even at <= 8 bits (for comparison; default: int8 there)")
     p.set_defaults(func=run)
@@ -79,7 +82,8 @@ def run(args) -> int:
         print(f"  note: {note}")
     if args.no_verify:
         return 0
-    report = verify(out, checkpoint=ckpt, latency=not args.no_latency, repeats=args.repeats, threads=args.threads)
+    report = verify(out, checkpoint=ckpt, latency=not args.no_latency, repeats=args.repeats, threads=args.threads,
+                    extra_tasks=args.extra_tasks)
     print(format_verification(report))
     print(f"  written to {out / 'verification.json'}")
     return 0 if report["accuracy_agrees"] else 1

@@ -64,9 +64,12 @@ def run_sentences(deployed: DeployedModel, rows, repeats: int = 1, threads: int 
 
 def verify(folder: str | Path, *, checkpoint=None, splits=("validation", "test"), batch_size: int = 64,
            latency: bool = True, repeats: int = 3, latency_examples: int = 200, threads: int = 1,
-           predictor=None) -> dict:
+           predictor=None, extra_tasks=()) -> dict:
     """Verify the export in ``folder``; ``predictor`` is the CPU latency predictor to compare with
-    (default: this machine's, calibrated on first use)."""
+    (default: this machine's, calibrated on first use). ``extra_tasks``: other tasks (held-out
+    domains, e.g. ``amazon-polarity`` for a model searched on ``movie-polarity``) on whose test
+    split the export is scored next to the uncompressed model (the largest sub-network, 32 bits,
+    no early exit)."""
     from ..data import load_task, make_eval_batches, tokenize_task
     from ..supernet import collect_exit_logits, early_exit
     from ..training import load_checkpoint
@@ -110,11 +113,33 @@ def verify(folder: str | Path, *, checkpoint=None, splits=("validation", "test")
                 entry["search_note"] = "the search scored candidates on its dev subset (full dev for the final front)"
         report["accuracy"][split] = entry
     report["accuracy_agrees"] = bool(agree)
+    if extra_tasks:
+        report["domains"] = {spec: _domain(deployed, ckpt, spec, int(task.get("seed", 0) or 0), batch_size, pad)
+                             for spec in extra_tasks}
     if latency and dev is not None:
         report["latency"] = _latency(deployed, ckpt, dev[0][:latency_examples], repeats, threads, predictor)
     report["size"] = _size(folder, deployed, search)
     (folder / "verification.json").write_text(json.dumps(report, indent=1))
     return report
+
+
+def _domain(deployed: DeployedModel, ckpt, spec: str, seed: int, batch_size: int, pad: int) -> dict:
+    """The export and the uncompressed model on the test split of another task (a held-out domain)."""
+    from ..data import load_task, make_eval_batches, tokenize_task
+    from ..specs import SubnetConfig
+    from ..supernet import collect_exit_logits
+
+    splits, info = load_task(spec, seed=seed)
+    split = "test" if "test" in splits else "validation"
+    batches = make_eval_batches(tokenize_task(splits, info, deployed.tokenizer, max_length=deployed.max_length)[split],
+                                batch_size, pad)
+    labels = np.concatenate([b["labels"].numpy() for b in batches])
+    preds, exits, _ = run_sentences(deployed, sentences(batches))
+    logits, _ = collect_exit_logits(ckpt.supernet, batches, SubnetConfig.largest(ckpt.supernet.arch))
+    largest = float((logits[-1].argmax(-1).numpy() == labels).mean())
+    exported = float((preds == labels).mean())
+    return {"split": split, "examples": int(len(labels)), "exported": exported, "uncompressed": largest,
+            "drop_pt": 100 * (largest - exported), "exported_mean_exit_layer": float((exits + 1).mean())}
 
 
 def _latency(deployed: DeployedModel, ckpt, rows, repeats: int, threads: int, predictor) -> dict:
@@ -172,6 +197,10 @@ def format_verification(report: dict) -> str:
         lines.append(text)
         if lat.get("note"):
             lines.append(f"  note: {lat['note']}")
+    for spec, d in report.get("domains", {}).items():
+        lines.append(f"  held-out domain {spec} ({d['split']}, {d['examples']} sentences): exported "
+                     f"{100 * d['exported']:.2f}%, uncompressed model {100 * d['uncompressed']:.2f}% "
+                     f"({d['drop_pt']:+.2f} pt drop)")
     s = report["size"]
     lines.append(f"  size on disk: weights {s['weights_bytes'] / 1e6:.3f} MB at their bit widths (float32 would be "
                  f"{s['float32_weights_bytes'] / 1e6:.3f} MB, x{s['compression_vs_float32']:.2f} smaller"

@@ -48,7 +48,7 @@ class FinetuneConfig:
     batch_size: int = 32
     learning_rate: float = 2e-5
     warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
+    weight_decay: float = 0.0  # no decay: weights the pick does not use stay exactly as in the supernet
     temperature: float = 2.0
     distill_weight: float = 1.0  # weight of the KL term against the label term
     checkpoint_every: int = 50
