@@ -19,7 +19,7 @@ def run_folder(tmp_path_factory):
     os.environ["EVOSEARCH_CACHE"] = str(tmp / "cache")
     try:
         ckpt = make_checkpoint(tmp)
-        yield make_run(tmp, ckpt, objectives="three-way", generations=4, population=12)
+        yield make_run(tmp, ckpt, objectives="three-way", generations=4, population=12, local_search=True)
     finally:
         if old is None:
             os.environ.pop("EVOSEARCH_CACHE", None)

@@ -159,8 +159,6 @@ def test_space_checked_against_supernet_bounds():
         SearchSpace.from_dict({"genes": {"span": [8, 32, None]}}).bind(arch, bounds={"spans": [None, 16, 8]})
     with pytest.raises(SearchSpaceError, match="gene 'embedding_bits': 4 bits, but the supernet was trained for bit widths 8"):
         SearchSpace.from_dict({"genes": {"embedding_bits": [4, 32]}}).bind(arch, bounds={"embedding_bits": [8, 32]})
-    with pytest.raises(SearchSpaceError, match="'sparsity' .* not supported by this supernet"):
-        SearchSpace.from_dict({"genes": {"sparsity": [0.0, 0.5]}}).bind(arch, supports_sparsity=False)
     with pytest.raises(SearchSpaceError, match="'sparsity' has 0.5, but the supernet was trained for sparsity 0.0 only"):
         SearchSpace.from_dict({"genes": {"sparsity": [0.0, 0.5]}}).bind(arch, bounds={"sparsity": [0.0]})
     with pytest.raises(SearchSpaceError, match="quant='int', but the supernet was trained with quant 'adaptivfloat'"):

@@ -1,6 +1,6 @@
 """Multi-objective evolutionary search over sub-networks of a supernet.
 
-* :mod:`.space` — declarative search spaces (YAML) and the integer genome;
+* search spaces and the genome: :mod:`evosearch.spaces`;
 * :mod:`.objectives` — objective sets and constraints;
 * :mod:`.evaluator` — scoring on the supernet with the exit-logit cache, fronts, hypervolume;
 * :mod:`.algorithms` — pymoo NSGA-II/NSGA-III, DEAP NSGA-II, random and local search (ask/tell);
@@ -13,7 +13,7 @@ from .evaluator import Evaluator, Record, front_mask, genome_key, hypervolume, r
 from ..metrics import METRICS
 from .objectives import Constraint, ObjectiveError, ObjectiveSet
 from .run import LocalPool, RunFolderError, SearchResult, SearchRun
-from .space import BoundSpace, SearchSpace, SearchSpaceError
+from ..spaces import BoundSpace, SearchSpace, SearchSpaceError
 
 __all__ = [
     "ALGORITHMS", "Algorithm", "BoundSpace", "Constraint", "DeapNSGA2", "Evaluator", "LocalPool", "LocalSearch",

@@ -24,7 +24,7 @@ import numpy as np
 
 from .evaluator import front_mask
 from .operators import CROSSOVERS, MUTATIONS, make_crossover, make_mutation
-from .space import BoundSpace, SearchSpaceError
+from ..spaces import BoundSpace, SearchSpaceError
 from .surrogate import SurrogateScreen
 
 ALGORITHMS = ("nsga2", "nsga3", "deap-nsga2", "random", "local")

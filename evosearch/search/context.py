@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import EvosearchError
 from .evaluator import Evaluator
 from .objectives import ObjectiveSet
-from .space import BoundSpace, SearchSpace
+from ..spaces import BoundSpace, SearchSpace
 
 
 @dataclass

@@ -22,7 +22,7 @@ from ..supernet.inference import LayerStates, collect_exit_logits, collect_state
 from ..metrics import METRICS, MetricInputs
 from ..workload import Workload
 from .objectives import ObjectiveError, ObjectiveSet, cpu_latency_model
-from .space import BoundSpace, SearchSpaceError
+from ..spaces import BoundSpace, SearchSpaceError
 
 
 @dataclass

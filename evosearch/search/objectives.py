@@ -28,9 +28,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, PositiveInt, StrictStr, field_validator
+
 from ..metrics import METRICS
 from ..yamlfiles import load_yaml
-from .space import SearchSpaceError
+from ..spaces import SearchSpaceError
 
 
 class ObjectiveError(SearchSpaceError):
@@ -71,6 +73,30 @@ class Constraint:
         return f"{self.metric} {self.op} {self.bound:g}"
 
 
+class ObjectiveFile(BaseModel):
+    """The YAML schema of an objective set (:mod:`evosearch.schema` turns errors into messages)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    objectives: list[StrictStr]
+    constraints: list[StrictStr | dict[str, StrictStr | float]] = []
+    target: StrictStr | None = None
+    reference_point: dict[str, float] | list[float] | None = None
+    cpu_predictor: StrictStr | None = None
+    cpu_threads: PositiveInt = 1
+    description: str = ""
+
+    @field_validator("objectives", mode="before")
+    @classmethod
+    def _one_or_many(cls, value):
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("constraints", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value):
+        return value or []
+
+
 def _check_metric(name, where):
     if name not in METRICS:
         raise ObjectiveError(f"{where}: unknown metric {name!r}; allowed: {', '.join(METRICS)}")
@@ -84,8 +110,6 @@ class ObjectiveSet:
     reference_point: Mapping[str, float] = field(default_factory=dict)
     cpu_predictor: str | None = None  # a saved latency model (JSON); default: this machine's, calibrated on first use
     cpu_threads: int = 1  # ONNX Runtime threads of the CPU deployment cpu_latency_ms predicts
-
-    KEYS = ("objectives", "constraints", "target", "reference_point", "cpu_predictor", "cpu_threads", "description")
 
     def __post_init__(self):
         object.__setattr__(self, "objectives", tuple(self.objectives))
@@ -107,39 +131,20 @@ class ObjectiveSet:
 
     @classmethod
     def from_dict(cls, data, where="objectives") -> "ObjectiveSet":
+        """Check ``data`` against :class:`ObjectiveFile`; errors name the file, the field and what is allowed."""
+        from ..schema import validate
+
         if isinstance(data, (list, tuple)):
             data = {"objectives": list(data)}
-        if not isinstance(data, Mapping):
-            raise ObjectiveError(f"{where}: expected a mapping with keys {', '.join(cls.KEYS)}")
-        unknown = sorted(set(data) - set(cls.KEYS))
-        if unknown:
-            raise ObjectiveError(f"{where}: unknown key {unknown[0]!r}; allowed keys: {', '.join(cls.KEYS)}")
-        objectives = data.get("objectives")
-        if isinstance(objectives, str):
-            objectives = [objectives]
-        if not isinstance(objectives, list) or not all(isinstance(o, str) for o in objectives):
-            raise ObjectiveError(f"{where}: 'objectives' must be a list of metric names; allowed: {', '.join(METRICS)}")
-        constraints = data.get("constraints") or []
-        if not isinstance(constraints, list):
-            raise ObjectiveError(f"{where}: 'constraints' must be a list like ['latency_ms <= 5']")
-        target = data.get("target")
-        if target is not None and not isinstance(target, str):
-            raise ObjectiveError(f"{where}: 'target' must be a hardware target name or YAML path, got {target!r}")
-        ref = data.get("reference_point") or {}
+        parsed = validate(ObjectiveFile, data, where, ObjectiveError)
+        objectives = parsed.objectives
+        ref = parsed.reference_point or {}
         if isinstance(ref, list):
             if len(ref) != len(objectives):
                 raise ObjectiveError(f"{where}: 'reference_point' has {len(ref)} values for {len(objectives)} objectives")
             ref = dict(zip(objectives, ref))
-        if not isinstance(ref, Mapping) or not all(isinstance(v, (int, float)) for v in ref.values()):
-            raise ObjectiveError(f"{where}: 'reference_point' must map objective names to numbers")
-        predictor = data.get("cpu_predictor")
-        if predictor is not None and not isinstance(predictor, str):
-            raise ObjectiveError(f"{where}: 'cpu_predictor' must be the path of a saved latency model")
-        threads = data.get("cpu_threads", 1)
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ObjectiveError(f"{where}: 'cpu_threads' must be a positive integer (ONNX Runtime threads), got {threads!r}")
-        return cls(tuple(objectives), tuple(Constraint.parse(c, f"{where}: constraints") for c in constraints),
-                   target, {k: float(v) for k, v in ref.items()}, predictor, threads)
+        return cls(tuple(objectives), tuple(Constraint.parse(c, f"{where}: constraints") for c in parsed.constraints),
+                   parsed.target, {k: float(v) for k, v in ref.items()}, parsed.cpu_predictor, parsed.cpu_threads)
 
     @classmethod
     def load(cls, path_or_name: str | Path) -> "ObjectiveSet":

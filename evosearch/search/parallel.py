@@ -6,7 +6,8 @@ The supernet's state dict and the dev batches are put into the object store once
 that differ only in exit thresholds go to the same actor, so its cache answers them) and the
 groups are dealt out as tasks; an idle actor takes the next task.
 
-Results are placed by index, so 1 worker and N workers give identical records. When an actor
+Results are placed by index and reported in input order, so 1 worker and N workers give identical
+records in the same order (candidate ids do not depend on the number of workers). When an actor
 dies (``RayActorError``: a crashed process, a lost node, ``ray.kill``), its task goes back on the
 queue and a fresh actor replaces it; after ``max_failures`` deaths in one call the pool gives up.
 
@@ -22,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from ..errors import EvosearchError
 from .evaluator import Record
 from .objectives import ObjectiveSet
-from .space import BoundSpace
+from ..spaces import BoundSpace
 
 _WORKER_CLASS = None
 CONNECT_TIMEOUT_S = 5.0
@@ -157,6 +158,7 @@ class RayPool:
         running = {}
         idle = list(range(len(self.actors)))
         failures = 0
+        emitted = 0
         while pending or running:
             submitted = False
             while pending and idle:
@@ -189,8 +191,10 @@ class RayPool:
             self.forward_calls += calls
             for i, rec in zip(task[0], recs):
                 out[i] = rec
-                if on_result:
-                    on_result(i, rec)
+            while emitted < len(out) and out[emitted] is not None:  # in input order, whatever finished first:
+                if on_result:                                          # candidate ids do not depend on the workers
+                    on_result(emitted, out[emitted])
+                emitted += 1
             idle.append(slot)
         return out
 

@@ -60,7 +60,7 @@ from ..fileio import atomic_write
 from .algorithms import Algorithm, make_algorithm
 from .evaluator import Evaluator, Record, front_mask, genome_key, hypervolume, reference_point
 from .objectives import ObjectiveSet
-from .space import BoundSpace
+from ..spaces import BoundSpace
 
 STAGES = ("evolve", "local", "final")
 

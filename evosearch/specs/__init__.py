@@ -2,11 +2,11 @@
 bounds a supernet was trained for, spans relative to a task's lengths."""
 
 from .architecture import POOLINGS, Architecture
-from .bounds import TrainingSpace, TrainingSpaceError
+from .bounds import SupernetBounds, TrainingSpace, TrainingSpaceError
 from .spans import default_ramp, reference_length, span_tokens
 from .subnet import QUANT_SCHEMES, SUPPORTED_BITS, LayerConfig, SubnetConfig, SubnetConfigError
 
 __all__ = [
     "POOLINGS", "QUANT_SCHEMES", "SUPPORTED_BITS", "Architecture", "LayerConfig", "SubnetConfig", "SubnetConfigError",
-    "TrainingSpace", "TrainingSpaceError", "default_ramp", "reference_length", "span_tokens",
+    "SupernetBounds", "TrainingSpace", "TrainingSpaceError", "default_ramp", "reference_length", "span_tokens",
 ]

@@ -101,3 +101,33 @@ class TrainingSpace:
                 f"unknown training-space field(s) {sorted(unknown)}; allowed: {', '.join(cls.__dataclass_fields__)}"
             )
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+@dataclass(frozen=True)
+class SupernetBounds:
+    """What a supernet was trained for, as a search space is checked against it: values outside
+    are errors, since the supernet never trained them. ``None`` leaves a field unconstrained."""
+
+    min_head_fraction: float | None = None
+    min_ffn_fraction: float | None = None
+    bits: tuple[int, ...] | None = None
+    spans: tuple[int | None, ...] | None = None
+    span_reference_length: int | None = None
+    embedding_bits: tuple[int, ...] | None = None
+    quant: str | None = None
+    sparsity: tuple[float, ...] | None = None
+
+    @classmethod
+    def of(cls, bounds) -> "SupernetBounds":
+        """From a checkpoint's ``bounds`` mapping, a :class:`TrainingSpace`, or None (no bounds)."""
+        if bounds is None:
+            return cls()
+        if isinstance(bounds, cls):
+            return bounds
+        if isinstance(bounds, TrainingSpace):
+            bounds = bounds.to_dict()
+        fields = {}
+        for name in cls.__dataclass_fields__:
+            value = bounds.get(name)
+            fields[name] = tuple(value) if isinstance(value, list) else value
+        return cls(**fields)

@@ -1,4 +1,7 @@
-"""Declarative search spaces (``evosearch/search_spaces/*.yaml``, or your own YAML) and the integer genome.
+"""A search space resolved on a supernet, and the integer genome (torch-free).
+
+The file format is in :mod:`evosearch.spaces.schema`; shipped spaces are in
+``evosearch/search_spaces/*.yaml``.
 
 A space file names the choices of every gene::
 
@@ -43,21 +46,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EvosearchError
-from ..yamlfiles import load_yaml
-from ..supernet import QUANT_SCHEMES, SUPPORTED_BITS, Architecture, LayerConfig, SubnetConfig
+from ..schema import validate
+from ..specs import SUPPORTED_BITS, Architecture, LayerConfig, SubnetConfig, SupernetBounds
 from ..specs.spans import span_tokens
+from ..yamlfiles import load_yaml
+from .schema import LAYER_GENES, SearchSpaceError, SpaceFile, label
 
-
-class SearchSpaceError(EvosearchError, ValueError):
-    """A search space that is malformed or does not fit the supernet; the message names the gene."""
-
-
-LAYER_GENES = ("heads", "ffn", "bits", "span", "sparsity")
-GENES = LAYER_GENES + ("exit_threshold", "embedding_bits")
-GENE_KEYS = ("choices", "fractions", "tied")
-FRACTION_GENES = ("heads", "ffn", "span")
-SPACE_KEYS = ("name", "description", "quant", "genes")
 SHIPPED_SPACES_DIR = Path(__file__).resolve().parents[1] / "search_spaces"  # package data
 
 
@@ -89,23 +83,13 @@ class SearchSpace:
     # ---------------------------------------------------------------- loading
     @classmethod
     def from_dict(cls, data: Mapping, where: str = "search space") -> "SearchSpace":
-        if not isinstance(data, Mapping):
-            raise SearchSpaceError(f"{where}: the top level must be a mapping with keys {', '.join(SPACE_KEYS)}")
-        unknown = sorted(set(data) - set(SPACE_KEYS))
-        if unknown:
-            raise SearchSpaceError(f"{where}: unknown key {unknown[0]!r}; allowed keys: {', '.join(SPACE_KEYS)}")
-        quant = data.get("quant", "auto")
-        if quant not in QUANT_SCHEMES + ("auto",):
-            raise SearchSpaceError(f"{where}: quant={quant!r}; allowed: auto, {', '.join(QUANT_SCHEMES)}")
-        genes_data = data.get("genes")
-        if not isinstance(genes_data, Mapping) or not genes_data:
-            raise SearchSpaceError(f"{where}: 'genes' must be a non-empty mapping of gene name to choices; "
-                                   f"genes: {', '.join(GENES)}")
+        """Check ``data`` against the schema (:mod:`.schema`); errors name the file, gene and allowed values."""
+        parsed = validate(SpaceFile, data, where, SearchSpaceError, label)
         genes = {}
-        for name, spec in genes_data.items():
-            genes[name] = _parse_gene(name, spec, where)
-        return cls(name=str(data.get("name", where)), quant=quant, genes=genes,
-                   description=str(data.get("description", "")))
+        for name, gene in parsed.genes.items():
+            fractions = gene.fractions is not None
+            genes[name] = GeneSpec(name, tuple(gene.fractions if fractions else gene.choices), fractions, gene.tied)
+        return cls(name=parsed.name or where, quant=parsed.quant, genes=genes, description=parsed.description)
 
     @classmethod
     def load(cls, name_or_path: str | Path) -> "SearchSpace":
@@ -118,21 +102,15 @@ class SearchSpace:
                 "genes": {n: g.to_dict() for n, g in self.genes.items()}}
 
     # ---------------------------------------------------------------- binding
-    def bind(self, arch: Architecture, bounds: Mapping | None = None,
-             supports_sparsity: bool | None = None) -> "BoundSpace":
+    def bind(self, arch: Architecture, bounds: SupernetBounds | Mapping | None = None) -> "BoundSpace":
         """Resolve fractions on ``arch`` and check every value against the supernet and its bounds.
 
-        ``bounds`` is the checkpoint's trained space (:class:`evosearch.training.TrainingSpace`
-        fields: ``min_head_fraction``, ``min_ffn_fraction``, ``bits``, ``spans``,
-        ``embedding_bits``, ``quant``, ``sparsity``); values outside it are errors, since the
-        supernet never trained them (32-bit weights and unlimited span, the largest sub-network,
-        are always allowed). ``supports_sparsity`` defaults to whether the supernet's
-        :class:`LayerConfig` has a ``sparsity`` field.
+        ``bounds``: what the supernet was trained for (:class:`SupernetBounds`, or the checkpoint's
+        ``bounds`` mapping); values outside are errors, since the supernet never trained them
+        (32-bit weights and unlimited span, the largest sub-network, are always allowed).
         """
-        bounds = dict(bounds or {})
-        if supports_sparsity is None:
-            supports_sparsity = "sparsity" in getattr(LayerConfig, "__dataclass_fields__", {})
-        trained_quant = bounds.get("quant")
+        bounds = SupernetBounds.of(bounds)
+        trained_quant = bounds.quant
         quant = self.quant
         if quant == "auto":
             quant = trained_quant or "int"
@@ -145,17 +123,12 @@ class SearchSpace:
             spec = self.genes.get(gene)
             if spec is None:
                 continue
-            if gene == "sparsity" and any(v for v in spec.values):
-                if not supports_sparsity:
+            if gene == "sparsity" and bounds.sparsity is not None:
+                bad = [v for v in spec.values if v != 0 and v not in bounds.sparsity]
+                if bad:
                     raise SearchSpaceError(
-                        f"space {self.name!r}: gene 'sparsity' (unstructured sparsity) is not supported by this "
-                        "supernet (it has no sparsity option); remove the gene or use choices: [0.0]")
-                trained = [float(x) for x in _as_list(bounds.get("sparsity", []))]
-                if "sparsity" in bounds and any(v not in trained and v != 0 for v in spec.values):
-                    bad = next(v for v in spec.values if v not in trained and v != 0)
-                    raise SearchSpaceError(
-                        f"space {self.name!r}: gene 'sparsity' has {bad}, but the supernet was trained for sparsity "
-                        f"{', '.join(map(str, trained))} only; this supernet does not support it")
+                        f"space {self.name!r}: gene 'sparsity' has {bad[0]}, but the supernet was trained for sparsity "
+                        f"{', '.join(map(str, bounds.sparsity))} only; this supernet does not support it")
             per_layer = [tuple(dict.fromkeys(self._resolve(gene, spec, arch, i, bounds))) for i in range(L)]
             if spec.tied:
                 values = per_layer[0]
@@ -181,13 +154,13 @@ class SearchSpace:
             for v in spec.values:
                 _check_bits("embedding_bits", None, v, bounds, self.name, key="embedding_bits")
             slots.append(Slot("embedding_bits", None, tuple(spec.values)))
-        return BoundSpace(self, arch, tuple(slots), quant, supports_sparsity)
+        return BoundSpace(self, arch, tuple(slots), quant)
 
-    def _resolve(self, gene: str, spec: GeneSpec, arch: Architecture, layer: int, bounds: Mapping) -> tuple:
+    def _resolve(self, gene: str, spec: GeneSpec, arch: Architecture, layer: int, bounds: SupernetBounds) -> tuple:
         where = f"space {self.name!r}: gene {gene!r}, layer {layer}"
         if gene in ("heads", "ffn"):
             size = arch.heads_of_layer(layer) if gene == "heads" else arch.ffn_of_layer(layer)
-            frac = bounds.get("min_head_fraction" if gene == "heads" else "min_ffn_fraction")
+            frac = bounds.min_head_fraction if gene == "heads" else bounds.min_ffn_fraction
             low = max(1, math.ceil(size * frac)) if frac else 1
             if spec.fractions:
                 values = tuple(max(1, int(round(f * size))) for f in spec.values)
@@ -204,10 +177,10 @@ class SearchSpace:
                 _check_bits(gene, layer, v, bounds, self.name)
             return tuple(spec.values)
         if gene == "span":
-            trained = bounds.get("spans")
+            trained = bounds.spans
             values = spec.values
             if spec.fractions:
-                reference = bounds.get("span_reference_length")
+                reference = bounds.span_reference_length
                 if not reference:
                     raise SearchSpaceError(f"{where}: spans are given as fractions of the task's reference length, "
                                            "but this supernet records none (trained before lengths were recorded); "
@@ -217,90 +190,24 @@ class SearchSpace:
                 if v is not None and not 1 <= v <= arch.max_position_embeddings:
                     raise SearchSpaceError(f"{where}: span {v}; allowed: null (unlimited) or an integer in "
                                            f"[1, {arch.max_position_embeddings}]")
-                if trained is not None and v is not None and v not in _as_list(trained):
+                if trained is not None and v is not None and v not in trained:
                     raise SearchSpaceError(f"{where}: span {v}" + (" (from a fraction)" if spec.fractions else "")
                                            + ", but the supernet was trained for spans "
-                                           f"{', '.join('null' if t is None else str(t) for t in _as_list(trained))}")
+                                           f"{', '.join('null' if t is None else str(t) for t in trained)}")
             return tuple(values)
         if gene == "sparsity":
             return tuple(float(v) for v in spec.values)
         raise AssertionError(gene)
 
 
-def _check_bits(gene, layer, v, bounds, space_name, key="bits"):
+def _check_bits(gene, layer, v, bounds: SupernetBounds, space_name, key="bits"):
     where = f"space {space_name!r}: gene {gene!r}" + ("" if layer is None else f", layer {layer}")
     if v not in SUPPORTED_BITS:
         raise SearchSpaceError(f"{where}: {v} bits; allowed: {', '.join(map(str, SUPPORTED_BITS))}")
-    trained = bounds.get(key)
-    if trained and v != 32 and v not in _as_list(trained):
+    trained = getattr(bounds, key)
+    if trained and v != 32 and v not in trained:
         raise SearchSpaceError(f"{where}: {v} bits, but the supernet was trained for bit widths "
-                               f"{', '.join(map(str, _as_list(trained)))} (and 32)")
-
-
-def _as_list(x):
-    return list(x) if isinstance(x, (list, tuple)) else [x]
-
-
-def _parse_gene(name, spec, where) -> GeneSpec:
-    if name not in GENES:
-        raise SearchSpaceError(f"{where}: unknown gene {name!r}; allowed genes: {', '.join(GENES)}")
-    here = f"{where}: gene {name!r}"
-    if isinstance(spec, list):  # shorthand: heads: [1, 2, 3]
-        spec = {"choices": spec}
-    if not isinstance(spec, Mapping):
-        raise SearchSpaceError(f"{here}: expected a mapping with keys {', '.join(GENE_KEYS)} (or a list of choices), "
-                               f"got {type(spec).__name__}")
-    unknown = sorted(set(spec) - set(GENE_KEYS))
-    if unknown:
-        raise SearchSpaceError(f"{here}: unknown key {unknown[0]!r}; allowed keys: {', '.join(GENE_KEYS)}")
-    tied = spec.get("tied", False)
-    if not isinstance(tied, bool):
-        raise SearchSpaceError(f"{here}: 'tied' must be true or false, got {tied!r}")
-    if tied and name == "embedding_bits":
-        raise SearchSpaceError(f"{here}: 'tied' is meaningless for a single gene; remove it")
-    has_c, has_f = "choices" in spec, "fractions" in spec
-    if has_c == has_f:
-        allowed = "'choices' or 'fractions'" if name in FRACTION_GENES else "'choices'"
-        raise SearchSpaceError(f"{here}: give exactly one of {allowed}")
-    if has_f and name not in FRACTION_GENES:
-        raise SearchSpaceError(f"{here}: 'fractions' is only allowed for {', '.join(FRACTION_GENES)}; use 'choices'")
-    values = spec["fractions" if has_f else "choices"]
-    key = "fractions" if has_f else "choices"
-    if not isinstance(values, list) or not values:
-        raise SearchSpaceError(f"{here}: '{key}' must be a non-empty list, got {values!r}")
-    for v in values:
-        ok, allowed = _value_ok(name, v, has_f)
-        if not ok:
-            raise SearchSpaceError(f"{here}: '{key}' has {v!r}; allowed: {allowed}")
-    if len(set(values)) != len(values):
-        raise SearchSpaceError(f"{here}: '{key}' lists a value twice: {values}")
-    return GeneSpec(name, tuple(values), fractions=has_f, tied=tied)
-
-
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _value_ok(name, v, fractions):
-    if fractions and name == "span":
-        return (v is None or (_is_num(v) and 0 < v <= 1)), "numbers in (0, 1] or null (unlimited)"
-    if fractions:
-        return (_is_num(v) and 0 < v <= 1), "numbers in (0, 1]"
-    if name in ("heads", "ffn"):
-        return (_is_int(v) and v >= 1), "integers >= 1 (or use 'fractions')"
-    if name in ("bits", "embedding_bits"):
-        return (_is_int(v) and v in SUPPORTED_BITS), f"bit widths among {', '.join(map(str, SUPPORTED_BITS))}"
-    if name == "span":
-        return (v is None or (_is_int(v) and v >= 1)), "integers >= 1 or null (unlimited)"
-    if name == "sparsity":
-        return (_is_num(v) and 0 <= v < 1), "numbers in [0, 1)"
-    if name == "exit_threshold":
-        return (_is_num(v) and 0 <= v <= 1), "numbers in [0, 1] (entropy as a fraction of ln(num_labels))"
-    raise AssertionError(name)
+                               f"{', '.join(map(str, trained))} (and 32)")
 
 
 @dataclass(frozen=True)
@@ -327,7 +234,6 @@ class BoundSpace:
     arch: Architecture
     slots: tuple[Slot, ...]  # all slots, including fixed (one-choice) ones
     quant: str = "int"  # the resolved quantization scheme
-    supports_sparsity: bool = False  # LayerConfig carries sparsity (else it is cost-model only)
 
     @property
     def free(self) -> tuple[int, ...]:
@@ -390,15 +296,12 @@ class BoundSpace:
         for i in range(L):
             heads = per_layer["heads"][i]
             ffn = per_layer["ffn"][i]
-            extra = {}
-            if self.supports_sparsity and per_layer["sparsity"][i] is not None:
-                extra["sparsity"] = float(per_layer["sparsity"][i])
             layers.append(LayerConfig(
                 heads=self.arch.heads_of_layer(i) if heads is None else int(heads),
                 ffn=self.arch.ffn_of_layer(i) if ffn is None else int(ffn),
                 bits=_DEFAULTS["bits"] if per_layer["bits"][i] is None else int(per_layer["bits"][i]),
                 span=None if per_layer["span"][i] is None else int(per_layer["span"][i]),
-                **extra,
+                sparsity=0.0 if per_layer["sparsity"][i] is None else float(per_layer["sparsity"][i]),
             ))
         config = SubnetConfig(tuple(layers), embedding_bits=int(embedding_bits), quant=self.quant)
         return config, tuple(thresholds)
