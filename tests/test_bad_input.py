@@ -87,7 +87,27 @@ def run_case(world, tmp_path, argv, code, message, prepare=None, capsys=None):
     after = snapshot(root)
     changed = [f for f, digest in before.items() if after.get(f) != digest]
     assert not changed, f"pre-existing files changed or removed: {changed}"
+    line = next((l.strip() for l in text.splitlines() if message in l), message)
+    TABLE.append({"command": argv[0], "input": " ".join(args[1:]).replace(str(root), "W"),
+                  "exit code": code, "message": line.replace(str(root), "W"), "files changed": len(changed)})
     return seconds, text
+
+
+TABLE: list[dict] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def write_table():
+    """With EVOSEARCH_BAD_INPUT_TABLE=FILE, every case run here is written to FILE (JSON lines) for the
+    issue notes and docs: command, input, exit code, message, number of pre-existing files changed."""
+    import os
+
+    yield
+    target = os.environ.get("EVOSEARCH_BAD_INPUT_TABLE")
+    if target:
+        with open(target, "a") as f:
+            for row in TABLE:
+                f.write(json.dumps(row) + "\n")
 
 
 def garbage(path: Path):
@@ -191,9 +211,11 @@ def _run(world, tmp_path, capsys, case):
     name, argv, code, message, prepare = case
     argv = [part for a in argv for part in (world["train"] if a == "{train}" else [a])]
     if prepare == "lock":
-        return _run_locked(world, tmp_path, capsys, argv, code, message)
-    seconds, _ = run_case(world, tmp_path, argv, code, message, prepare, capsys)
-    assert seconds < 60
+        _run_locked(world, tmp_path, capsys, argv, code, message)
+    else:
+        seconds, _ = run_case(world, tmp_path, argv, code, message, prepare, capsys)
+        assert seconds < 60
+    TABLE[-1]["case"] = name
 
 
 def _run_locked(world, tmp_path, capsys, argv, code, message):
