@@ -4,7 +4,7 @@ Usage: python scripts/bench_hardware_model.py [--n 2000] [--target edgebert-12nm
 
 Shapes: ALBERT-base (E=128, H=768, 12 heads, FFN 3072, one block shared by 12 layers) and MiniLM
 (BERT, 6 layers, H=384, 12 heads, FFN 1536). Lengths: a fixed histogram (mean ~27 tokens, like
-the movie-snippet task in DESIGN.md). "cold" = every cache cleared before each query; "warm" =
+the movie-polarity task). "cold" = every cache cleared before each query; "warm" =
 after a warm-up pass over the same configs, through :func:`estimate` (the functional API) and
 through a held :class:`CostModel`.
 """

@@ -382,21 +382,20 @@ def test_embeddings_placement_changes_cost_and_footprint():
     assert not b.fits_on_chip  # 2 MB of SRAM cannot hold the 7 MB 8-bit block + 3.9 MB embeddings
 
 
-def test_warm_query_is_cached_and_fast():
-    import time
-
+def test_warm_queries_hit_the_layer_cache_and_give_a_fresh_models_answers():
+    """Speed is benchmarked in scripts/bench_hardware_model.py; here: a second pass prices no new layer
+    shape, and the cached answers equal those of a model that never saw the other configs (the cache
+    key holds everything a layer's cost depends on)."""
     model = CostModel(ALBERT, "edgebert-12nm", seq_lens={t: 1 for t in range(8, 65, 4)})
     rng = random.Random(0)
     configs = [_random_config(ALBERT, rng) for _ in range(50)]
-    for cfg in configs:
-        model.estimate(cfg)
-    t0 = time.perf_counter()
-    for _ in range(4):
-        for cfg in configs:
-            model.estimate(cfg)
-    per_query = (time.perf_counter() - t0) / 200
-    assert per_query < 500e-6  # generous: the benchmark target is 50 us on the dev machine
-    assert model.estimate(configs[0]) == model.estimate(configs[0])
+    first = [model.estimate(cfg) for cfg in configs]
+    shapes = len(model._layers)
+    again = [model.estimate(cfg) for cfg in reversed(configs)][::-1]
+    assert len(model._layers) == shapes
+    for cfg, a, b in zip(configs[::7], first[::7], again[::7]):
+        fresh = CostModel(ALBERT, "edgebert-12nm", seq_lens={t: 1 for t in range(8, 65, 4)}).estimate(cfg)
+        assert a == b == fresh
 
 
 def test_wrong_config_is_refused():

@@ -11,8 +11,7 @@ memories, run a grid of transformer GEMMs through zigzag's LOMA mapper and compa
 
 Not compared: zigzag's total latency (its port model adds ~2x stall cycles to this toy
 accelerator's cycle count) and memory energy (zigzag searches loop orders; ours fixes a
-weight-stationary loop nest). DESIGN.md reports an earlier analytical model within 0.5 % energy
-and 1-11 % latency of zigzag on 20 GEMMs with realistic memories.
+weight-stationary loop nest).
 """
 
 from __future__ import annotations

@@ -109,11 +109,6 @@ class HardwareTarget:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_levels", {m.name: m for m in self.memory})
 
-    @property
-    def key(self) -> str:
-        """Identity used in caches: name plus a hash of every number."""
-        return f"{self.name}#{hash(self) & 0xFFFFFFFF:08x}"
-
     def level(self, name: str) -> MemoryLevel:
         return self._levels[name]
 

@@ -1,7 +1,7 @@
 """Losses over all exits: supervised, and in-place distillation from the largest network.
 
-Exit ``i`` of ``L`` weighs ``(i + 1) / L`` (deeper exits matter more; the final exit weighs 1),
-the weighted-average scheme of BERxiT / PABEE-style joint training. Sub-networks learn from the
+Exit ``i`` (0-based) of ``L`` weighs ``(i + 1) / (1 + 2 + ... + L)``: deeper exits matter more and the
+weights sum to 1 (the final exit weighs ``2 / (L + 1)``), the weighted-average scheme of BERxiT / PABEE-style joint training. Sub-networks learn from the
 detached logits of the largest network (in-place distillation: Yu et al., BigNAS; Cai et al.,
 Once-for-All), with Hinton et al.'s temperature-scaled KL divergence. Regression tasks
 (one output) use mean squared error for both.
