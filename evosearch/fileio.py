@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 
-def atomic_write(path: str | Path, data: bytes | str) -> Path:
-    """Write ``data`` to ``path`` through a synced temporary file in the same folder and a rename."""
+def atomic_write(path: str | Path, data: bytes | str | Callable[[BinaryIO], object]) -> Path:
+    """Write ``data`` to ``path`` through a synced temporary file in the same folder and a rename.
+
+    ``data`` is bytes, text, or a function that writes to the open binary file (e.g.
+    ``lambda fh: torch.save(state, fh)``). A crash leaves the old file or the new one, never a mix.
+    """
     path = Path(path)
     if isinstance(data, str):
         data = data.encode()
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as fh:
-            fh.write(data)
+            if callable(data):
+                data(fh)
+            else:
+                fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

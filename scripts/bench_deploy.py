@@ -103,6 +103,7 @@ def main(argv=None) -> int:
         no_exit = [0.0] * (L - 1)
         onnx_fp32 = measure("uncompressed", largest, no_exit, tmp / "uncompressed", int8=False)
         torch_ms = _torch_latency(ckpt.supernet, timed, args.repeats)
+        hf_ms = _transformers_latency(ckpt.meta.get("train_config", {}).get("model"), timed, args.repeats)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     predicted = [m["predicted_ms"] for m in members]
@@ -112,7 +113,7 @@ def main(argv=None) -> int:
     summary = {
         "front_members": len(members),
         "mape_percent": mape(predicted, measured), "spearman": spearman(predicted, measured),
-        "uncompressed": {"torch_fp32_ms": torch_ms, "onnx_fp32_ms": onnx_fp32["measured_ms"],
+        "uncompressed": {"torch_fp32_ms": torch_ms, "transformers_fp32_ms": hf_ms, "onnx_fp32_ms": onnx_fp32["measured_ms"],
                          "onnx_fp32_predicted_ms": onnx_fp32["predicted_ms"],
                          "accuracy": onnx_fp32["accuracy_exported"]},
         "pick": chosen.candidate_id, "pick_explanation": chosen.explanation,
@@ -122,6 +123,8 @@ def main(argv=None) -> int:
     if pick_entry:
         summary["speedup_vs_torch_fp32"] = torch_ms / pick_entry["measured_ms"]
         summary["speedup_vs_onnx_fp32"] = onnx_fp32["measured_ms"] / pick_entry["measured_ms"]
+        if hf_ms is not None:
+            summary["speedup_vs_transformers_fp32"] = hf_ms / pick_entry["measured_ms"]
     out = {"run": str(run.folder), "threads": args.threads, "sentences": len(timed), "repeats": args.repeats,
            "latency_model": model.calibration, "summary": summary, "members": members, "uncompressed": onnx_fp32,
            "date": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -130,11 +133,14 @@ def main(argv=None) -> int:
     path.write_text(json.dumps(out, indent=1))
     print(f"\npredicted vs measured over the {len(members)}-member front: MAPE {summary['mape_percent']:.1f}% "
           f"(goal <= 10), Spearman {summary['spearman']:.3f} (goal >= 0.9)")
-    print(f"uncompressed: torch fp32 {torch_ms:.3f} ms, ONNX Runtime fp32 {onnx_fp32['measured_ms']:.3f} ms per sentence")
+    print(f"uncompressed: torch fp32 {torch_ms:.3f} ms (our encoder loop), "
+          + (f"{hf_ms:.3f} ms (transformers' model), " if hf_ms is not None else "")
+          + f"ONNX Runtime fp32 {onnx_fp32['measured_ms']:.3f} ms per sentence")
     if pick_entry:
         print(f"pick {chosen.candidate_id} ({chosen.explanation}): {pick_entry['measured_ms']:.3f} ms: "
               f"{summary['speedup_vs_torch_fp32']:.2f}x faster than torch fp32 (goal >= 4), "
-              f"{summary['speedup_vs_onnx_fp32']:.2f}x than ONNX Runtime fp32")
+              f"{summary['speedup_vs_onnx_fp32']:.2f}x than ONNX Runtime fp32"
+              + (f", {summary['speedup_vs_transformers_fp32']:.2f}x than transformers fp32" if hf_ms is not None else ""))
     print(f"int8 agreement with the supernet's predictions: min {100 * summary['int8_agreement_min']:.2f}%, "
           f"mean {100 * summary['int8_agreement_mean']:.2f}%")
     print(f"wrote {path}")
@@ -159,6 +165,34 @@ def _torch_latency(supernet, rows, repeats: int) -> float:
             for _ in range(repeats):
                 start = time.perf_counter()
                 supernet(ids_t, None, types_t, weights=weights)
+                best = min(best, (time.perf_counter() - start) * 1e3)
+            times.append(best)
+    return float(np.mean(times))
+
+
+def _transformers_latency(model, rows, repeats: int) -> float | None:
+    """The same for the pretrained model as a user runs it with transformers (``AutoModel``, fp32, batch 1):
+    the uncompressed baseline without evosearch's code. None when the model folder is not at hand."""
+    import numpy as np
+    import torch
+    from transformers import AutoModel
+
+    from evosearch.supernet.loading import default_model_path
+
+    path = Path(model) if model and Path(model).is_dir() else default_model_path()
+    if not path.is_dir():
+        return None
+    hf = AutoModel.from_pretrained(path).eval()
+    times = []
+    with torch.inference_mode():
+        for ids, types in rows[:10]:
+            hf(input_ids=torch.as_tensor(ids), token_type_ids=torch.as_tensor(types))
+        for ids, types in rows:
+            ids_t, types_t = torch.as_tensor(ids), torch.as_tensor(types)
+            best = float("inf")
+            for _ in range(repeats):
+                start = time.perf_counter()
+                hf(input_ids=ids_t, token_type_ids=types_t)
                 best = min(best, (time.perf_counter() - start) * 1e3)
             times.append(best)
     return float(np.mean(times))

@@ -18,8 +18,8 @@ from transformers import BertConfig, BertModel
 from evosearch.cli import main
 from evosearch.fileio import FolderLock
 
-from .test_report_fixtures import make_checkpoint, make_run
-from .test_supernet import TINY, save_tiny
+from .tiny_runs import make_checkpoint, make_run
+from .tiny_models import TINY, save_tiny
 
 
 def snapshot(root: Path) -> dict[str, str]:

@@ -17,7 +17,7 @@ from evosearch.supernet import LayerConfig, SubnetConfig, collect_exit_logits, e
 from evosearch.supernet.quantize import quantize_rows, quantize_weight
 from evosearch.training import load_checkpoint
 
-from .test_report_fixtures import make_checkpoint, make_run
+from .tiny_runs import make_checkpoint, make_run
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from evosearch.specs import LayerConfig, SubnetConfig
 from evosearch.training import load_checkpoint
 from evosearch.training.finetune import FinetuneConfig, finetune
 
-from .test_report_fixtures import make_run
+from .tiny_runs import make_run
 
 PICK = SubnetConfig((LayerConfig(1, 12, 4), LayerConfig(1, 12, 4, span=4), LayerConfig(2, 12, 8)), embedding_bits=8)
 THRESHOLDS = [0.3, 0.3]
@@ -27,7 +27,7 @@ def checkpoint(tmp_path_factory):
 
     from transformers import BertConfig, BertModel
 
-    from .test_supernet import TINY, save_tiny
+    from .tiny_models import TINY, save_tiny
 
     tmp = tmp_path_factory.mktemp("ft")
     os.environ["EVOSEARCH_CACHE"] = str(tmp / "cache")

@@ -118,7 +118,7 @@ def test_spearman_handles_ties_and_constants():
 
 
 def test_cli_calibrate_and_validate(tmp_path, capsys):
-    from tests.test_report_fixtures import make_checkpoint
+    from tests.tiny_runs import make_checkpoint
 
     ckpt = make_checkpoint(tmp_path / "m")
     out = tmp_path / "model.json"

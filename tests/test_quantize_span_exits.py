@@ -88,7 +88,7 @@ def test_span_mask_shape_and_values():
 
 
 def test_span_narrows_attention_in_the_model():
-    from tests.test_supernet import HF_MODELS, batch
+    from tests.tiny_models import HF_MODELS, batch
     from evosearch.supernet import SubnetConfig, supernet_from_hf
 
     torch.manual_seed(0)

@@ -2,11 +2,14 @@
 
 import json
 
+import pytest
+
 from evosearch.cli import main
-from tests.test_training import private_cache, tiny_model, tiny_task  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
-def test_quickstart_runs_every_step_then_reuses_them(tmp_path, tiny_model, tiny_task, capsys):  # noqa: F811
+def test_quickstart_runs_every_step_then_reuses_them(tmp_path, tiny_model, tiny_task, capsys):
     out = tmp_path / "qs"
     argv = ["quickstart", "--fast", "--model", tiny_model, "--task", tiny_task, "--output", str(out), "--threads", "1"]
     assert main(argv) == 0

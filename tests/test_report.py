@@ -9,7 +9,7 @@ from evosearch.cli import main
 from evosearch.report import ReportError, load_run, pick, write_report
 from evosearch.report.plots import plot_all, plot_front
 
-from .test_report_fixtures import make_checkpoint, make_run
+from .tiny_runs import make_checkpoint, make_run
 
 
 @pytest.fixture(scope="module")

@@ -23,48 +23,9 @@ from evosearch.search import (
 )
 from evosearch.supernet import SubnetConfig, supernet_from_hf
 
+from .tiny_models import SMALL, TINY_CLASSIFIER, search_setup, tiny_batches, tiny_supernet
+
 torch.set_num_threads(1)  # tiny matrices: threads only add contention
-
-TINY = dict(vocab_size=60, hidden_size=32, num_attention_heads=4, intermediate_size=48,
-            max_position_embeddings=64, num_hidden_layers=3, num_labels=2)
-
-SMALL = {
-    "name": "t",
-    "quant": "int",
-    "genes": {
-        "heads": {"fractions": [0.5, 1.0]},
-        "ffn": {"fractions": [0.25, 0.5, 1.0]},
-        "bits": {"choices": [8, 32], "tied": True},
-        "exit_threshold": {"choices": [0.0, 0.3, 0.6], "tied": True},
-        "embedding_bits": {"choices": [8, 32]},
-    },
-}
-
-
-def tiny_supernet(seed=0):
-    torch.manual_seed(seed)
-    return supernet_from_hf(BertForSequenceClassification(BertConfig(**TINY)).eval()).eval()
-
-
-def tiny_batches(n_batches=2, size=12, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    out = []
-    for b in range(n_batches):
-        length = 8 + 2 * b
-        ids = torch.randint(1, 60, (size, length), generator=g)
-        mask = torch.ones_like(ids)
-        mask[0, length // 2:] = 0
-        out.append({"input_ids": ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(ids),
-                    "labels": torch.randint(0, 2, (size,), generator=g), "index": torch.arange(size) + b * size})
-    return out
-
-
-def setup(space=SMALL, objectives=None, seed=0):
-    supernet = tiny_supernet(seed)
-    bound = SearchSpace.from_dict(space).bind(supernet.arch)
-    obj = ObjectiveSet.from_dict(objectives or {"objectives": ["error", "params"]})
-    return supernet, bound, obj, Evaluator(supernet, tiny_batches(), bound, obj)
-
 
 # ------------------------------------------------------------------ search spaces
 
@@ -82,7 +43,7 @@ def test_shipped_spaces_round_trip(name):
 
 
 def test_decode_values_and_tied_genes():
-    _, bound, _, _ = setup()
+    _, bound, _, _ = search_setup()
     assert bound.labels == ["heads[0]", "heads[1]", "heads[2]", "ffn[0]", "ffn[1]", "ffn[2]", "bits",
                             "exit_threshold", "embedding_bits"]
     config, thresholds = bound.decode([0, 1, 0, 0, 1, 2, 0, 2, 0])
@@ -102,8 +63,8 @@ def test_genes_mean_the_same_on_any_task():
     space = SearchSpace.from_dict({"genes": {"heads": {"fractions": [0.25, 0.3, 1.0]},
                                              "span": {"fractions": [0.1, 0.125, 0.5, None]},
                                              "exit_threshold": {"choices": [0.0, 0.5], "tied": True}}})
-    two = supernet_from_hf(BertForSequenceClassification(BertConfig(**{**TINY, "num_hidden_layers": 2}))).arch
-    three = supernet_from_hf(BertForSequenceClassification(BertConfig(**{**TINY, "num_hidden_layers": 2, "num_labels": 3}))).arch
+    two = supernet_from_hf(BertForSequenceClassification(BertConfig(**{**TINY_CLASSIFIER, "num_hidden_layers": 2}))).arch
+    three = supernet_from_hf(BertForSequenceClassification(BertConfig(**{**TINY_CLASSIFIER, "num_hidden_layers": 2, "num_labels": 3}))).arch
     bound2 = space.bind(two, {"span_reference_length": 40})
     bound3 = space.bind(three, {"span_reference_length": 80})
     slots = {s.label: s.values for s in bound2.slots}
@@ -185,7 +146,7 @@ def test_objective_errors():
 # ------------------------------------------------------------------ evaluation
 
 def test_exit_logit_cache_thresholds_never_rerun_the_model():
-    supernet, bound, obj, _ = setup()
+    supernet, bound, obj, _ = search_setup()
     ev = Evaluator(supernet, tiny_batches(), bound, obj, lazy=False)  # keep every exit's logits
     base = [1, 1, 0, 2, 1, 0, 1, 0, 1]
     recs = []
@@ -199,7 +160,7 @@ def test_exit_logit_cache_thresholds_never_rerun_the_model():
     assert recs[2].metrics["mean_exit_layer"] <= recs[0].metrics["mean_exit_layer"]
     ev.evaluate([0] * 9)
     assert ev.forward_calls == 2
-    lazy = setup()[3]  # the default runs each example only as deep as it exits: same metrics, no cache
+    lazy = search_setup()[3]  # the default runs each example only as deep as it exits: same metrics, no cache
     for rec, t in zip(recs, range(3)):
         genome = list(base)
         genome[7] = t
@@ -210,7 +171,7 @@ def test_exit_logit_cache_thresholds_never_rerun_the_model():
 def test_accuracy_matches_direct_early_exit():
     from evosearch.supernet import early_exit
 
-    supernet, bound, _, ev = setup()
+    supernet, bound, _, ev = search_setup()
     genome = [0, 1, 1, 1, 2, 0, 0, 1, 1]
     config, thresholds = bound.decode(genome)
     batches = tiny_batches()
@@ -239,7 +200,7 @@ def _check_front(run_folder, n_obj):
 
 @pytest.mark.parametrize("algorithm", ["nsga2", "deap-nsga2", "random", "local", "nsga3"])
 def test_algorithms_give_a_valid_front(algorithm, tmp_path):
-    _, bound, obj, ev = setup()
+    _, bound, obj, ev = search_setup()
     result = SearchRun(tmp_path / "run", bound, obj, ev, algorithm=algorithm, generations=3, population=8,
                        seed=1, progress=False).run()
     cands, last = _check_front(tmp_path / "run", 2)
@@ -255,7 +216,7 @@ def test_algorithms_give_a_valid_front(algorithm, tmp_path):
 
 
 def test_constraints_are_respected_not_discarded(tmp_path):
-    supernet, bound, _, _ = setup()
+    supernet, bound, _, _ = search_setup()
     from evosearch.hardware.proxies import parameter_count
 
     full = parameter_count(supernet.arch, SubnetConfig.largest(supernet.arch))
@@ -274,7 +235,7 @@ def test_constraints_are_respected_not_discarded(tmp_path):
 
 
 def test_same_seed_same_run_other_seed_differs(tmp_path):
-    _, bound, obj, ev = setup()
+    _, bound, obj, ev = search_setup()
     runs = [SearchRun(tmp_path / f"r{i}", bound, obj, ev, generations=2, population=8, seed=s, progress=False).run()
             for i, s in enumerate([3, 3, 4])]
     genomes = [pd.read_csv(tmp_path / f"r{i}" / "candidates.csv").genome.tolist() for i in range(3)]
@@ -308,7 +269,7 @@ class CrashingPool(LocalPool):
 
 @pytest.mark.parametrize("algorithm", ["nsga2", "nsga3", "deap-nsga2", "local"])
 def test_resume_after_crash_equals_uninterrupted(algorithm, tmp_path):
-    _, bound, obj, ev = setup()
+    _, bound, obj, ev = search_setup()
     kw = dict(algorithm=algorithm, generations=4, population=8, seed=5, progress=False)
     full = SearchRun(tmp_path / "full", bound, obj, ev, **kw).run()
 
@@ -341,7 +302,7 @@ def test_resume_after_crash_equals_uninterrupted(algorithm, tmp_path):
 
 
 def test_stop_and_extend_with_generation_limit(tmp_path):
-    _, bound, obj, ev = setup()
+    _, bound, obj, ev = search_setup()
     kw = dict(population=8, seed=2, progress=False)
     full = SearchRun(tmp_path / "full", bound, obj, ev, generations=3, **kw).run()
     SearchRun(tmp_path / "part", bound, obj, ev, generations=3, **kw).run(stop_after=0)
@@ -350,7 +311,7 @@ def test_stop_and_extend_with_generation_limit(tmp_path):
 
 
 def test_final_front_on_full_dev_set(tmp_path):
-    supernet, bound, obj, ev = setup()
+    supernet, bound, obj, ev = search_setup()
     full_ev = Evaluator(supernet, tiny_batches(n_batches=3, seed=9), bound, obj)
     result = SearchRun(tmp_path / "r", bound, obj, ev, generations=2, population=8, full_evaluator=full_ev,
                        progress=False).run()
@@ -368,7 +329,7 @@ def test_front_mask_with_no_feasible_point():
 
 def test_hardware_objectives_with_exit_distribution(tmp_path):
     space = {**SMALL, "genes": {**SMALL["genes"], "exit_threshold": {"choices": [0.0, 1.0], "tied": True}}}
-    supernet, bound, _, _ = setup(space)
+    supernet, bound, _, _ = search_setup(space)
     obj = ObjectiveSet.load("edgebert-energy")
     ev = Evaluator(supernet, tiny_batches(), bound, obj, lazy=False)
     no_exit = list(bound.encode(SubnetConfig.largest(supernet.arch), 0.0))
@@ -385,7 +346,7 @@ def test_hardware_objectives_with_exit_distribution(tmp_path):
 
 
 def test_nsga3_three_objectives(tmp_path):
-    _, bound, obj, ev = setup(objectives={"objectives": ["error", "params", "macs"]})
+    _, bound, obj, ev = search_setup(objectives={"objectives": ["error", "params", "macs"]})
     result = SearchRun(tmp_path / "n3", bound, obj, ev, algorithm="nsga3", generations=3, population=10,
                        progress=False).run()
     _check_front(tmp_path / "n3", 3)
@@ -412,7 +373,7 @@ def test_cpu_latency_objective_from_a_saved_model(tmp_path):
     from evosearch.latency.model import FEATURES
 
     space = {**SMALL, "genes": {**SMALL["genes"], "exit_threshold": {"choices": [0.0, 1.0], "tied": True}}}
-    supernet, bound, _, _ = setup(space)
+    supernet, bound, _, _ = search_setup(space)
     coefficients = [0.1 if f in ("call", "fp32:T*ffn", "int8:T*ffn") else 0.0 for f in FEATURES]
     path = LatencyModel(arch_shape(supernet.arch), {"threads": 1}, coefficients).save(tmp_path / "m.json")
     obj = ObjectiveSet.from_dict({"objectives": ["error", "cpu_latency_ms"], "cpu_predictor": str(path)})
@@ -452,7 +413,7 @@ def test_reset_mutation_changes_genes_at_the_stated_rate():
 
 @pytest.mark.parametrize("crossover, mutation", [("uniform", "reset"), ("two-point", "reset"), ("sbx", "pm")])
 def test_operators_give_valid_genomes(crossover, mutation, tmp_path):
-    _, bound, obj, ev = setup()
+    _, bound, obj, ev = search_setup()
     result = SearchRun(tmp_path / "r", bound, obj, ev, algorithm_options={"crossover": crossover, "mutation": mutation},
                        generations=3, population=8, progress=False).run()
     cands = pd.read_csv(tmp_path / "r" / "candidates.csv", dtype={"genome": str})
@@ -469,7 +430,7 @@ def _dominates(a, b):
 def test_local_search_leaves_no_dominating_neighbour_and_resumes(tmp_path):
     from evosearch.search.run import one_gene_neighbours
 
-    supernet, bound, obj, ev = setup()
+    supernet, bound, obj, ev = search_setup()
     full_ev = Evaluator(supernet, tiny_batches(n_batches=3, seed=9), bound, obj)
     kw = dict(generations=2, population=8, seed=3, local_search=True, full_evaluator=full_ev, progress=False)
     result = SearchRun(tmp_path / "ls", bound, obj, ev, **kw).run()
@@ -496,7 +457,7 @@ def test_local_search_leaves_no_dominating_neighbour_and_resumes(tmp_path):
 
 
 def test_early_exit_evaluation_from_an_anchor_equals_the_full_one():
-    supernet, bound, obj, ev = setup()
+    supernet, bound, obj, ev = search_setup()
     rng = np.random.default_rng(4)
     from evosearch.search.run import one_gene_neighbours
 
@@ -508,7 +469,7 @@ def test_early_exit_evaluation_from_an_anchor_equals_the_full_one():
 
 
 def test_surrogate_screens_offspring_and_reports_tau(tmp_path):
-    _, bound, obj, ev = setup()
+    _, bound, obj, ev = search_setup()
     result = SearchRun(tmp_path / "s", bound, obj, ev, algorithm_options={"surrogate": True}, generations=6,
                        population=8, seed=1, progress=False).run()
     hv = pd.read_csv(tmp_path / "s" / "hypervolume.csv")

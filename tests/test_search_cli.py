@@ -12,7 +12,7 @@ from evosearch.cli import main
 from evosearch.supernet import supernet_from_hf
 from evosearch.training import SupernetCheckpoint, save_checkpoint
 
-from .test_search import TINY
+from .tiny_models import TINY_CLASSIFIER as TINY
 
 WORDS = ["good", "bad", "great", "awful", "fine", "film", "plot", "actor", "boring", "fun", "the", "a", "is", "was"]
 

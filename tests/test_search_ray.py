@@ -6,10 +6,10 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from evosearch.search import SearchRun  # noqa: E402
-from evosearch.search.parallel import RayPool  # noqa: E402
+from evosearch.search import EvalPool, LocalPool, SearchRun  # noqa: E402
+from evosearch.search.pools import RayPool  # noqa: E402
 
-from .test_search import setup, tiny_batches  # noqa: E402
+from .tiny_models import search_setup, tiny_batches  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +20,11 @@ def local_ray():
 
 
 def _run(folder, pool=None):
-    supernet, bound, obj, ev = setup()
+    supernet, bound, obj, ev = search_setup()
+    assert isinstance(LocalPool(ev), EvalPool)
     if pool == "ray1" or pool == "ray2":
         pool = RayPool(supernet, tiny_batches(), bound, obj, num_workers=int(pool[-1]))
+        assert isinstance(pool, EvalPool)
     try:
         result = SearchRun(folder, bound, obj, ev, generations=2, population=8, seed=7, pool=pool,
                            progress=False).run()
@@ -43,7 +45,7 @@ def test_ray_workers_match_in_process(local_ray, tmp_path):
 
 
 def test_killed_worker_is_replaced_and_its_genomes_rerun(local_ray):
-    supernet, bound, obj, ev = setup()
+    supernet, bound, obj, ev = search_setup()
     kills = []
 
     def kill_first_actor(pool):
@@ -71,7 +73,7 @@ def test_cpu_latency_objective_in_ray_workers(local_ray, tmp_path):
     from evosearch.latency.model import FEATURES
     from evosearch.search import Evaluator, ObjectiveSet
 
-    supernet, bound, _, _ = setup()
+    supernet, bound, _, _ = search_setup()
     coefficients = [0.1 if f in ("call", "fp32:T*ffn", "int8:T*ffn") else 0.0 for f in FEATURES]
     path = LatencyModel(arch_shape(supernet.arch), {"threads": 1}, coefficients).save(tmp_path / "m.json")
     obj = ObjectiveSet.from_dict({"objectives": ["error", "cpu_latency_ms"], "cpu_predictor": str(path)})

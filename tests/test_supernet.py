@@ -4,8 +4,9 @@ import random
 
 import pytest
 import torch
-from transformers import AlbertConfig, AlbertModel, BertConfig, BertModel, GPT2Config, GPT2Model
+from transformers import BertConfig, GPT2Config, GPT2Model
 
+from tests.tiny_models import HF_MODELS, TINY, batch, save_tiny
 from evosearch.supernet import (
     LayerConfig,
     ModelLoadError,
@@ -15,27 +16,6 @@ from evosearch.supernet import (
     load_pretrained,
     supernet_from_hf,
 )
-
-TINY = dict(vocab_size=60, hidden_size=32, num_attention_heads=4, intermediate_size=48, max_position_embeddings=64)
-HF_MODELS = {
-    "albert-one-group-E!=H": lambda: AlbertModel(AlbertConfig(embedding_size=16, num_hidden_layers=4, **TINY)),
-    "albert-two-groups-two-inner": lambda: AlbertModel(
-        AlbertConfig(embedding_size=16, num_hidden_layers=4, num_hidden_groups=2, inner_group_num=2, **TINY)
-    ),
-    "bert": lambda: BertModel(BertConfig(num_hidden_layers=3, **TINY)),
-}
-
-
-def batch(seed=0, size=3, length=21):
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(1, 60, (size, length), generator=g)
-    mask = torch.ones_like(ids)
-    if size > 1:
-        mask[1, length // 2 :] = 0
-    types = torch.zeros_like(ids)
-    types[:, length // 3 :] = 1
-    return ids, mask, types
-
 
 def random_config(arch, rng, quant="int"):
     return SubnetConfig(
@@ -167,19 +147,6 @@ def test_config_dict_round_trip():
     assert SubnetConfig.from_dict(config.to_dict()) == config
     with pytest.raises(SubnetConfigError, match="needs 'layers'"):
         SubnetConfig.from_dict({"layer": []})
-
-
-def save_tiny(tmp_path, hf_model, name="model"):
-    """A tiny checkpoint with a real (tiny) WordPiece tokenizer, saved like a user's folder."""
-    from transformers import BertTokenizerFast
-
-    folder = tmp_path / name
-    folder.mkdir()
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(55)]
-    (folder / "vocab.txt").write_text("\n".join(vocab))
-    BertTokenizerFast(vocab=str(folder / "vocab.txt")).save_pretrained(folder)
-    hf_model.save_pretrained(folder)
-    return folder
 
 
 @pytest.mark.parametrize("name", ["albert-one-group-E!=H", "bert"])

@@ -2,7 +2,6 @@
 
 import copy
 import csv
-import random
 
 import pytest
 import torch
@@ -17,35 +16,10 @@ from evosearch.training.losses import distillation_loss, supervised_loss
 from evosearch.training.space import SubnetSampler, TrainingSpace, TrainingSpaceError
 from evosearch.training.strategies import RandomStrategy, SandwichStrategy, StandardStrategy
 from evosearch.training.trainer import ResumeError, TrainConfig, Trainer
-from tests.test_supernet import TINY, batch, save_tiny
+from tests.tiny_models import TINY, batch
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("EVOSEARCH_CACHE", str(tmp_path / "cache"))
-
-
-@pytest.fixture
-def tiny_task(tmp_path):
-    """A learnable sentiment-like task: label 1 iff the sentence contains w1."""
-    rng = random.Random(0)
-    path = tmp_path / "tiny.csv"
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["text", "label"])
-        for i in range(120):
-            words = [f"w{rng.randint(2, 50)}" for _ in range(rng.randint(3, 12))]
-            label = i % 2
-            if label:
-                words.insert(rng.randint(0, len(words)), "w1")
-            writer.writerow([" ".join(words), label])
-    return str(path)
-
-
-@pytest.fixture
-def tiny_model(tmp_path):
-    torch.manual_seed(0)
-    return str(save_tiny(tmp_path, BertModel(BertConfig(num_hidden_layers=3, **TINY))))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 def tiny_config(tmp_path, tiny_model, tiny_task, **changes):

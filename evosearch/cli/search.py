@@ -212,7 +212,7 @@ def _search(args, folder, resume, supernet_path, space_spec, objectives, algorit
     subset = evaluator.batches
     pool = None
     if workers and workers > 0 or address:
-        from ..search.parallel import RayPool
+        from ..search.pools import RayPool
 
         pool = RayPool(ckpt.supernet, subset, bound, objectives, num_workers=max(1, workers or 1), address=address,
                        latency_model=evaluator.latency_model)

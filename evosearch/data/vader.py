@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import subprocess
 import sys
 import tarfile
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from .cache import cache_dir
+from ..fileio import atomic_write
 from .errors import DataError
 
 VADER_REQUIREMENT = "vaderSentiment==3.3.2"
@@ -96,9 +96,7 @@ def fetch_vader_files(
             )
         contents = _extract_sentence_files(archive)
     for source, path in paths.items():
-        tmp_path = path.with_suffix(".part")
-        tmp_path.write_bytes(contents[source])
-        os.replace(tmp_path, path)
+        atomic_write(path, contents[source])
     return paths
 
 

@@ -4,7 +4,7 @@
 * :mod:`.objectives` — objective sets and constraints;
 * :mod:`.evaluator` — scoring on the supernet with the exit-logit cache, fronts, hypervolume;
 * :mod:`.algorithms` — pymoo NSGA-II/NSGA-III, DEAP NSGA-II, random and local search (ask/tell);
-* :mod:`.parallel` — Ray actors holding supernet replicas, with worker-failure recovery;
+* :mod:`.pools` — where candidates are scored: the pool contract, in this process or on Ray actors;
 * :mod:`.run` — the generational loop, run folder, checkpoints and resume.
 """
 
@@ -12,11 +12,12 @@ from .algorithms import ALGORITHMS, Algorithm, DeapNSGA2, LocalSearch, PymooAlgo
 from .evaluator import Evaluator, Record, front_mask, genome_key, hypervolume, reference_point
 from ..metrics import METRICS
 from .objectives import Constraint, ObjectiveError, ObjectiveSet
-from .run import LocalPool, RunFolderError, SearchResult, SearchRun
+from .pools import EvalPool, LocalPool
+from .run import RunFolderError, SearchResult, SearchRun
 from ..spaces import BoundSpace, SearchSpace, SearchSpaceError
 
 __all__ = [
-    "ALGORITHMS", "Algorithm", "BoundSpace", "Constraint", "DeapNSGA2", "Evaluator", "LocalPool", "LocalSearch",
+    "ALGORITHMS", "Algorithm", "BoundSpace", "Constraint", "DeapNSGA2", "EvalPool", "Evaluator", "LocalPool", "LocalSearch",
     "METRICS", "ObjectiveError", "ObjectiveSet", "PymooAlgorithm", "RandomSearch", "Record", "RunFolderError",
     "SearchResult", "SearchRun", "SearchSpace", "SearchSpaceError", "front_mask", "genome_key", "hypervolume",
     "make_algorithm", "reference_point",

@@ -60,6 +60,7 @@ from ..fileio import atomic_write
 from .algorithms import Algorithm, make_algorithm
 from .evaluator import Evaluator, Record, front_mask, genome_key, hypervolume, reference_point
 from .objectives import ObjectiveSet
+from .pools import EvalPool, LocalPool
 from ..spaces import BoundSpace
 
 STAGES = ("evolve", "local", "final")
@@ -68,34 +69,6 @@ STAGES = ("evolve", "local", "final")
 class RunFolderError(EvosearchError):
     """A run folder that cannot be created or resumed."""
 
-
-class LocalPool:
-    """In-process evaluation (``--workers 0``)."""
-
-    def __init__(self, evaluator: Evaluator):
-        self.evaluator = evaluator
-
-    def evaluate(self, genomes: Sequence[Sequence[int]], on_result: Callable[[int, Record], None] | None = None,
-                 anchors: Sequence[Sequence[int] | None] | None = None):
-        """Score ``genomes`` in order; ``anchors[i]`` (a genome) runs genome i from that genome's
-        hidden states, each example only as deep as it goes (see :meth:`Evaluator.anchor`)."""
-        out = []
-        for i, g in enumerate(genomes):
-            anchor = anchors[i] if anchors is not None else None
-            if anchor is not None:
-                self.evaluator.anchor(self.evaluator.space.decode(anchor)[0])
-            rec = self.evaluator.evaluate(g, early_exit_only=anchor is not None)
-            if on_result:
-                on_result(i, rec)
-            out.append(rec)
-        return out
-
-    @property
-    def forward_calls(self) -> int:
-        return self.evaluator.forward_calls
-
-    def close(self):
-        pass
 
 
 def one_gene_neighbours(genome: Sequence[int], upper: Sequence[int]) -> list[tuple[int, ...]]:
@@ -140,8 +113,9 @@ class SearchRun:
     """Runs (or resumes) a search into ``folder``.
 
     ``evaluator``: the in-process :class:`Evaluator` on the dev subset (used for the reference
-    point and, without a ``pool``, for every evaluation). ``pool``: any object with
-    ``evaluate(genomes, on_result, anchors)`` (e.g. :class:`evosearch.search.parallel.RayPool`).
+    point and, without a ``pool``, for every evaluation). ``pool``: an
+    :class:`~evosearch.search.pools.EvalPool` (default :class:`LocalPool`; :class:`~evosearch.search.pools.RayPool`
+    for Ray workers).
     ``full_evaluator``: scores the final front and the baselines on the full dev set.
     ``algorithm_options``: operators and surrogate of the algorithm (:func:`make_algorithm`).
     ``local_search``: run the Pareto local-search stage after the last generation.
@@ -152,7 +126,7 @@ class SearchRun:
     def __init__(self, folder: str | Path, space: BoundSpace, objectives: ObjectiveSet, evaluator: Evaluator, *,
                  algorithm: str | Algorithm = "nsga2", algorithm_options: dict | None = None,
                  generations: int = 10, population: int = 20, seed: int = 0, local_search: bool = False,
-                 pool=None, full_evaluator: Evaluator | None = None, config: dict | None = None,
+                 pool: EvalPool | None = None, full_evaluator: Evaluator | None = None, config: dict | None = None,
                  resume: bool = False, progress: bool = True,
                  on_generation: Callable[[GenerationStats], None] | None = None):
         self.folder = Path(folder)
@@ -353,7 +327,7 @@ class SearchRun:
         return len(todo)
 
     def _model_runs(self) -> int:
-        return int(getattr(self.pool, "forward_calls", self.evaluator.forward_calls))
+        return int(self.pool.forward_calls)
 
     def _record(self, generation: int, stage: str, new: int, t0: float, tau=None) -> list[Record]:
         front = self._front()

@@ -1,19 +1,7 @@
 """A search space resolved on a supernet, and the integer genome (torch-free).
 
-The file format is in :mod:`evosearch.spaces.schema`; shipped spaces are in
-``evosearch/search_spaces/*.yaml``.
-
-A space file names the choices of every gene::
-
-    name: edgebert
-    quant: adaptivfloat          # fixed per space: int | adaptivfloat
-    genes:
-      heads:  {fractions: [0.25, 0.5, 0.75, 1.0]}   # of each layer's heads (rounded, >= 1)
-      ffn:    {fractions: [0.25, 0.5, 0.75, 1.0]}   # of each layer's FFN neurons
-      bits:   {choices: [4, 8]}                      # weight bit width per layer
-      span:   {fractions: [0.125, 0.25, 0.5, null]}  # of the task's reference length; null = unlimited
-      exit_threshold: {choices: [0.0, 0.15, 0.3, 0.6], tied: true}   # fractions of ln(num_labels)
-      embedding_bits: {choices: [8, 32]}
+A space file names the choices of every gene; its format, with an example, is in
+:mod:`evosearch.spaces.schema`, and the shipped spaces are in ``evosearch/search_spaces/*.yaml``.
 
 Per-layer genes (``heads``, ``ffn``, ``bits``, ``span``, ``sparsity``) get one value per virtual
 layer unless ``tied: true`` (one value for every layer, DynaBERT-style). ``exit_threshold`` gets

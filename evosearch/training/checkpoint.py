@@ -53,10 +53,8 @@ def save_checkpoint(folder: str | Path, checkpoint: SupernetCheckpoint) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     supernet = checkpoint.supernet
-    tmp = folder / f".supernet.pt.tmp-{os.getpid()}"
-    torch.save(supernet.state_dict(), tmp)
-    digest = sha256_file(tmp)
-    os.replace(tmp, folder / "supernet.pt")
+    state = supernet.state_dict()
+    digest = sha256_file(atomic_write(folder / "supernet.pt", lambda fh: torch.save(state, fh)))
     if checkpoint.tokenizer is not None:
         staged = folder / f".tokenizer.tmp-{os.getpid()}"
         shutil.rmtree(staged, ignore_errors=True)

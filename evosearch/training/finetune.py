@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -166,12 +165,11 @@ def finetune(source: str | Path, config: SubnetConfig, thresholds, out: str | Pa
             epoch, skip = epoch + 1, 0
 
     def save_state():
-        tmp = out / f".{STATE_FILE}.tmp-{os.getpid()}"
-        torch.save({"settings": asdict(settings), "config": config.to_dict(), "step": step, "seconds": spent,
-                    "model": supernet.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
-                    "python_rng": random.getstate()}, tmp)
-        os.replace(tmp, state_file)
+        state = {"settings": asdict(settings), "config": config.to_dict(), "step": step, "seconds": spent,
+                 "model": supernet.state_dict(), "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(),
+                 "python_rng": random.getstate()}
+        atomic_write(state_file, lambda fh: torch.save(state, fh))
 
     bar = tqdm(total=settings.steps, initial=step, desc="fine-tuning the pick", unit="step", disable=not progress)
     started = time.perf_counter() - spent

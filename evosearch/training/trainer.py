@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,6 +21,7 @@ from tqdm.auto import tqdm
 
 from .. import data
 from ..errors import EvosearchError
+from ..fileio import atomic_write
 from ..supernet import SubnetConfig, Supernet, collect_exit_logits, exit_accuracies, load_pretrained
 from ..specs.spans import reference_length
 from .checkpoint import SupernetCheckpoint, save_checkpoint
@@ -194,9 +194,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "python_rng": random.getstate(),
         }
-        tmp = self.output / f".{STATE_FILE}.tmp-{os.getpid()}"
-        torch.save(state, tmp)
-        os.replace(tmp, self.output / STATE_FILE)
+        atomic_write(self.output / STATE_FILE, lambda fh: torch.save(state, fh))
 
     def load_state(self) -> None:
         path = self.output / STATE_FILE

@@ -20,10 +20,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 
-from ..errors import EvosearchError
-from .evaluator import Record
-from .objectives import ObjectiveSet
-from ..spaces import BoundSpace
+from ...errors import EvosearchError
+from ...spaces import BoundSpace
+from ..evaluator import Record
+from ..objectives import ObjectiveSet
 
 _WORKER_CLASS = None
 CONNECT_TIMEOUT_S = 5.0
@@ -81,7 +81,7 @@ def _worker_class():
 
 
 class RayPool:
-    """A pool of Ray actors that evaluate genomes; same interface as :class:`LocalPool`.
+    """A pool of Ray actors that evaluate genomes; an :class:`~evosearch.search.pools.EvalPool` like :class:`LocalPool`.
 
     ``on_dispatch``: called with the pool after each round of task submission (a hook for
     fault-injection tests, e.g. ``ray.kill(pool.actors[0])``). ``latency_model``: the CPU latency
