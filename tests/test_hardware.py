@@ -406,3 +406,14 @@ def test_wrong_config_is_refused():
     bad = SubnetConfig((LayerConfig(13, 10, 8),) * 6)
     with pytest.raises(SubnetConfigError, match="heads"):
         estimate(MINILM, bad, "edgebert-12nm")
+
+
+def test_hardware_model_and_search_spaces_import_no_torch():
+    """The leaves stay light: pricing a config or reading a space must not pull in torch."""
+    import subprocess
+    import sys
+
+    code = ("import sys, evosearch.hardware, evosearch.spaces, evosearch.specs; "
+            "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
