@@ -142,7 +142,8 @@ def test_readme_onnx_example_runs_the_int8_export(setup, tmp_path):
     theirs = [namespace["classify"](t) for t in texts]
     expected = list(zip(*_supernet_predictions(ckpt, MIXED, texts, thresholds)))
     agree = sum(a[0] == b[0] for a, b in zip(theirs, expected)) / len(texts)
-    assert agree >= 0.95, agree  # int8 activations: nearly always the same answer (reported by verify)
+    print(f"int8 agreement with the supernet: {agree:.4f} on {len(texts)} sentences")
+    assert agree >= 0.995, agree  # the bar for int8 (reported by verify on real runs)
     float_out = export(Deployment(MIXED, thresholds, ckpt_dir), tmp_path / "float", int8=False)
     namespace = {}
     exec(compile(code.replace(repr(str(out)), repr(str(float_out))), "README.md", "exec"), namespace)
