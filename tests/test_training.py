@@ -1,6 +1,5 @@
 """Supernet training on a tiny random model and a tiny local task."""
 
-import copy
 import csv
 
 import pytest
@@ -55,14 +54,6 @@ def test_importance_permutation_leaves_full_network_unchanged(hf):
     heads_after, neurons_after = gradient_importance(supernet, batches, supervised_loss)
     for scores in heads_after + neurons_after:
         assert torch.all(scores[:-1] >= scores[1:] - 1e-6 * scores.max())
-    # and a half-width sub-network keeps the better half: it changes the loss less than the worse half would
-    half = SubnetConfig.uniform(supernet.arch, 0.5)
-    worst_first = copy.deepcopy(supernet)
-    reorder_by_importance(worst_first, [-s for s in heads_after], [-s for s in neurons_after])
-    full_loss = supervised_loss(supernet(ids, mask, types), labels)
-    best_half = supervised_loss(supernet(ids, mask, types, config=half), labels)
-    worst_half = supervised_loss(worst_first(ids, mask, types, config=half), labels)
-    assert abs(best_half - full_loss) < abs(worst_half - full_loss)
 
 
 def test_sampler_respects_bounds_and_extremes():
