@@ -1,13 +1,10 @@
 """Shared pytest configuration and fixtures."""
 
-import csv
-import random
-
 import pytest
 import torch
 from transformers import BertConfig, BertModel
 
-from tests.tiny_models import TINY, save_tiny
+from tests.tiny_models import TINY, save_tiny, write_keyword_task
 
 
 def pytest_configure(config):
@@ -29,18 +26,7 @@ def private_cache(tmp_path, monkeypatch):
 @pytest.fixture
 def tiny_task(tmp_path):
     """A learnable sentiment-like task: label 1 iff the sentence contains w1."""
-    rng = random.Random(0)
-    path = tmp_path / "tiny.csv"
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["text", "label"])
-        for i in range(120):
-            words = [f"w{rng.randint(2, 50)}" for _ in range(rng.randint(3, 12))]
-            label = i % 2
-            if label:
-                words.insert(rng.randint(0, len(words)), "w1")
-            writer.writerow([" ".join(words), label])
-    return str(path)
+    return write_keyword_task(tmp_path / "tiny.csv", 120)
 
 
 @pytest.fixture

@@ -21,28 +21,18 @@ THRESHOLDS = [0.3, 0.3]
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     """A tiny supernet trained for one epoch on a learnable task (label 1 iff the sentence has w1)."""
-    import csv
     import os
-    import random
 
     from transformers import BertConfig, BertModel
 
-    from .tiny_models import TINY, save_tiny
+    from .tiny_models import TINY, save_tiny, write_keyword_task
 
     tmp = tmp_path_factory.mktemp("ft")
     os.environ["EVOSEARCH_CACHE"] = str(tmp / "cache")
     torch.set_num_threads(1)
     torch.manual_seed(0)
     model = save_tiny(tmp, BertModel(BertConfig(num_hidden_layers=3, **TINY)), name="hf")
-    rng = random.Random(0)
-    with open(tmp / "task.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["text", "label"])
-        for i in range(400):
-            words = [f"w{rng.randint(2, 50)}" for _ in range(rng.randint(3, 12))]
-            if i % 2:
-                words.insert(rng.randint(0, len(words)), "w1")
-            writer.writerow([" ".join(words), i % 2])
+    write_keyword_task(tmp / "task.csv", 400)
     assert main(["train", "--model", str(model), "--task", str(tmp / "task.csv"), "--output", str(tmp / "supernet"),
                  "--max-length", "16", "--batch-size", "16", "--epochs", "8", "--spans", "none", "4",
                  "--importance-warmup", "5", "--learning-rate", "3e-3", "--quiet"]) == 0

@@ -1,5 +1,7 @@
-"""Tiny random models and batches shared by the tests (not a test module)."""
+"""Tiny random models, batches and tasks shared by the tests (not a test module)."""
 
+import csv
+import random
 import torch
 from transformers import AlbertConfig, AlbertModel, BertConfig, BertForSequenceClassification, BertModel
 
@@ -80,3 +82,17 @@ def search_setup(space=SMALL, objectives=None, seed=0):
     bound = SearchSpace.from_dict(space).bind(supernet.arch)
     obj = ObjectiveSet.from_dict(objectives or {"objectives": ["error", "params"]})
     return supernet, bound, obj, Evaluator(supernet, tiny_batches(), bound, obj)
+
+
+def write_keyword_task(path, rows: int) -> str:
+    """A learnable sentiment-like CSV task (label 1 iff the sentence contains ``w1``), seeded."""
+    rng = random.Random(0)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        for i in range(rows):
+            words = [f"w{rng.randint(2, 50)}" for _ in range(rng.randint(3, 12))]
+            if i % 2:
+                words.insert(rng.randint(0, len(words)), "w1")
+            writer.writerow([" ".join(words), i % 2])
+    return str(path)
