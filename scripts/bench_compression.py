@@ -94,7 +94,7 @@ def main() -> None:
     print(f"scoring on {evaluator.num_examples} dev sentences ({target or 'no'} target; CPU latency predicted by "
           f"{latency_model.source or 'a fresh calibration'}, {threads} thread(s))", flush=True)
     base = score("uncompressed", SubnetConfig.largest(arch).with_layers(bits=32), no_exit)
-    members = [score(str(cid), SubnetConfig.from_dict(json.loads(row["config"])), json.loads(row["thresholds"]))
+    members = [score(str(cid), SubnetConfig.from_dict(run.config_of(row)[0]), run.config_of(row)[1])
                for cid, row in run.front.iterrows()]
 
     budgets = {}

@@ -97,8 +97,8 @@ def main(argv=None) -> int:
           f"{args.repeats} runs each, {args.threads} thread(s); latency model {model.source}", flush=True)
     try:
         for cid, row in run.front.iterrows():
-            config = SubnetConfig.from_dict(json.loads(row["config"]))
-            members.append(measure(cid, config, [float(t) for t in json.loads(row["thresholds"])], tmp / cid))
+            config, thresholds = run.config_of(row)
+            members.append(measure(cid, SubnetConfig.from_dict(config), thresholds, tmp / cid))
         largest = SubnetConfig.largest(ckpt.supernet.arch)
         no_exit = [0.0] * (L - 1)
         onnx_fp32 = measure("uncompressed", largest, no_exit, tmp / "uncompressed", int8=False)

@@ -1,6 +1,5 @@
 """Search spaces, objectives, evaluation cache, algorithms, persistence and resume (tiny models)."""
 
-import json
 import math
 
 import numpy as np
@@ -22,6 +21,7 @@ from evosearch.search import (
     front_mask,
 )
 from evosearch.supernet import SubnetConfig, supernet_from_hf
+from evosearch.runstore import config_from_columns
 
 from .tiny_models import SMALL, TINY_CLASSIFIER, search_setup, tiny_batches, tiny_supernet
 
@@ -210,9 +210,11 @@ def test_algorithms_give_a_valid_front(algorithm, tmp_path):
     assert list(hv.generation) == [0, 1, 2] and (np.diff(hv.hypervolume) >= 0).all() and hv.hypervolume.iloc[-1] > 0
     cfg = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     assert cfg["reference_point"][0] == 1.0 and len(cfg["reference_point"]) == 2
-    row = cands.iloc[0]
-    config = SubnetConfig.from_dict(json.loads(row.config))
+    row = cands.iloc[0]  # the decoded sub-network, as flat columns pandas can filter on
+    config = SubnetConfig.from_dict(config_from_columns(row)[0])
     assert bound.decode([int(x) for x in row.genome.split("-")])[0] == config
+    assert {f"heads_{i}" for i in range(bound.arch.num_layers)} <= set(cands.columns)
+    assert cands["heads_0"].dtype.kind == "i" and "config" not in cands.columns
 
 
 def test_constraints_are_respected_not_discarded(tmp_path):

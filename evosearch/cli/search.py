@@ -137,99 +137,58 @@ def _resume_conflicts(args, cfg: dict) -> list[str]:
 
 def run(args) -> int:
     import torch
-    import yaml
 
-    from ..fileio import FolderLock
-    from ..search import ObjectiveSet, SearchRun, SearchSpace
-    from ..search.context import SearchContext
+    from .. import api
+    from ..runstore import RunStore
+    from ..spaces import SearchSpace
 
     _check_counts(args)
     if args.threads:
         torch.set_num_threads(args.threads)
-    resume = args.resume is not None
-    if resume:
+    if args.resume is not None:
         folder = Path(args.resume)
-        cfg_file = folder / "config.yaml"
-        if not cfg_file.is_file():
+        if not (folder / "config.yaml").is_file():
             raise EvosearchError(f"cannot resume {folder}: no config.yaml there (is it a run folder?)")
-        try:
-            cfg = yaml.safe_load(cfg_file.read_text())
-        except yaml.YAMLError as err:
-            raise EvosearchError(f"cannot resume {folder}: {cfg_file} is not valid YAML ({err})") from None
+        cfg = RunStore(folder).read_config()
         if not isinstance(cfg, dict) or not cfg.get("supernet"):
-            raise EvosearchError(f"{cfg_file} does not say which supernet was searched")
+            raise EvosearchError(f"{folder / 'config.yaml'} does not say which supernet was searched")
         conflicts = _resume_conflicts(args, cfg)
         if conflicts:
             raise EvosearchError(f"cannot resume {folder} with other settings: {'; '.join(conflicts)}. A resumed run "
                                  "keeps its own settings: drop these flags, or start a new run with --run-name")
-        supernet_path = cfg["supernet"]
-        space_spec = SearchSpace.from_dict(cfg["space"], where=f"{cfg_file}: space")
-        objectives = ObjectiveSet.from_dict(cfg["objectives"], where=f"{cfg_file}: objectives")
-        algorithm, population, seed = cfg["algorithm"], cfg["population"], cfg["seed"]
-        options = cfg.get("algorithm_options", {})
-        local_search = args.local_search if args.local_search is not None else cfg.get("local_search", False)
-        generations = args.generations if args.generations is not None else cfg["generations"]
-        dev_subset, batch_size, task_spec = cfg.get("dev_subset"), cfg.get("batch_size", 128), cfg.get("task")
-        workers = args.workers if args.workers is not None else cfg.get("workers", 0)
-        address = args.ray_address or cfg.get("ray_address")
+        settings = dict(resume=folder, generations=args.generations or cfg["generations"],
+                        local_search=args.local_search if args.local_search is not None
+                        else cfg.get("local_search", False),
+                        workers=args.workers if args.workers is not None else cfg.get("workers", 0),
+                        ray_address=args.ray_address or cfg.get("ray_address"))
     else:
         if not args.supernet:
             raise EvosearchError("give --supernet CKPT (a checkpoint folder from `evosearch train`) or --resume RUN")
         for name, value in DEFAULTS.items():
             if getattr(args, name) is None:
                 setattr(args, name, value)
-        supernet_path = str(Path(args.supernet).resolve())
-        space_spec = SearchSpace.load(args.space)
-        objectives = ObjectiveSet.load(args.objectives)
-        algorithm, population, seed = args.algorithm, args.population, args.seed
-        options = {}
-        if algorithm in ("nsga2", "nsga3"):
-            options = {"crossover": args.crossover, "mutation": args.mutation, "mutation_rate": args.mutation_rate,
-                       "surrogate": args.surrogate}
-        local_search = args.local_search
-        generations = args.generations if args.generations is not None else 20
-        dev_subset = args.dev_subset or None
-        batch_size, task_spec, address = args.batch_size, args.task, args.ray_address
-        workers = args.workers if args.workers is not None else min(8, os.cpu_count() or 1)
-        name = args.run_name or f"{space_spec.name}-{algorithm}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+        space_name = SearchSpace.load(args.space).name
+        name = args.run_name or f"{space_name}-{args.algorithm}-s{args.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
         folder = Path(args.results) / name
-        if folder.exists() and not folder.is_dir():
-            raise EvosearchError(f"{folder} is a file; choose another --run-name or --results")
-    with FolderLock(folder, "search run"):
-        return _search(args, folder, resume, supernet_path, space_spec, objectives, algorithm, options, population,
-                       seed, local_search, generations, dev_subset, batch_size, task_spec, workers, address)
+        settings = dict(supernet=args.supernet, space=args.space, objectives=args.objectives, folder=folder,
+                        algorithm=args.algorithm, crossover=args.crossover, mutation=args.mutation,
+                        mutation_rate=args.mutation_rate, surrogate=args.surrogate, local_search=args.local_search,
+                        generations=args.generations if args.generations is not None else 20,
+                        population=args.population, dev_subset=args.dev_subset, batch_size=args.batch_size,
+                        task=args.task, seed=args.seed, ray_address=args.ray_address,
+                        workers=args.workers if args.workers is not None else min(8, os.cpu_count() or 1))
+    objective_names: list[str] = []
 
+    def announce(context):
+        objective_names.extend(context.objectives.objectives)
+        print(f"search: {context.space.n_var} genes ({context.space.size:.3g} genomes) in space "
+              f"{context.space.space.name!r}; objectives {', '.join(context.objectives.objectives)}"
+              + (f"; constraints {', '.join(map(str, context.objectives.constraints))}"
+                 if context.objectives.constraints else "")
+              + f"; {context.evaluator.num_examples} dev examples ({context.full_evaluator.num_examples} for the "
+                "final front)", flush=True)
 
-def _search(args, folder, resume, supernet_path, space_spec, objectives, algorithm, options, population, seed,
-            local_search, generations, dev_subset, batch_size, task_spec, workers, address) -> int:
-    from ..search import SearchRun
-    from ..search.context import SearchContext
-
-    context = SearchContext.build(supernet_path, space_spec, objectives, task=task_spec, dev_subset=dev_subset,
-                                  batch_size=batch_size)
-    ckpt, task_spec, bound = context.checkpoint, context.task, context.space
-    evaluator, full_evaluator = context.evaluator, context.full_evaluator
-    subset = evaluator.batches
-    pool = None
-    if workers and workers > 0 or address:
-        from ..search.pools import RayPool
-
-        pool = RayPool(ckpt.supernet, subset, bound, objectives, num_workers=max(1, workers or 1), address=address,
-                       latency_model=evaluator.latency_model)
-    extra = {"supernet": supernet_path, "task": task_spec, "dev_subset": dev_subset, "batch_size": batch_size,
-             "workers": workers, "ray_address": address}
-    print(f"search: {bound.n_var} genes ({bound.size:.3g} genomes) in space {space_spec.name!r}; objectives "
-          f"{', '.join(objectives.objectives)}"
-          + (f"; constraints {', '.join(map(str, objectives.constraints))}" if objectives.constraints else "")
-          + f"; {evaluator.num_examples} dev examples ({full_evaluator.num_examples} for the final front)")
-    try:
-        result = SearchRun(folder, bound, objectives, evaluator, algorithm=algorithm, algorithm_options=options,
-                           generations=generations, population=population, seed=seed, local_search=local_search,
-                           pool=pool, full_evaluator=full_evaluator, config=extra, resume=resume,
-                           progress=not args.no_progress).run()
-    finally:
-        if pool is not None:
-            pool.close()
+    result = api.search(**settings, progress=not args.no_progress, on_start=announce)
     last = result.history[-1] if result.history else None
     print(f"done: {folder} — {last.evaluations if last else 0} evaluations, {last.model_runs if last else 0} "
           f"model runs, front of {len(result.front)}, hypervolume {result.hypervolume:.6g}")
@@ -245,11 +204,11 @@ def _search(args, folder, resume, supernet_path, space_spec, objectives, algorit
         print(f"final front re-scored on the full dev set: {len(result.front) - dropped} of {len(result.front)} "
               "members stay non-dominated" + (f" ({dropped} dropped: marked on_full_front = 0 in final_front.csv)"
                                                if dropped else ""))
-    header = ["#"] + list(objectives.objectives) + ["full-dev " + o for o in objectives.objectives] + ["kept"]
+    header = ["#"] + objective_names + ["full-dev " + o for o in objective_names] + ["kept"]
     print("  ".join(f"{h:>14}" for h in header))
     kept = result.on_full_front or [True] * len(result.front)
     for i, (sub, fin, ok) in enumerate(zip(result.front, result.final_front or result.front, kept)):
-        row = [str(i)] + [f"{sub.metrics[o]:.6g}" for o in objectives.objectives]
-        row += [f"{fin.metrics[o]:.6g}" for o in objectives.objectives] + ["yes" if ok else "no"]
+        row = [str(i)] + [f"{sub.metrics[o]:.6g}" for o in objective_names]
+        row += [f"{fin.metrics[o]:.6g}" for o in objective_names] + ["yes" if ok else "no"]
         print("  ".join(f"{c:>14}" for c in row))
     return 0

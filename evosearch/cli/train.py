@@ -129,67 +129,16 @@ def _number(flag: str, text: str, kind):
         raise EvosearchError(f"--{flag.replace('_', '-')}: {text!r} is not a number (or 'none')") from None
 
 
-#: What `evosearch train` writes into its output folder (and moves aside with --overwrite).
-OWN_FILES = ("supernet.pt", "supernet.json", "tokenizer", "training_state.pt", "train_log.csv")
-
-
 def run(args) -> int:
-    from pathlib import Path
+    from .. import api
 
-    from ..fileio import FolderLock
-    from ..training.trainer import train_supernet
-
-    config = build_config(args)
-    _check_counts(config)
-    out = Path(config.output)
-    if out.exists() and not out.is_dir():
-        raise EvosearchError(f"--output {out} is a file; give a folder")
-    if args.resume and args.overwrite:
-        raise EvosearchError("give --resume (continue the run in --output) or --overwrite (start again), not both")
-    with FolderLock(out, "supernet training"):
-        held = [name for name in OWN_FILES[:3] if (out / name).exists()]
-        if held and not args.resume:
-            if not args.overwrite:
-                raise EvosearchError(f"{out} already holds a supernet training ({', '.join(held)}); continue it with "
-                                     "--resume, start again with --overwrite (the old files are moved aside, not "
-                                     "deleted), or choose another --output")
-            print(f"moved the earlier training in {out} to {_move_aside(out)}")
-        folder, metrics = train_supernet(config, resume=args.resume, progress=not args.quiet)
-        print(f"supernet checkpoint: {folder}")
-        if metrics:
-            print("dev accuracy (final exit):")
-            for name, value in metrics.items():
-                print(f"  {name:<18} {json.dumps(value)}")
-            print(f"test accuracies are in {folder / 'supernet.json'} (meta.test)")
-        return 0
-
-
-def _check_counts(config) -> None:
-    """Counts a user can get wrong: each must be positive (or absent)."""
-    for name in ("epochs", "batch_size", "learning_rate", "checkpoint_every", "max_length", "eval_batch_size"):
-        if getattr(config, name) <= 0:
-            raise EvosearchError(f"--{name.replace('_', '-')} {getattr(config, name)}: give a positive number")
-    for name in ("train_subset", "threads"):
-        value = getattr(config, name)
-        if value is not None and value <= 0:
-            raise EvosearchError(f"--{name.replace('_', '-')} {value}: give a positive number (or leave it out)")
-    for name in ("num_random", "num_uniform", "importance_warmup"):
-        if getattr(config, name) < 0:
-            raise EvosearchError(f"--{name.replace('_', '-')} {getattr(config, name)}: give a number >= 0")
-
-
-def _move_aside(out):
-    """Move the files `evosearch train` wrote in ``out`` to a new sibling folder; returns it."""
-    import os
-    import time
-
-    target = out.with_name(f"{out.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
-    n = 1
-    while target.exists():
-        n += 1
-        target = out.with_name(f"{out.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
-    target.mkdir()
-    for name in OWN_FILES:
-        if (out / name).exists():
-            os.replace(out / name, target / name)
-    return target
+    result = api.train(build_config(args), resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
+    if result.moved_aside:
+        print(f"moved the earlier training in {result.folder} to {result.moved_aside}")
+    print(f"supernet checkpoint: {result.folder}")
+    if result.dev_metrics:
+        print("dev accuracy (final exit):")
+        for name, value in result.dev_metrics.items():
+            print(f"  {name:<18} {json.dumps(value)}")
+        print(f"test accuracies are in {result.folder / 'supernet.json'} (meta.test)")
+    return 0

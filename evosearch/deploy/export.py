@@ -87,8 +87,8 @@ def resolve_pick(run_folder, pick) -> Deployment:
     if supernet is None:
         raise ReportError(f"{run.folder}/config.yaml does not name the supernet checkpoint ('supernet' key)")
     metrics = {m: float(row[m]) for m in run.metrics if m in row and not isinstance(row[m], str)}
-    return Deployment(SubnetConfig.from_dict(json.loads(row["config"])),
-                      [float(t) for t in json.loads(row["thresholds"])], supernet, run.config.get("task"),
+    config, thresholds = run.config_of(row)
+    return Deployment(SubnetConfig.from_dict(config), thresholds, supernet, run.config.get("task"),
                       row.name, str(run.folder.resolve()), metrics)
 
 

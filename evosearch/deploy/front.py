@@ -41,8 +41,8 @@ def verify_front(run_folder: str | Path, *, threads: int = 1, sentences: int = 2
     try:
         for cid, member in tqdm(list(run.front.iterrows()), desc="verifying the front", unit="member",
                                 disable=not progress):
-            config = SubnetConfig.from_dict(json.loads(member["config"]))
-            thresholds = [float(t) for t in json.loads(member["thresholds"])]
+            config_dict, thresholds = run.config_of(member)
+            config = SubnetConfig.from_dict(config_dict)
             exits = [i for i, t in enumerate(thresholds[: arch.num_layers - 1]) if t > 0]
             folder = export(Deployment(config, thresholds, run.supernet_path(), run.config.get("task"), cid,
                                        str(run.folder), {m: float(member[m]) for m in run.metrics if m in member}),

@@ -18,14 +18,14 @@ def _front_rows(run: Run) -> tuple[list[str], list[list[str]]]:
         "heads / layer", "FFN / layer", "bits / layer", "span / layer", "exit thresholds", "emb. bits"]
     rows = []
     for cid, r in run.front.iterrows():
-        cfg = json.loads(r["config"])
+        cfg, thresholds = run.config_of(r)
         layers = cfg["layers"]
         generation = int(run.candidates.loc[cid, "generation"]) if cid in run.candidates.index else -1
         rows.append([cid, str(generation)] + [units[m].fmt(r[m]) for m in metrics] + [
             " ".join(str(l["heads"]) for l in layers), " ".join(str(l["ffn"]) for l in layers),
             " ".join(str(l.get("bits", 32)) for l in layers),
             " ".join("∞" if l.get("span") is None else str(l["span"]) for l in layers),
-            " ".join(f"{t:g}" for t in json.loads(r["thresholds"])), str(cfg.get("embedding_bits", 32))])
+            " ".join(f"{t:g}" for t in thresholds), str(cfg.get("embedding_bits", 32))])
     return header, rows
 
 

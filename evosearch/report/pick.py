@@ -25,7 +25,6 @@ The result is written as a deployment config (YAML) that ``evosearch export --pi
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -146,8 +145,8 @@ class PickResult:
             "explanation": self.explanation,
             "conditions": [str(c) for c in self.conditions],
             "genome": str(row["genome"]),
-            "config": json.loads(row["config"]),
-            "thresholds": [float(t) for t in json.loads(row["thresholds"])],
+            "config": run.config_of(row)[0],
+            "thresholds": run.config_of(row)[1],
             "objectives": {o: float(row[o]) for o in run.objectives},
             "metrics": metrics,
             "metrics_on": run.front_dev,
@@ -366,5 +365,5 @@ def describe(result: PickResult) -> str:
             for m in run.metrics if pd.notna(row[m])]
     lines.append(format_table(body, ["metric", "value", "unit", ""]))
     lines.append("")
-    lines.append(config_table(json.loads(row["config"]), json.loads(row["thresholds"])))
+    lines.append(config_table(*run.config_of(row)))
     return "\n".join(lines)

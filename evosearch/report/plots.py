@@ -15,7 +15,6 @@ of points (read back from the matplotlib artists), so tests need not look at pix
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -249,12 +248,11 @@ def _full_sizes(run: Run):
     from .baselines import _arch
 
     arch = _arch(run)
-    configs = [json.loads(c) for c in run.candidates["config"]]
-    L = len(configs[0]["layers"])
+    L = run.num_layers
     if arch is not None:
         return [arch.heads_of_layer(i) for i in range(L)], [arch.ffn_of_layer(i) for i in range(L)]
-    return ([max(c["layers"][i]["heads"] for c in configs) for i in range(L)],
-            [max(c["layers"][i]["ffn"] for c in configs) for i in range(L)])
+    return ([int(run.candidates[f"heads_{i}"].max()) for i in range(L)],
+            [int(run.candidates[f"ffn_{i}"].max()) for i in range(L)])
 
 
 def plot_layers(run: Run, out_dir: Path | None = None, ids: list[str] | None = None) -> Plot:
@@ -264,8 +262,7 @@ def plot_layers(run: Run, out_dir: Path | None = None, ids: list[str] | None = N
 
     ids = list(ids or run.front_ids)
     rows = run.front.loc[ids] if set(ids) <= set(run.front.index) else run.candidates.loc[ids]
-    configs = [json.loads(c) for c in rows["config"]]
-    thresholds = [json.loads(t) for t in rows["thresholds"]]
+    configs, thresholds = zip(*(run.config_of(row) for _, row in rows.iterrows()))
     L = len(configs[0]["layers"])
     heads_full, ffn_full = _full_sizes(run)
     obj = run.objectives[0]

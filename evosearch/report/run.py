@@ -1,4 +1,4 @@
-"""Read a search run folder (see :mod:`evosearch.search.run`) for plotting, picking and reports.
+"""A search run folder, loaded for plotting, picking and reports (the files: :mod:`evosearch.runstore`).
 
 Candidate ids: a candidate's id is ``c<N>``, ``N`` being its row in ``candidates.csv``
 (0-based, header excluded); ids are stable because the file is append-only.
@@ -6,16 +6,16 @@ Candidate ids: a candidate's id is ``c<N>``, ``N`` being its row in ``candidates
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from ..errors import EvosearchError
+from ..runstore import RunStore, config_from_columns
+from ..runstore.store import BOOKKEEPING, config_columns_of
 
 
 class ReportError(EvosearchError):
@@ -117,8 +117,7 @@ class Run:
     @property
     def metrics(self) -> list[str]:
         """Every numeric metric column of ``candidates.csv`` (objectives first)."""
-        skip = {"generation", "stage", "genome", "config", "thresholds", "cv", "feasible", "eval_time_s",
-                "cached_model", "exit_distribution"}
+        skip = set(BOOKKEEPING) | set(config_columns_of(self.candidates.columns))
         cols = [c for c in self.candidates.columns
                 if c not in skip and not c.startswith(("F_", "G_", "_", "exit_share_")) and c != "id"]
         return list(dict.fromkeys(self.objectives + [c for c in cols if c not in self.objectives]))
@@ -222,8 +221,12 @@ class Run:
 
     @property
     def num_layers(self) -> int:
-        first = json.loads(self.candidates["config"].iloc[0])
-        return len(first["layers"])
+        return len(self.config_of(self.candidates.index[0])[0]["layers"])
+
+    def config_of(self, cid_or_row) -> tuple[dict, list[float]]:
+        """A candidate's ``SubnetConfig.to_dict()`` and exit thresholds (by id, or from a row)."""
+        row = self.candidate(cid_or_row) if isinstance(cid_or_row, str) else cid_or_row
+        return config_from_columns(row)
 
 
 def normalize_id(cid) -> str:
@@ -236,52 +239,14 @@ def normalize_id(cid) -> str:
 
 
 def load_run(folder: str | Path) -> Run:
-    """Load a run folder; :class:`ReportError` if it is missing, not a run, or has no candidates."""
-    folder = Path(folder)
-    if not folder.exists():
-        raise ReportError(f"run folder {folder} does not exist (give the folder `evosearch search` wrote, "
-                          "e.g. results/<run-name>)")
-    if not folder.is_dir():
-        raise ReportError(f"{folder} is a file, not a run folder")
-    cfg_file = folder / "config.yaml"
-    if not cfg_file.is_file():
-        raise ReportError(f"{folder} is not a search run folder: it has no config.yaml")
-    try:
-        config = yaml.safe_load(cfg_file.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ReportError(f"{cfg_file}: not valid YAML ({err})") from None
-    cand_file = folder / "candidates.csv"
-    if not cand_file.is_file():
-        raise ReportError(f"run {folder} has no candidates yet (no candidates.csv); let the search run at least "
-                          "one generation")
-    if cand_file.stat().st_size == 0:
-        raise ReportError(f"run {folder} has no candidates yet ({cand_file} is empty); let the search run at least "
-                          "one generation")
-    try:
-        candidates = pd.read_csv(cand_file, dtype={"genome": str})
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
-        raise ReportError(f"{cand_file} is damaged ({str(err).splitlines()[0]}); resume the search to repair a torn "
-                          "last line, or fix the file by hand") from None
-    if candidates.empty:
-        raise ReportError(f"run {folder} has no candidates yet (candidates.csv is empty)")
-    candidates["genome"] = candidates["genome"].fillna("")
-    candidates.index = [f"c{i}" for i in range(len(candidates))]
-    candidates.index.name = "id"
-    hv_file = folder / "hypervolume.csv"
-    hv = pd.read_csv(hv_file) if hv_file.is_file() and hv_file.stat().st_size else pd.DataFrame()
-    final = None
-    final_file = folder / "final_front.csv"
-    if final_file.is_file() and final_file.stat().st_size:
-        final = pd.read_csv(final_file, dtype={"genome": str})
-        final["genome"] = final["genome"].fillna("")
-        first_id = {g: cid for cid, g in zip(candidates.index[::-1], candidates["genome"][::-1])}
-        final.index = [first_id.get(g, f"final{i}") for i, g in enumerate(final["genome"])]
-        final.index.name = "id"
-        if "on_full_front" not in final.columns:  # runs made before the re-filtering: every member kept
-            final["on_full_front"] = 1
-    baselines_file = folder / "baselines.csv"
-    baselines = pd.read_csv(baselines_file) if baselines_file.is_file() and baselines_file.stat().st_size else None
-    run = Run(folder, config, candidates, hv, final, baselines)
+    """Load a run folder through its :class:`~evosearch.runstore.RunStore`; :class:`RunFolderError`
+    if it is missing, not a run, or has no candidates yet."""
+    store = RunStore(folder)
+    config = store.read_config()
+    candidates = store.read_candidates()
+    history = store.read_table("hypervolume")
+    run = Run(store.folder, config, candidates, pd.DataFrame() if history is None else history,
+              store.read_final(candidates), store.read_table("baselines"))
     if not run.objectives:
-        raise ReportError(f"{cfg_file} names no objectives (expected objectives: {{objectives: [...]}})")
+        raise ReportError(f"{store.config_file} names no objectives (expected objectives: {{objectives: [...]}})")
     return run

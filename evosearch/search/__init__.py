@@ -9,11 +9,12 @@
 """
 
 from .algorithms import ALGORITHMS, Algorithm, DeapNSGA2, LocalSearch, PymooAlgorithm, RandomSearch, make_algorithm
-from .evaluator import Evaluator, Record, front_mask, genome_key, hypervolume, reference_point
+from ..runstore import Record, RunFolderError, genome_key
+from .evaluator import Evaluator, front_mask, hypervolume, reference_point
 from ..metrics import METRICS
 from .objectives import Constraint, ObjectiveError, ObjectiveSet
 from .pools import EvalPool, LocalPool
-from .run import RunFolderError, SearchResult, SearchRun
+from .run import SearchResult, SearchRun
 from ..spaces import BoundSpace, SearchSpace, SearchSpaceError
 
 __all__ = [

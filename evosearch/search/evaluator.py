@@ -12,44 +12,16 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
+from ..runstore import Record
 from ..supernet import SubnetConfig, Supernet, early_exit
 from ..supernet.inference import LayerStates, collect_exit_logits, collect_states, early_exit_run
 from ..metrics import METRICS, MetricInputs
 from ..workload import Workload
 from .objectives import ObjectiveError, ObjectiveSet, cpu_latency_model
 from ..spaces import BoundSpace, SearchSpaceError
-
-
-@dataclass
-class Record:
-    """One evaluated candidate."""
-
-    genome: tuple[int, ...]
-    config: dict
-    thresholds: tuple[float, ...]
-    metrics: dict
-    F: tuple[float, ...]
-    G: tuple[float, ...]
-    eval_time_s: float = 0.0
-    cached_model: bool = False  # the exit logits came from the cache (no forward pass)
-
-    @property
-    def cv(self) -> float:
-        """Constraint violation: sum of positive G (0 = feasible)."""
-        return float(sum(max(0.0, g) for g in self.G))
-
-    @property
-    def feasible(self) -> bool:
-        return self.cv <= 0.0
-
-
-def genome_key(genome: Sequence[int]) -> str:
-    return "-".join(str(int(g)) for g in genome)
 
 
 class Evaluator:

@@ -21,8 +21,10 @@ Run folder (``results/<run-name>/``):
   seed, sizes and the fixed hypervolume ``reference_point`` (in pymoo's minimisation space,
   ``sign * value``);
 * ``candidates.csv`` — every evaluated candidate, appended (and flushed) as soon as it is scored:
-  generation, stage, genome, decoded config (JSON), thresholds, every metric, ``F_*``, ``G_*``,
-  ``cv``, ``feasible``, ``eval_time_s``; read it with ``pandas.read_csv``;
+  generation, stage, genome, the decoded sub-network as flat columns (``heads_0``, ``bits_3``,
+  ``span_2``, ``threshold_0``, ``embedding_bits``, ...: :mod:`evosearch.runstore.columns`), every
+  metric, ``F_*``, ``G_*``, ``cv``, ``feasible``, ``eval_time_s``; read it with ``pandas.read_csv``
+  or, once a stage has ended, ``pandas.read_parquet("candidates.parquet")``;
 * ``fronts.csv`` — the Pareto front of everything evaluated so far, after each generation and
   local-search step (one member's scan; ``generation`` column);
 * ``hypervolume.csv`` — per generation / local-search step: stage, evaluations, model runs, front size,
@@ -40,9 +42,6 @@ are looked up instead of re-evaluated, so the run ends with the front of an unin
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import pickle
 import random
 import time
@@ -53,22 +52,16 @@ from pathlib import Path
 import cloudpickle
 import numpy as np
 import torch
-import yaml
 
-from ..errors import EvosearchError
 from ..fileio import atomic_write
+from ..runstore import Record, RunFolderError, RunStore
 from .algorithms import Algorithm, make_algorithm
-from .evaluator import Evaluator, Record, front_mask, genome_key, hypervolume, reference_point
+from .evaluator import Evaluator, front_mask, hypervolume, reference_point
 from .objectives import ObjectiveSet
 from .pools import EvalPool, LocalPool
 from ..spaces import BoundSpace
 
 STAGES = ("evolve", "local", "final")
-
-
-class RunFolderError(EvosearchError):
-    """A run folder that cannot be created or resumed."""
-
 
 
 def one_gene_neighbours(genome: Sequence[int], upper: Sequence[int]) -> list[tuple[int, ...]]:
@@ -130,6 +123,7 @@ class SearchRun:
                  resume: bool = False, progress: bool = True,
                  on_generation: Callable[[GenerationStats], None] | None = None):
         self.folder = Path(folder)
+        self.store = RunStore(self.folder)
         self.space, self.objectives, self.evaluator = space, objectives, evaluator
         self.algorithm_name = algorithm if isinstance(algorithm, str) else algorithm.name
         self.algorithm_options = dict(algorithm_options or {})
@@ -146,7 +140,7 @@ class SearchRun:
     # ------------------------------------------------------------------ files
     @property
     def candidates_file(self) -> Path:
-        return self.folder / "candidates.csv"
+        return self.store.candidates_file
 
     def _resolved_config(self, ref) -> dict:
         cfg = dict(self.extra)
@@ -161,11 +155,10 @@ class SearchRun:
         return cfg
 
     def _prepare_folder(self):
-        cfg_file = self.folder / "config.yaml"
         if self.resume:
-            if not cfg_file.is_file():
+            if not self.store.config_file.is_file():
                 raise RunFolderError(f"cannot resume {self.folder}: no config.yaml there")
-            stored = yaml.safe_load(cfg_file.read_text())
+            stored = self.store.read_config()
             mine = {"algorithm": self.algorithm_name, "algorithm_options": self.algorithm_options,
                     "population": self.population, "seed": self.seed}
             for key, value in mine.items():
@@ -178,89 +171,20 @@ class SearchRun:
             changed = {"generations": self.generations, "local_search": self.local_search}
             if any(stored.get(k) != v for k, v in changed.items()):  # extending a finished run is allowed
                 stored.update(changed)
-                atomic_write(cfg_file, yaml.safe_dump(stored, sort_keys=False).encode())
+                self.store.write_config(stored)
             return
-        if self.candidates_file.exists() or (self.folder / "checkpoint.pkl").exists():
+        if self.store.holds_run():
             raise RunFolderError(f"{self.folder} already holds a run; resume it (--resume {self.folder}) or choose "
                                  "another run name")
         self.folder.mkdir(parents=True, exist_ok=True)
         self.ref = reference_point(self.space, self.objectives, self.evaluator)
-        atomic_write(cfg_file, yaml.safe_dump(self._resolved_config(self.ref), sort_keys=False).encode())
-
-    # ------------------------------------------------------------------ candidates.csv
-    def _columns(self, rec: Record) -> list[str]:
-        metric_cols = list(rec.metrics)
-        return (["generation", "stage", "genome", "config", "thresholds"] + metric_cols
-                + [f"F_{i}" for i in range(len(rec.F))] + [f"G_{i}" for i in range(len(rec.G))]
-                + ["cv", "feasible", "eval_time_s", "cached_model"])
-
-    def _row(self, generation: int, rec: Record, stage: str = "evolve") -> dict:
-        row = {"generation": generation, "stage": stage, "genome": genome_key(rec.genome),
-               "config": json.dumps(rec.config), "thresholds": json.dumps(list(rec.thresholds))}
-        row.update({k: (v if isinstance(v, str) else repr(float(v))) for k, v in rec.metrics.items()})
-        row.update({f"F_{i}": repr(float(v)) for i, v in enumerate(rec.F)})
-        row.update({f"G_{i}": repr(float(v)) for i, v in enumerate(rec.G)})
-        row.update({"cv": repr(rec.cv), "feasible": int(rec.feasible), "eval_time_s": f"{rec.eval_time_s:.6f}",
-                    "cached_model": int(rec.cached_model)})
-        return row
-
-    def _append_candidate(self, generation: int, rec: Record, stage: str):
-        new = not self.candidates_file.exists()
-        if new:
-            self._cand_cols = self._columns(rec)
-        with open(self.candidates_file, "a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=self._cand_cols)
-            if new:
-                writer.writeheader()
-            writer.writerow(self._row(generation, rec, stage))
-            fh.flush()
-
-    def _load_candidates(self) -> dict[tuple, Record]:
-        """Stored candidates by genome. A torn last line (a kill -9 in the middle of a write) is
-        dropped; damage anywhere else is an error naming the line, and nothing is changed."""
-        if not self.candidates_file.exists():
-            return {}
-        lines = self.candidates_file.read_text().splitlines(keepends=True)
-        if not lines:
-            return {}
-        header = next(csv.reader([lines[0]]))
-        self._cand_cols = header
-        out = {}
-        n_f = sum(c.startswith("F_") for c in header)
-        n_g = sum(c.startswith("G_") for c in header)
-        fixed = {"generation", "stage", "genome", "config", "thresholds", "cv", "feasible", "eval_time_s",
-                 "cached_model"}
-        for number, line in enumerate(lines[1:], start=2):
-            last = number == len(lines)
-            try:
-                if not line.endswith("\n"):
-                    raise ValueError("the line ends without a newline")
-                values = next(csv.reader([line]))
-                if len(values) != len(header):
-                    raise ValueError(f"{len(values)} fields, the header has {len(header)}")
-                row = dict(zip(header, values))
-                genome = tuple(int(x) for x in row["genome"].split("-")) if row["genome"] else ()
-                metrics = {c: (row[c] if c == "exit_distribution" else float(row[c]))  # (a JSON column before 0.2)
-                           for c in header if c not in fixed and not c.startswith(("F_", "G_"))}
-                rec = Record(genome, json.loads(row["config"]), tuple(json.loads(row["thresholds"])), metrics,
-                             tuple(float(row[f"F_{i}"]) for i in range(n_f)),
-                             tuple(float(row[f"G_{i}"]) for i in range(n_g)),
-                             float(row["eval_time_s"]), bool(int(row["cached_model"])))
-            except (ValueError, KeyError, TypeError, StopIteration, json.JSONDecodeError) as err:
-                if last:  # what a crash in the middle of appending leaves: drop it
-                    atomic_write(self.candidates_file, "".join(lines[:-1]).encode())
-                    break
-                raise RunFolderError(f"cannot resume {self.folder}: {self.candidates_file} line {number} is damaged "
-                                     f"({err}); a crash only tears the last line, so this needs a look: repair or "
-                                     "delete that line by hand, then resume. Nothing was changed.") from None
-            out[genome] = rec
-        return out
+        self.store.write_config(self._resolved_config(self.ref))
 
     # ------------------------------------------------------------------ the stages
     def run(self, stop_after: int | None = None) -> SearchResult:
         """Run every stage (for tests: stop after generation ``stop_after`` of the evolve stage)."""
         self._prepare_folder()
-        self.lookup = self._load_candidates() if self.resume else {}
+        self.lookup = self.store.load_records() if self.resume else {}
         state = self._restore()
         algo = state["algorithm"]
         self.archive, self.history = state["archive"], state["history"]
@@ -274,14 +198,17 @@ class SearchRun:
             stopped = self._evolve(algo, state["generation"] + 1, stop_after)
             if stopped:
                 return SearchResult(self.folder, self._front(), self.history)
+            self.store.write_parquet()
             local_round = 0
         if self.local_search:
             self._local_search(algo, local_round)
+            self.store.write_parquet()
         front = self._front()
         result = SearchResult(self.folder, front, self.history)
         if self.full_evaluator is not None:
             result.final_front, result.on_full_front = self._final(front)
             self._baselines()
+            self.store.write_parquet()
         return result
 
     def _restore(self) -> dict:
@@ -291,12 +218,12 @@ class SearchRun:
             random.setstate(state["rng"]["python"])
             np.random.set_state(state["rng"]["numpy"])
             torch.set_rng_state(state["rng"]["torch"])
-            self._rewrite_fronts(upto=len(state["history"]) - 1)
+            self.store.truncate_fronts(upto=len(state["history"]) - 1)
             return state
         algo = self._algorithm_obj or make_algorithm(self.algorithm_name, **self.algorithm_options)
         algo.setup(self.space, len(self.objectives.objectives), len(self.objectives.constraints),
                    self.population, self.seed, ref_point=self.ref)
-        self._rewrite_fronts(upto=-1)
+        self.store.truncate_fronts(upto=-1)
         return {"algorithm": algo, "generation": -1, "archive": [], "history": [], "evaluations": 0, "model_runs": 0}
 
     def _checkpoint(self, algo, generation: int, local_round: int | None = None):
@@ -314,7 +241,7 @@ class SearchRun:
 
         def on_result(i, rec):
             self.lookup[todo[i]] = rec
-            self._append_candidate(generation, rec, stage)
+            self.store.append_candidate(generation, stage, rec)
 
         if todo:
             self.pool.evaluate(todo, on_result, **({"anchors": todo_anchors} if anchors is not None else {}))
@@ -429,43 +356,21 @@ class SearchRun:
         return sorted(front, key=lambda r: (r.F, r.genome))
 
     def _write_front(self, gen: int, front: list[Record]):
-        path = self.folder / "fronts.csv"
-        new = not path.exists()
-        cols = self._cand_cols if hasattr(self, "_cand_cols") else self._columns(front[0])
-        with open(path, "a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=cols)
-            if new:
-                writer.writeheader()
-            for rec in front:
-                writer.writerow(self._row(gen, rec, "local" if gen >= self.generations else "evolve"))
-
-    def _rewrite_fronts(self, upto: int):
-        """Keep the fronts of the first ``upto + 1`` recorded generations/rounds (the checkpoint's)."""
-        path = self.folder / "fronts.csv"
-        if not path.exists():
-            return
-        with open(path, newline="") as fh:
-            rows = list(csv.reader(fh))
-        keep = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= upto] if rows else []
-        if upto < 0 or not keep:
-            path.unlink()
-            return
-        buf = io.StringIO()
-        csv.writer(buf).writerows(keep)
-        atomic_write(path, buf.getvalue().encode())
+        self.store.append_front(gen, "local" if gen >= self.generations else "evolve", front)
 
     def _write_hypervolume(self):
         names = self.objectives.objectives
         tau_cols = [f"surrogate_tau_{n}" for n in names]
-        lines = [",".join(["generation", "stage", "evaluations", "model_runs", "new_candidates", "front_size",
-                           "hypervolume", "seconds", *tau_cols]) + "\n"]
+        cols = ["generation", "stage", "evaluations", "model_runs", "new_candidates", "front_size", "hypervolume",
+                "seconds", *tau_cols]
+        rows = []
         for s in self.history:
             taus = list(s.surrogate_tau or [])[: len(names)]
-            taus = [repr(t) for t in taus] + [""] * (len(names) - len(taus))
-            lines.append(",".join([str(s.generation), s.stage, str(s.evaluations), str(s.model_runs),
-                                   str(s.new_candidates), str(s.front_size), repr(s.hypervolume),
-                                   f"{s.seconds:.3f}", *taus]) + "\n")
-        atomic_write(self.folder / "hypervolume.csv", "".join(lines).encode())
+            rows.append({"generation": s.generation, "stage": s.stage, "evaluations": s.evaluations,
+                         "model_runs": s.model_runs, "new_candidates": s.new_candidates, "front_size": s.front_size,
+                         "hypervolume": repr(s.hypervolume), "seconds": f"{s.seconds:.3f}",
+                         **{c: repr(t) for c, t in zip(tau_cols, taus)}})
+        self.store.write_history(cols, rows)
 
     # ------------------------------------------------------------------ final stage
     def _final(self, front: list[Record]) -> tuple[list[Record], list[bool]]:
@@ -476,18 +381,7 @@ class SearchRun:
         F = np.array([r.F for r in out], dtype=float)
         G = np.array([r.G for r in out], dtype=float).reshape(len(out), -1)
         keep = front_mask(F, G if G.size else None).tolist()
-        cols = self._columns(out[0]) + ["on_full_front"] + [f"subset_{k}" for k in front[0].metrics]
-        rows = []
-        for sub, full, ok in zip(front, out, keep):
-            row = self._row(-1, full, "final")
-            row["on_full_front"] = int(ok)
-            row.update({f"subset_{k}": (v if isinstance(v, str) else repr(float(v))) for k, v in sub.metrics.items()})
-            rows.append(row)
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=cols)
-        writer.writeheader()
-        writer.writerows(rows)
-        atomic_write(self.folder / "final_front.csv", buf.getvalue().encode())
+        self.store.write_final(front, out, keep)
         return out, keep
 
     def _baselines(self) -> None:
@@ -499,10 +393,5 @@ class SearchRun:
         for name, config in baseline_configs(self.space.arch, self.space.quant).items():
             for split, evaluator in (("subset", self.evaluator), ("full", self.full_evaluator)):
                 metrics, _ = evaluator.metrics(config, no_exit, None)
-                rows.append({"name": name, "dev": split, "config": json.dumps(config.to_dict()),
-                             **{k: v for k, v in metrics.items() if not isinstance(v, str)}})
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-        atomic_write(self.folder / "baselines.csv", buf.getvalue().encode())
+                rows.append((name, split, config.to_dict(), metrics))
+        self.store.write_baselines(rows)

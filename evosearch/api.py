@@ -1,0 +1,238 @@
+"""The pipeline as four plain functions with typed results, in the spirit of pymoo's ``minimize``.
+
+    from evosearch import api
+
+    trained = api.train(output="results/supernet", epochs=1, train_subset=2000)
+    result = api.search(trained.folder, space="edgebert", objectives="edgebert-energy",
+                        folder="results/run", generations=4, population=12, dev_subset=200)
+    chosen = api.pick(result.folder, max_drop=1.0)
+    deployed = api.export(result.folder, chosen, "results/deployed")
+
+``evosearch train``, ``search``, ``pick`` and ``export`` are thin layers over these functions:
+they turn flags into arguments and print the results. Errors are
+:class:`evosearch.errors.EvosearchError` with a message that names the argument and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import EvosearchError
+
+#: What :func:`train` writes into its output folder (and moves aside with ``overwrite=True``).
+TRAIN_FILES = ("supernet.pt", "supernet.json", "tokenizer", "training_state.pt", "train_log.csv")
+
+
+@dataclass
+class TrainResult:
+    """A trained supernet: its checkpoint folder and the dev accuracies of reference sub-networks."""
+
+    folder: Path
+    dev_metrics: dict
+    moved_aside: Path | None = None  # where ``overwrite=True`` moved an earlier training
+
+
+@dataclass
+class ExportResult:
+    """A deployment folder (ONNX Runtime graphs, tokenizer, ``model.json``) and its verification."""
+
+    folder: Path
+    description: dict  # model.json
+    verification: dict | None = None  # verification.json, unless verify=False
+
+
+def train(config=None, *, resume: bool = False, overwrite: bool = False, progress: bool = True,
+          **options) -> TrainResult:
+    """Train (or resume) a supernet; ``config`` is a :class:`evosearch.training.TrainConfig`, or
+    give its fields as keyword arguments (``model``, ``task``, ``output``, ``epochs``, ...;
+    ``space`` as a mapping of :class:`~evosearch.specs.bounds.TrainingSpace` fields).
+
+    A folder that already holds a training is refused unless ``resume`` (continue it) or
+    ``overwrite`` (its files are moved to a sibling folder, never deleted)."""
+    from .fileio import FolderLock
+    from .specs.bounds import TrainingSpace
+    from .training.trainer import TrainConfig, train_supernet
+
+    if config is None:
+        allowed = {f.name for f in dataclasses.fields(TrainConfig)}
+        unknown = set(options) - allowed
+        if unknown:
+            raise EvosearchError(f"unknown training option(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        space = options.pop("space", None)
+        config = TrainConfig(**options, **({} if space is None else {"space": TrainingSpace.from_dict(dict(space))}))
+    elif options:
+        raise EvosearchError("give a TrainConfig or keyword options, not both")
+    check_train_config(config)
+    if resume and overwrite:
+        raise EvosearchError("give resume (continue the training in output) or overwrite (start again), not both")
+    out = Path(config.output)
+    if out.exists() and not out.is_dir():
+        raise EvosearchError(f"output {out} is a file; give a folder")
+    moved = None
+    with FolderLock(out, "supernet training"):
+        held = [name for name in TRAIN_FILES[:3] if (out / name).exists()]
+        if held and not resume:
+            if not overwrite:
+                raise EvosearchError(f"{out} already holds a supernet training ({', '.join(held)}); continue it with "
+                                     "--resume, start again with --overwrite (the old files are moved aside, not "
+                                     "deleted), or choose another --output")
+            moved = _move_aside(out)
+        folder, metrics = train_supernet(config, resume=resume, progress=progress)
+    return TrainResult(Path(folder), metrics, moved)
+
+
+def check_train_config(config) -> None:
+    """Counts a user can get wrong: each must be positive (or absent)."""
+    for name in ("epochs", "batch_size", "learning_rate", "checkpoint_every", "max_length", "eval_batch_size"):
+        if getattr(config, name) <= 0:
+            raise EvosearchError(f"--{name.replace('_', '-')} {getattr(config, name)}: give a positive number")
+    for name in ("train_subset", "threads"):
+        value = getattr(config, name)
+        if value is not None and value <= 0:
+            raise EvosearchError(f"--{name.replace('_', '-')} {value}: give a positive number (or leave it out)")
+    for name in ("num_random", "num_uniform", "importance_warmup"):
+        if getattr(config, name) < 0:
+            raise EvosearchError(f"--{name.replace('_', '-')} {getattr(config, name)}: give a number >= 0")
+
+
+def _move_aside(out: Path) -> Path:
+    """Move the files :func:`train` wrote in ``out`` to a new sibling folder; returns it."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target, n = out.with_name(f"{out.name}.replaced-{stamp}"), 1
+    while target.exists():
+        n += 1
+        target = out.with_name(f"{out.name}.replaced-{stamp}-{n}")
+    target.mkdir()
+    for name in TRAIN_FILES:
+        if (out / name).exists():
+            os.replace(out / name, target / name)
+    return target
+
+
+def search(supernet=None, *, space="edgebert", objectives="default", folder=None, algorithm: str = "nsga2",
+           crossover: str = "uniform", mutation: str = "reset", mutation_rate: float | None = None,
+           surrogate: bool = False, local_search: bool = True, generations: int = 20, population: int = 32,
+           dev_subset: int | None = 500, batch_size: int = 32, task: str | None = None, seed: int = 0,
+           workers: int = 0, ray_address: str | None = None, resume=None, progress: bool = True,
+           on_start=None, on_generation=None):
+    """Search a trained supernet; returns :class:`evosearch.search.SearchResult` (its ``folder``
+    holds the run: :mod:`evosearch.runstore`).
+
+    ``space`` / ``objectives``: a shipped name or a YAML path (or a ``SearchSpace`` /
+    ``ObjectiveSet``). ``folder``: the run folder (default ``results/<space>-<algorithm>-s<seed>-<time>``).
+    ``workers``: Ray actors (0 = in this process); ``ray_address`` joins a cluster.
+    ``resume``: a run folder to continue; its stored settings are used, and only ``generations``
+    (to extend it), ``local_search``, ``workers`` and ``ray_address`` may differ.
+    ``on_start(context)``: called once the supernet and dev data are loaded
+    (:class:`~evosearch.search.context.SearchContext`); ``on_generation(stats)``: after every
+    generation and local-search round."""
+    from .fileio import FolderLock
+    from .runstore import RunStore
+    from .search import ObjectiveSet, SearchRun, SearchSpace
+    from .search.context import SearchContext
+
+    if resume is not None:
+        folder = Path(resume)
+        stored = RunStore(folder).read_config()
+        if not stored.get("supernet"):
+            raise EvosearchError(f"{folder / 'config.yaml'} does not say which supernet was searched")
+        where = f"{folder / 'config.yaml'}"
+        supernet = stored["supernet"]
+        space = SearchSpace.from_dict(stored["space"], where=f"{where}: space")
+        objectives = ObjectiveSet.from_dict(stored["objectives"], where=f"{where}: objectives")
+        algorithm, population, seed = stored["algorithm"], stored["population"], stored["seed"]
+        options = dict(stored.get("algorithm_options") or {})
+        dev_subset, batch_size, task = stored.get("dev_subset"), stored.get("batch_size", 128), stored.get("task")
+    else:
+        if supernet is None:
+            raise EvosearchError("give the supernet checkpoint folder (from `evosearch train`) or resume=RUN")
+        supernet = str(Path(supernet).resolve())
+        space = space if isinstance(space, SearchSpace) else SearchSpace.load(space)
+        objectives = objectives if isinstance(objectives, ObjectiveSet) else ObjectiveSet.load(objectives)
+        options = {}
+        if algorithm in ("nsga2", "nsga3"):
+            options = {"crossover": crossover, "mutation": mutation, "mutation_rate": mutation_rate,
+                       "surrogate": surrogate}
+        dev_subset = dev_subset or None
+        folder = Path(folder or Path("results") / f"{space.name}-{algorithm}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+        if folder.exists() and not folder.is_dir():
+            raise EvosearchError(f"{folder} is a file; choose another run folder")
+    with FolderLock(folder, "search run"):
+        context = SearchContext.build(supernet, space, objectives, task=task, dev_subset=dev_subset,
+                                      batch_size=batch_size)
+        if on_start is not None:
+            on_start(context)
+        pool = None
+        if workers or ray_address:
+            from .search.pools import RayPool
+
+            pool = RayPool(context.checkpoint.supernet, context.evaluator.batches, context.space, objectives,
+                           num_workers=max(1, workers or 1), address=ray_address,
+                           latency_model=context.evaluator.latency_model)
+        extra = {"supernet": supernet, "task": context.task, "dev_subset": dev_subset, "batch_size": batch_size,
+                 "workers": workers, "ray_address": ray_address}
+        try:
+            return SearchRun(folder, context.space, objectives, context.evaluator, algorithm=algorithm,
+                             algorithm_options=options, generations=generations, population=population, seed=seed,
+                             local_search=local_search, pool=pool, full_evaluator=context.full_evaluator,
+                             config=extra, resume=resume is not None, progress=progress,
+                             on_generation=on_generation).run()
+        finally:
+            if pool is not None:
+                pool.close()
+
+
+def _run_of(run):
+    from .report import Run, load_run
+
+    if isinstance(run, Run):
+        return run
+    return load_run(getattr(run, "folder", run))
+
+
+def pick(run, *, max_drop: float | None = None, knee: bool = False, weights=None, where=(),
+         minimize: str | None = None, maximize: str | None = None):
+    """Pick one member of a run's front (a folder, a :class:`~evosearch.report.Run` or a search
+    result): the cheapest within ``max_drop`` accuracy points of the uncompressed model, the
+    ``knee``, by objective ``weights`` (``"error=0.7,energy_uj=0.3"`` or a mapping), or the best
+    ``minimize``/``maximize`` metric among members meeting every ``where`` condition
+    (``"accuracy>=0.86"``). Returns :class:`evosearch.report.PickResult` (``found``,
+    ``candidate_id``, ``write()`` for the pick YAML)."""
+    from .report import pick as pick_member
+
+    return pick_member(_run_of(run), where=list(where), minimize=minimize, maximize=maximize, knee=knee,
+                       weights=weights, max_drop=max_drop)
+
+
+def export(run, chosen, out, *, overwrite: bool = False, int8: bool = True, verify: bool = True,
+           latency: bool = True, repeats: int = 3, threads: int = 1, extra_tasks=()) -> ExportResult:
+    """Export a front member for ONNX Runtime (with its early exits) into ``out`` and verify it.
+
+    ``chosen``: a :class:`~evosearch.report.PickResult`, a candidate id (``"c12"``) or a pick YAML.
+    ``int8``: int8 weights where the member's bits are <= 8. ``verify``: score the export on dev
+    and test against the supernet's estimate and time it against the latency prediction."""
+    import json
+
+    from .deploy import export as export_folder, resolve_pick, verify as verify_folder
+    from .training import load_checkpoint
+
+    from .report import PickResult
+
+    loaded = _run_of(run)
+    if isinstance(chosen, PickResult):
+        if not chosen.found:
+            raise EvosearchError(f"the pick found no member ({chosen.explanation}); relax it before exporting")
+        chosen = chosen.candidate_id
+    deployment = resolve_pick(loaded.folder, chosen)
+    ckpt = load_checkpoint(deployment.supernet)
+    folder = export_folder(deployment, out, overwrite=overwrite, checkpoint=ckpt, int8=int8)
+    description = json.loads((folder / "model.json").read_text())
+    report = None
+    if verify:
+        report = verify_folder(folder, checkpoint=ckpt, latency=latency, repeats=repeats, threads=threads,
+                               extra_tasks=extra_tasks)
+    return ExportResult(folder, description, report)

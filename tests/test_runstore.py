@@ -1,0 +1,92 @@
+"""The run store: flat sub-network columns, Parquet beside the CSV, old runs still readable."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from evosearch.report import load_run
+from evosearch.runstore import RunFolderError, RunStore, config_columns, config_from_columns
+from evosearch.spaces import SearchSpace
+from evosearch.training import load_checkpoint
+
+from .tiny_runs import make_checkpoint, make_run
+
+CONFIG = {"layers": [{"heads": 4, "ffn": 48, "bits": 8, "span": None, "sparsity": 0.0},
+                     {"heads": 2, "ffn": 24, "bits": 4, "span": 6, "sparsity": 0.5}],
+          "embedding_bits": 16, "quant": "adaptivfloat"}
+
+
+def test_flat_columns_round_trip_through_a_csv(tmp_path):
+    row = {"genome": "0-1", **config_columns(CONFIG, [0.25]), "error": 0.1}
+    assert list(row)[1:6] == ["heads_0", "heads_1", "ffn_0", "ffn_1", "bits_0"]
+    pd.DataFrame([row]).to_csv(tmp_path / "t.csv", index=False)
+    back = pd.read_csv(tmp_path / "t.csv").iloc[0]  # the empty span cell comes back as NaN
+    assert config_from_columns(back) == (CONFIG, [0.25])
+    with pytest.raises(KeyError, match="heads_0"):
+        config_from_columns({"error": 0.1})
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("store")
+    ckpt = make_checkpoint(tmp / "ckpt")
+    return ckpt, make_run(tmp, ckpt, generations=2, population=8, local_search=True)
+
+
+def test_search_writes_flat_columns_and_parquet_that_agree(finished_run):
+    ckpt, folder = finished_run
+    csv = pd.read_csv(folder / "candidates.csv", dtype={"genome": str})
+    parquet = pd.read_parquet(folder / "candidates.parquet")
+    assert len(parquet) == len(csv) and list(parquet.index) == [f"c{i}" for i in range(len(csv))]
+    pd.testing.assert_frame_equal(parquet.reset_index(drop=True), csv, check_dtype=False)
+    assert "config" not in csv and "thresholds" not in csv
+    assert pd.read_parquet(folder / "final_front.parquet")["on_full_front"].isin([0, 1]).all()
+    # a user's filter on a per-layer gene selects exactly the genomes that decode to it
+    stored = load_checkpoint(ckpt)
+    space = SearchSpace.load("small").bind(stored.supernet.arch, stored.bounds)
+    decoded = [space.decode([int(g) for g in key.split("-")])[0] for key in csv["genome"]]
+    eight = csv.query("bits_0 == 8")
+    assert 0 < len(eight) < len(csv) or set(csv["bits_0"]) == {8}
+    assert [c.layers[0].bits == 8 for c in decoded] == list(csv["bits_0"] == 8)
+    # the report reads the same store: its config of a row is the decoded genome
+    run = load_run(folder)
+    cid = run.front_ids[0]
+    assert config_from_columns(run.candidate(cid))[0] == decoded[int(cid[1:])].to_dict()
+
+
+def test_runs_written_with_json_config_columns_still_load(finished_run, tmp_path):
+    _, folder = finished_run
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "config.yaml").write_text((folder / "config.yaml").read_text())
+    new = pd.read_csv(folder / "candidates.csv", dtype={"genome": str})
+    configs = [config_from_columns(r) for _, r in new.iterrows()]
+    flat = [c for c in new.columns if c in config_columns(*configs[0])]
+    legacy = new.drop(columns=flat)
+    legacy.insert(3, "config", [json.dumps(c) for c, _ in configs])
+    legacy.insert(4, "thresholds", [json.dumps(t) for _, t in configs])
+    legacy.to_csv(old / "candidates.csv", index=False)
+    back = RunStore(old).read_candidates()
+    assert list(back.columns) == list(new.columns)
+    assert [config_from_columns(r) for _, r in back.iterrows()] == configs
+    assert len(RunStore(old).load_records()) == len(set(new["genome"]))  # a resume reads it too
+
+
+def test_missing_or_empty_runs_are_named(tmp_path):
+    with pytest.raises(RunFolderError, match="does not exist"):
+        RunStore(tmp_path / "nope").read_config()
+    (tmp_path / "config.yaml").write_text("objectives: {objectives: [error]}\n")
+    (tmp_path / "candidates.csv").write_text("")
+    with pytest.raises(RunFolderError, match="candidates.csv is empty"):
+        RunStore(tmp_path).read_candidates()
+
+
+def test_the_store_imports_no_torch():
+    code = "import sys, evosearch.runstore; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
