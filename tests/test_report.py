@@ -177,3 +177,23 @@ def test_max_drop_picks_the_cheapest_member_near_the_uncompressed_model(run_fold
     assert "within 50 pt of the uncompressed model" in capsys.readouterr().out
     with pytest.raises(ReportError, match="choose one way"):
         pick(run, knee=True, max_drop=1.0)
+
+
+def test_knee_of_a_known_front(tmp_path):
+    """A front whose knee is plain: going either way from (0.1, 0.1) (normalised) trades a lot of one
+    objective for little of the other. The pick is that member, in µJ and in mJ."""
+    from evosearch.runstore import Record, RunStore
+
+    layer = {"heads": 4, "ffn": 48, "bits": 8, "span": None, "sparsity": 0.0}
+    points = [(0.0, 1.0), (0.05, 0.5), (0.1, 0.1), (0.5, 0.05), (1.0, 0.0)]  # c2 is the knee
+    for scale, unit in ((1.0, "µJ"), (1e-3, "mJ")):
+        store = RunStore(tmp_path / unit)
+        store.write_config({"objectives": {"objectives": ["error", "energy_uj"], "constraints": []}})
+        for i, (x, y) in enumerate(points):
+            error, energy = 0.1 + 0.2 * x, (100 + 400 * y) * scale
+            store.append_candidate(0, "evolve", Record((i,), {"layers": [layer], "embedding_bits": 32, "quant": "int"},
+                                                       (), {"error": error, "accuracy": 1 - error, "energy_uj": energy},
+                                                       (error, energy), ()))
+        run = load_run(store.folder)
+        assert run.front_ids == [f"c{i}" for i in range(5)]
+        assert pick(run, knee=True).candidate_id == "c2", unit

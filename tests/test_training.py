@@ -270,3 +270,45 @@ def test_train_cli_errors(tmp_path, tiny_model, tiny_task, capsys):
     bad.write_text("learning_rat: 0.1\n")
     assert main(["train", "--config", str(bad), "--output", str(tmp_path / "z")]) == 2
     assert "unknown training option(s) ['learning_rat']" in capsys.readouterr().err
+
+
+def test_resume_refuses_a_changed_space_or_teacher(tmp_path, tiny_model, tiny_task):
+    Trainer(tiny_config(tmp_path, tiny_model, tiny_task)).train(until_step=2, progress=False)
+    narrower = TrainingSpace(min_head_fraction=0.5, min_ffn_fraction=0.25, bits=(8, 32), spans=(None, 4),
+                             embedding_bits=(8, 32))
+    with pytest.raises(ResumeError, match="belongs to another run \\(space: saved .*'bits': \\[4, 8, 32\\]"):
+        Trainer(tiny_config(tmp_path, tiny_model, tiny_task, space=narrower)).load_state()
+    teacher = Trainer(tiny_config(tmp_path, tiny_model, tiny_task, teacher=tiny_model))
+    with pytest.raises(ResumeError, match="teacher: saved None, now '"):
+        teacher.load_state()
+
+
+def test_regression_losses_are_the_weighted_mse_of_every_exit():
+    torch.manual_seed(0)
+    logits, labels, teacher = torch.randn(3, 5, 1), torch.randn(5), torch.randn(5, 1)
+    weights = torch.tensor([1.0, 2.0, 3.0]) / 6  # exit i weighs (i + 1) / (1 + 2 + 3)
+    mse = torch.stack([torch.nn.functional.mse_loss(logits[i, :, 0], labels) for i in range(3)])
+    torch.testing.assert_close(supervised_loss(logits, labels), (weights * mse).sum())
+    to_teacher = torch.stack([torch.nn.functional.mse_loss(logits[i], teacher) for i in range(3)])
+    torch.testing.assert_close(distillation_loss(logits, teacher, temperature=2.0), (weights * to_teacher).sum())
+
+
+def test_a_regression_task_trains_with_one_output_per_exit(tmp_path, tiny_model):
+    import random
+
+    rng = random.Random(0)
+    rows = ["text,label"]
+    for _ in range(96):  # the score is the share of "w1" tokens: learnable from the words alone
+        words = [rng.choice(["w1", "w2", "w3", "w4"]) for _ in range(rng.randint(3, 10))]
+        rows.append(f"{' '.join(words)},{words.count('w1') / len(words):.4f}")
+    task = tmp_path / "rating.csv"
+    task.write_text("\n".join(rows) + "\n")
+    trainer = Trainer(tiny_config(tmp_path, tiny_model, str(task), epochs=2.0, regression=True))
+    assert trainer.task.is_regression
+    trainer.train(progress=False)
+    log = list(csv.DictReader(open(tmp_path / "run" / "train_log.csv")))
+    losses = [float(r["loss_largest"]) for r in log]
+    assert len(losses) == trainer.step and all(0 <= x < 10 for x in losses)
+    assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4  # the MSE goes down from the untrained start
+    ids, mask, types = batch()
+    assert trainer.supernet(ids, mask, types).shape[-1] == 1

@@ -36,6 +36,8 @@ def register(subparsers) -> None:
     p.add_argument("--config", help="YAML file with any of the options below (command-line flags win)")
     p.add_argument("--model", help="model folder or hub name (default: the embedded MiniLM)")
     p.add_argument("--task", help=f"built-in task, datasets name (glue/sst2) or local file (default: {d.task})")
+    p.add_argument("--regression", action="store_true", default=None,
+                   help="the task's labels are real numbers (for a local file; built-in and datasets tasks know their kind)")
     p.add_argument("--output", help=f"run folder for checkpoints and logs (default: {d.output})")
     p.add_argument("--max-length", type=int, help=f"truncate inputs to this many tokens (default: {d.max_length})")
     p.add_argument("--train-subset", type=int, help="train on the first N shuffled training examples (default: all)")

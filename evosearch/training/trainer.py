@@ -50,6 +50,7 @@ class TrainConfig:
 
     model: str | None = None  # folder or hub name; None = the embedded MiniLM
     task: str = data.DEFAULT_TASK
+    regression: bool | None = None  # a local file's labels are real numbers (built-in and hub tasks know their kind)
     output: str = "results/supernet"
     max_length: int = 64
     train_subset: int | None = None  # use only the first N training examples (after shuffling)
@@ -101,7 +102,7 @@ class Trainer:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
         random.seed(config.seed)
-        self.splits, self.task = data.load_task(config.task, seed=config.split_seed)
+        self.splits, self.task = data.load_task(config.task, seed=config.split_seed, regression=config.regression)
         self.supernet, self.tokenizer = load_pretrained(config.model, num_labels=self.task.num_labels)
         self.supernet.to(config.device)
         self.supernet.embeddings.word.weight.requires_grad_(not config.freeze_word_embeddings)
