@@ -66,6 +66,89 @@ def test_killed_worker_is_replaced_and_its_genomes_rerun(local_ray):
     assert [r.F for r in recs] == [r.F for r in expected]
 
 
+def _genomes(bound, n, seed=0):
+    import numpy as np
+
+    return [tuple(int(v) for v in g) for g in bound.random_genomes(n, np.random.default_rng(seed))]
+
+
+def test_a_genome_that_kills_its_actor_every_time_is_isolated_not_fatal(local_ray, tmp_path):
+    """Every task holding the poison genome loses its actor: the pool splits the task, records that
+    genome as failed with the error, scores the others exactly, and a search run goes on."""
+    from evosearch.runstore import RunStore
+    from evosearch.search.pools.ray_pool import FAILED_VALUE
+
+    supernet, bound, obj, ev = search_setup()
+    genomes = _genomes(bound, 8)
+    poison = genomes[5]
+
+    def kill_holders(pool):
+        for slot, held in pool.running.values():
+            if poison in held:
+                ray.kill(pool.actors[slot], no_restart=True)
+
+    pool = RayPool(supernet, tiny_batches(), bound, obj, num_workers=2, on_dispatch=kill_holders)
+    try:
+        seen = []
+        recs = pool.evaluate(genomes, lambda i, rec: seen.append(i))
+    finally:
+        pool.close()
+    assert seen == list(range(8)) and pool.isolated == 1
+    assert recs[5].error and "actor died" in recs[5].error and recs[5].F == (FAILED_VALUE,) * len(obj.objectives)
+    assert [r.F for i, r in enumerate(recs) if i != 5] == [ev.evaluate(g).F for i, g in enumerate(genomes) if i != 5]
+    store = RunStore(tmp_path)  # the store keeps it apart from the candidates, and a resume does not retry it
+    for rec in recs:
+        store.append_candidate(0, "evolve", rec)
+    assert len(store.read_candidates()) == 7 and "actor died" in (tmp_path / "failures.csv").read_text()
+    assert store.load_records()[poison].error
+
+
+def test_a_replacement_that_cannot_start_leaves_the_work_to_the_live_actor(local_ray):
+    """A lost node: an actor dies and its CPU is gone (taken here by a placeholder actor), so its
+    replacement cannot be scheduled. The surviving actor takes the work; the call ends."""
+    supernet, bound, obj, ev = search_setup()
+    genomes = _genomes(bound, 10, seed=1)
+
+    @ray.remote(num_cpus=1)
+    class Placeholder:
+        def ready(self):
+            return True
+
+    holders = []
+
+    def lose_a_node(pool):
+        if not holders:
+            ray.kill(pool.actors[0], no_restart=True)
+            holders.append(Placeholder.remote())
+            ray.get(holders[0].ready.remote())
+
+    pool = RayPool(supernet, tiny_batches(), bound, obj, num_workers=2, on_dispatch=lose_a_node, start_timeout_s=3)
+    try:
+        recs = pool.evaluate(genomes)
+        assert pool.lost_slots == 1 and pool.actors[0] is None
+        assert [r.F for r in recs] == [ev.evaluate(g).F for g in genomes]
+        assert [r.F for r in pool.evaluate(genomes[:3])] == [r.F for r in recs[:3]]  # the pool goes on with one
+    finally:
+        pool.close()
+        ray.kill(holders[0])
+
+
+def test_a_task_past_its_timeout_is_taken_as_hung_and_rerun(local_ray):
+    supernet, bound, obj, ev = search_setup()
+    genomes = _genomes(bound, 6, seed=2)
+
+    def impatient_once(pool):  # the first dispatch waits 1 ms: every task counts as hung, then patience returns
+        pool.task_timeout_s = 0.001 if pool.timeouts == 0 else 600
+
+    pool = RayPool(supernet, tiny_batches(), bound, obj, num_workers=2, on_dispatch=impatient_once)
+    try:
+        recs = pool.evaluate(genomes)
+    finally:
+        pool.close()
+    assert pool.timeouts >= 1 and pool.isolated == 0
+    assert [r.F for r in recs] == [ev.evaluate(g).F for g in genomes]
+
+
 def test_cpu_latency_objective_in_ray_workers(local_ray, tmp_path):
     """Workers get the driver's latency model: the same cpu_latency_ms as in-process, no calibration of their own."""
     from evosearch.latency import LatencyModel

@@ -19,6 +19,7 @@ class Record:
     G: tuple[float, ...]
     eval_time_s: float = 0.0
     cached_model: bool = False  # the exit logits came from the cache (no forward pass)
+    error: str | None = None  # set when the genome could not be scored (it crashed its worker every time)
 
     @property
     def cv(self) -> float:

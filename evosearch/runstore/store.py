@@ -103,7 +103,19 @@ class RunStore:
 
     # ------------------------------------------------------------------ candidates.csv
     def append_candidate(self, generation: int, stage: str, rec: Record) -> None:
-        """Append one scored candidate and flush it (the file is the run's memory on resume)."""
+        """Append one scored candidate and flush it (the file is the run's memory on resume). A
+        genome that could not be scored (``rec.error``) goes to ``failures.csv`` instead."""
+        if rec.error is not None:
+            path = self.path("failures.csv")
+            new = not path.exists()
+            with open(path, "a", newline="") as fh:
+                writer = csv.writer(fh)
+                if new:
+                    writer.writerow(["generation", "stage", "genome", "error", *[f"F_{i}" for i in range(len(rec.F))],
+                                     *[f"G_{i}" for i in range(len(rec.G))]])
+                writer.writerow([generation, stage, genome_key(rec.genome), rec.error, *map(repr, rec.F),
+                                 *map(repr, rec.G)])
+            return
         new = not self.candidates_file.exists()
         if new:
             self._columns = self.columns(rec)
@@ -115,8 +127,28 @@ class RunStore:
             fh.flush()
 
     def load_records(self) -> dict[tuple, Record]:
-        """Stored candidates by genome, for a resume. A torn last line (a kill -9 in the middle of
-        a write) is dropped; damage anywhere else is an error naming the line, and nothing is changed."""
+        """Stored candidates by genome, for a resume, with the genomes recorded as failed (not
+        retried). A torn last line (a kill -9 in the middle of a write) is dropped; damage anywhere
+        else is an error naming the line, and nothing is changed."""
+        failed = self._load_failures()
+        return {**failed, **self._load_candidates()}
+
+    def _load_failures(self) -> dict[tuple, Record]:
+        path = self.path("failures.csv")
+        if not path.is_file():
+            return {}
+        out = {}
+        for row in csv.DictReader(open(path, newline="")):
+            try:
+                genome = parse_genome(row["genome"])
+                F = tuple(float(v) for k, v in row.items() if k.startswith("F_"))
+                G = tuple(float(v) for k, v in row.items() if k.startswith("G_"))
+            except (TypeError, ValueError, AttributeError):
+                continue  # a torn last line: the genome is tried again
+            out[genome] = Record(genome, {}, (), {}, F, G, error=row["error"])
+        return out
+
+    def _load_candidates(self) -> dict[tuple, Record]:
         if not self.candidates_file.exists():
             return {}
         lines = self.candidates_file.read_text().splitlines(keepends=True)

@@ -49,7 +49,8 @@ class SurrogateScreen:
             self.history.append(self.last_tau)
             self.pending = None
         known = {tuple(row) for row in self.X.tolist()}
-        new = [i for i, row in enumerate(X.tolist()) if tuple(row) not in known]
+        scored = np.all(np.abs(Y) < 1e29, axis=1)  # genomes isolated as failed (pools) teach nothing
+        new = [i for i, row in enumerate(X.tolist()) if tuple(row) not in known and scored[i]]
         self.X = X[new] if self.X.size == 0 else np.vstack([self.X, X[new]])
         self.Y = Y[new] if self.Y.size == 0 else np.vstack([self.Y, Y[new]])
         if len(self.X) >= self.min_samples:

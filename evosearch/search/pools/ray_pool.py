@@ -7,9 +7,20 @@ that differ only in exit thresholds go to the same actor, so its cache answers t
 groups are dealt out as tasks; an idle actor takes the next task.
 
 Results are placed by index and reported in input order, so 1 worker and N workers give identical
-records in the same order (candidate ids do not depend on the number of workers). When an actor
-dies (``RayActorError``: a crashed process, a lost node, ``ray.kill``), its task goes back on the
-queue and a fresh actor replaces it; after ``max_failures`` deaths in one call the pool gives up.
+records in the same order (candidate ids do not depend on the number of workers).
+
+Faults (what a real cluster does: a crashed process, a lost node, a hung actor):
+
+* a task whose actor dies (``RayActorError``) or that runs past ``task_timeout_s`` goes back on the
+  queue, and whichever live actor is idle next takes it; the dead (or hung, then killed) actor's
+  slot gets a replacement, which takes work only once it answers a ``ready`` call. A replacement
+  that cannot start within ``start_timeout_s`` (a lost node's CPUs are gone) is given up, and the
+  search goes on with the actors it has;
+* a task that failed twice is split into one task per genome, and a genome whose task fails
+  twice on its own is *isolated*: it comes back as a failed :class:`Record` (``error`` set,
+  objectives at :data:`FAILED_VALUE`, so it never reaches a front) instead of aborting the search;
+* with no live actor left and none starting, the pool stops with an error naming the cause;
+  it never waits without a deadline.
 
 ``address=None`` starts a local Ray with ``num_workers`` CPUs; ``"auto"`` or ``"ray://host:10001"``
 joins an existing cluster (every node needs evosearch installed).
@@ -27,6 +38,9 @@ from ..objectives import ObjectiveSet
 
 _WORKER_CLASS = None
 CONNECT_TIMEOUT_S = 5.0
+#: The objective and constraint values of a genome that crashed its actor on every attempt.
+FAILED_VALUE = 1e30
+ATTEMPTS = 2  # failures of a task before it is split (several genomes) or its genome isolated (one)
 
 
 def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
@@ -69,6 +83,9 @@ def _worker_class():
                 self.evaluator = Evaluator(supernet, batches, space, objectives, cache_size=cache_size,
                                            latency_model=latency_model)
 
+            def ready(self):
+                return True
+
             def evaluate(self, genomes, anchor=None):
                 before = self.evaluator.forward_calls
                 if anchor is not None:
@@ -83,14 +100,18 @@ def _worker_class():
 class RayPool:
     """A pool of Ray actors that evaluate genomes; an :class:`~evosearch.search.pools.EvalPool` like :class:`LocalPool`.
 
+    ``task_timeout_s``: a task running longer is taken as hung (its actor is killed and replaced,
+    the task re-queued); ``start_timeout_s``: how long a replacement actor may take to start.
     ``on_dispatch``: called with the pool after each round of task submission (a hook for
-    fault-injection tests, e.g. ``ray.kill(pool.actors[0])``). ``latency_model``: the CPU latency
-    model of ``cpu_latency_ms`` (the driver's), shipped to every worker.
+    fault-injection tests: ``pool.running`` maps each running task's ref to ``(slot, genomes)``).
+    ``latency_model``: the CPU latency model of ``cpu_latency_ms`` (the driver's), shipped to every worker.
+    Counters: ``failures`` (actor deaths and timeouts), ``timeouts``, ``isolated`` (genomes recorded
+    as failed), ``lost_slots`` (replacements given up).
     """
 
     def __init__(self, supernet, batches: Sequence[Mapping], space: BoundSpace, objectives: ObjectiveSet,
                  num_workers: int = 2, address: str | None = None, threads_per_worker: int = 1,
-                 tasks_per_worker: int = 2, max_failures: int | None = None,
+                 tasks_per_worker: int = 2, task_timeout_s: float | None = 1800.0, start_timeout_s: float = 600.0,
                  on_dispatch: Callable[["RayPool"], None] | None = None, latency_model=None):
         import ray
 
@@ -110,16 +131,18 @@ class RayPool:
         self.num_workers = num_workers
         self.threads = threads_per_worker
         self.tasks_per_worker = tasks_per_worker
-        self.max_failures = max_failures if max_failures is not None else 3 * num_workers
+        self.task_timeout_s, self.start_timeout_s = task_timeout_s, start_timeout_s
         self.on_dispatch = on_dispatch
-        self.space = space
+        self.space, self.objectives = space, objectives
         state = {k: v.detach().cpu() for k, v in supernet.state_dict().items()}
         # the driver's latency model travels with the task: workers never look for (or calibrate) their own
         self._args = (supernet.arch, supernet.span_ramp, ray.put(state), ray.put(list(batches)), space, objectives,
                       latency_model)
         self.actors = [self._spawn() for _ in range(num_workers)]
         self.forward_calls = 0
-        self.failures = 0
+        self.failures = self.timeouts = self.isolated = self.lost_slots = 0
+        self.running: dict = {}
+        self.starting: dict = {}  # ready-call ref of a replacement actor -> (slot, started); kept across calls
 
     def _spawn(self):
         return _worker_class().remote(*self._args, threads=self.threads)
@@ -147,61 +170,127 @@ class RayPool:
             bins[j % n].extend(members)
         return [(sorted(b), None) for b in bins if b]
 
+    def failed_record(self, genome: tuple, error: str) -> Record:
+        """The record of a genome that crashed its actor on every attempt (never on a front)."""
+        config, thresholds = self.space.decode(genome)
+        return Record(genome, config.to_dict(), tuple(thresholds), {},
+                      (FAILED_VALUE,) * len(self.objectives.objectives),
+                      (FAILED_VALUE,) * len(self.objectives.constraints), error=error)
+
     def evaluate(self, genomes: Sequence[Sequence[int]], on_result: Callable[[int, Record], None] | None = None,
                  anchors: Sequence[Sequence[int]] | None = None):
+        import time
+
         import ray
-        from ray.exceptions import RayActorError
+        from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
         genomes = [tuple(int(v) for v in g) for g in genomes]
         out: list[Record | None] = [None] * len(genomes)
-        pending = deque(self._tasks(genomes, anchors))
-        running = {}
-        idle = list(range(len(self.actors)))
-        failures = 0
-        emitted = 0
-        while pending or running:
+        pending = deque((indices, anchor, 0) for indices, anchor in self._tasks(genomes, anchors))
+        tasks: dict = {}  # running ref -> (slot, task, started)
+        starting = self.starting
+        waking = {slot for slot, _ in starting.values()}
+        idle = [slot for slot, actor in enumerate(self.actors) if actor is not None and slot not in waking]
+        emitted, failures = 0, 0
+        most = 3 * self.num_workers + 2 * ATTEMPTS * len(genomes)  # a few per actor, and isolating every genome
+
+        def emit() -> None:
+            nonlocal emitted
+            while emitted < len(out) and out[emitted] is not None:  # in input order, whatever finished first:
+                if on_result:                                          # candidate ids do not depend on the workers
+                    on_result(emitted, out[emitted])
+                emitted += 1
+
+        def fail(slot, task, why: str) -> None:
+            nonlocal failures
+            failures += 1
+            self.failures += 1
+            if failures > most:
+                raise EvosearchError(f"Ray workers failed {failures} times in one call; giving up (last: {why})")
+            try:
+                ray.kill(self.actors[slot], no_restart=True)
+            except Exception:  # noqa: BLE001 - already dead
+                pass
+            self.actors[slot] = self._spawn()
+            starting[self.actors[slot].ready.remote()] = (slot, time.monotonic())
+            indices, anchor, attempts = task
+            attempts += 1
+            if attempts < ATTEMPTS:
+                pending.appendleft((indices, anchor, attempts))
+            elif len(indices) > 1:  # split: find the genome that brings the actor down
+                pending.extendleft((([i], anchor, 0) for i in reversed(indices)))
+            else:
+                out[indices[0]] = self.failed_record(genomes[indices[0]], why)
+                self.isolated += 1
+
+        while pending or tasks:
             submitted = False
             while pending and idle:
                 slot = idle.pop(0)
                 task = pending.popleft()
                 ref = self.actors[slot].evaluate.remote([genomes[i] for i in task[0]], task[1])
-                running[ref] = (slot, task)
+                tasks[ref] = (slot, task, time.monotonic())
                 submitted = True
+            self.running = {ref: (slot, [genomes[i] for i in task[0]]) for ref, (slot, task, _) in tasks.items()}
             if submitted and self.on_dispatch:
                 self.on_dispatch(self)
-            ready, _ = ray.wait(list(running), num_returns=1)
+            if not tasks and not starting:
+                raise EvosearchError(f"no Ray worker is alive and none can be started ({self.lost_slots} lost, "
+                                     f"{self.failures} failures); the cluster has no free CPU for an actor. Resume "
+                                     "the search (--resume) once the cluster is back")
+            now = time.monotonic()
+            deadlines = [started + self.start_timeout_s for _, started in starting.values()]
+            if self.task_timeout_s is not None:
+                deadlines += [started + self.task_timeout_s for _, _, started in tasks.values()]
+            wait = max(0.05, min(deadlines) - now) if deadlines else None
+            ready, _ = ray.wait(list(tasks) + list(starting), num_returns=1, timeout=wait)
+            now = time.monotonic()
+            if not ready:  # a deadline passed: hung tasks and replacements that cannot start
+                for ref, (slot, started) in list(starting.items()):
+                    if now - started >= self.start_timeout_s:
+                        del starting[ref]
+                        ray.kill(self.actors[slot], no_restart=True)
+                        self.actors[slot] = None
+                        self.lost_slots += 1
+                for ref, (slot, task, started) in list(tasks.items()):
+                    if self.task_timeout_s is not None and now - started >= self.task_timeout_s:
+                        del tasks[ref]
+                        self.timeouts += 1
+                        fail(slot, task, f"timed out after {self.task_timeout_s:g} s")
+                emit()
+                continue
             ref = ready[0]
-            slot, task = running.pop(ref)
+            if ref in starting:
+                slot, _ = starting.pop(ref)
+                try:
+                    ray.get(ref, timeout=0)
+                    idle.append(slot)
+                except (RayActorError, RayTaskError, GetTimeoutError):  # the replacement died too: try once more
+                    self.failures += 1
+                    self.actors[slot] = self._spawn()
+                    starting[self.actors[slot].ready.remote()] = (slot, time.monotonic())
+                continue
+            slot, task, _ = tasks.pop(ref)
             try:
                 recs, calls = ray.get(ref)
             except RayActorError as err:
-                failures += 1
-                self.failures += 1
-                if failures > self.max_failures:
-                    raise EvosearchError(f"Ray workers died {failures} times in one generation; giving up "
-                                         f"(last error: {err})") from None
-                try:
-                    ray.kill(self.actors[slot], no_restart=True)
-                except Exception:  # noqa: BLE001 - already dead
-                    pass
-                self.actors[slot] = self._spawn()
-                pending.appendleft(task)  # re-run its genomes on the fresh actor (or any idle one)
+                fail(slot, task, f"the actor died: {type(err).__name__}: {str(err).splitlines()[0][:300]}")
+            else:
+                self.forward_calls += calls
+                for i, rec in zip(task[0], recs):
+                    out[i] = rec
                 idle.append(slot)
-                continue
-            self.forward_calls += calls
-            for i, rec in zip(task[0], recs):
-                out[i] = rec
-            while emitted < len(out) and out[emitted] is not None:  # in input order, whatever finished first:
-                if on_result:                                          # candidate ids do not depend on the workers
-                    on_result(emitted, out[emitted])
-                emitted += 1
-            idle.append(slot)
+            emit()
+        emit()
+        self.running = {}
         return out
 
     def close(self):
         import ray
 
         for actor in self.actors:
+            if actor is None:
+                continue
             try:
                 ray.kill(actor, no_restart=True)
             except Exception:  # noqa: BLE001
