@@ -152,13 +152,11 @@ class Trainer:
             ],
             lr=lr,
         )
+        from transformers import get_linear_schedule_with_warmup  # linear warm-up, then linear decay to 0
+
         warmup = max(1, round(self.config.warmup_ratio * self.total_steps))
-        total = self.total_steps
-
-        def schedule(step: int) -> float:  # linear warm-up, then linear decay to 0
-            return min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup)))
-
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule, last_epoch=self.step - 1)
+        self.scheduler = get_linear_schedule_with_warmup(self.optimizer, warmup, self.total_steps,
+                                                         last_epoch=self.step - 1)
 
     # ------------------------------------------------------------------ batches
     def _batches_from(self, step: int):
