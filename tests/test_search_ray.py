@@ -149,6 +149,29 @@ def test_a_task_past_its_timeout_is_taken_as_hung_and_rerun(local_ray):
     assert [r.F for r in recs] == [ev.evaluate(g).F for g in genomes]
 
 
+def test_an_architecture_goes_back_to_the_actor_that_has_it_cached(local_ray):
+    """Genomes that differ from earlier ones only in exit thresholds cost no model run in a later
+    call: each architecture is routed to the actor holding its exit logits."""
+    supernet, bound, obj, ev = search_setup()
+    genomes = _genomes(bound, 12, seed=3)
+    exits = [pos for pos, i in enumerate(bound.free) if bound.slots[i].gene == "exit_threshold"]
+    assert exits and all(bound.upper[pos] > 0 for pos in exits)
+
+    def other_thresholds(g):
+        return tuple((v + 1) % (bound.upper[pos] + 1) if pos in exits else v for pos, v in enumerate(g))
+
+    pool = RayPool(supernet, tiny_batches(), bound, obj, num_workers=2)
+    try:
+        pool.evaluate(genomes)
+        runs = pool.forward_calls
+        again = [other_thresholds(g) for g in reversed(genomes)]  # another order, other thresholds
+        recs = pool.evaluate(again)
+    finally:
+        pool.close()
+    assert pool.forward_calls == runs and all(r.cached_model for r in recs)
+    assert [r.F for r in recs] == [ev.evaluate(g).F for g in again]
+
+
 def test_cpu_latency_objective_in_ray_workers(local_ray, tmp_path):
     """Workers get the driver's latency model: the same cpu_latency_ms as in-process, no calibration of their own."""
     from evosearch.latency import LatencyModel

@@ -27,7 +27,8 @@ Run folder (``results/<run-name>/``):
   or, once a stage has ended, ``pandas.read_parquet("candidates.parquet")``;
 * ``fronts.csv`` — the Pareto front of everything evaluated so far, after each generation and
   local-search step (one member's scan; ``generation`` column);
-* ``hypervolume.csv`` — per generation / local-search step: stage, evaluations, model runs, front size,
+* ``hypervolume.csv`` — per generation / local-search step: stage, evaluations, model runs, new
+  candidates and how many of them an exit-logit cache answered (``cache_hits``), front size,
   hypervolume, seconds, and with a surrogate its held-out Kendall tau per objective;
 * ``checkpoint.pkl`` — after each generation and local-search step (written atomically): the algorithm
   object with its random state, the archive, counters, and Python/NumPy/torch RNG states;
@@ -87,6 +88,7 @@ class GenerationStats:
     seconds: float
     stage: str = "evolve"
     surrogate_tau: list[float] | None = None
+    cache_hits: int = 0  # new candidates whose exit logits a cache answered (no model run)
 
 
 @dataclass
@@ -190,6 +192,7 @@ class SearchRun:
         self.archive, self.history = state["archive"], state["history"]
         self.counts = {"evaluations": state["evaluations"], "model_runs": state["model_runs"]}
         self.in_archive = set(self.archive)
+        self._cache_hits = 0
         local_round = state.get("local_round")
         if local_round is not None and state["generation"] + 1 < self.generations:  # (local_round: members scanned)
             raise RunFolderError(f"cannot extend {self.folder} to {self.generations} generations: its local-search "
@@ -241,6 +244,7 @@ class SearchRun:
 
         def on_result(i, rec):
             self.lookup[todo[i]] = rec
+            self._cache_hits += int(rec.cached_model)
             self.store.append_candidate(generation, stage, rec)
 
         if todo:
@@ -260,7 +264,8 @@ class SearchRun:
         front = self._front()
         hv = hypervolume(np.array([r.F for r in front]), self.ref) if front and front[0].feasible else 0.0
         stats = GenerationStats(generation, self.counts["evaluations"], self.counts["model_runs"], new, len(front),
-                                hv, time.perf_counter() - t0, stage, tau)
+                                hv, time.perf_counter() - t0, stage, tau, self._cache_hits)
+        self._cache_hits = 0
         self.history.append(stats)
         self._write_front(generation, front)
         self._write_hypervolume()
@@ -361,13 +366,14 @@ class SearchRun:
     def _write_hypervolume(self):
         names = self.objectives.objectives
         tau_cols = [f"surrogate_tau_{n}" for n in names]
-        cols = ["generation", "stage", "evaluations", "model_runs", "new_candidates", "front_size", "hypervolume",
-                "seconds", *tau_cols]
+        cols = ["generation", "stage", "evaluations", "model_runs", "new_candidates", "cache_hits", "front_size",
+                "hypervolume", "seconds", *tau_cols]
         rows = []
         for s in self.history:
             taus = list(s.surrogate_tau or [])[: len(names)]
             rows.append({"generation": s.generation, "stage": s.stage, "evaluations": s.evaluations,
-                         "model_runs": s.model_runs, "new_candidates": s.new_candidates, "front_size": s.front_size,
+                         "model_runs": s.model_runs, "new_candidates": s.new_candidates,
+                         "cache_hits": getattr(s, "cache_hits", 0), "front_size": s.front_size,
                          "hypervolume": repr(s.hypervolume), "seconds": f"{s.seconds:.3f}",
                          **{c: repr(t) for c, t in zip(tau_cols, taus)}})
         self.store.write_history(cols, rows)

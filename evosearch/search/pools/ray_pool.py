@@ -143,14 +143,16 @@ class RayPool:
         self.failures = self.timeouts = self.isolated = self.lost_slots = 0
         self.running: dict = {}
         self.starting: dict = {}  # ready-call ref of a replacement actor -> (slot, started); kept across calls
+        self.affinity: dict = {}  # architecture (SubnetConfig) -> the slot whose actor has its exit logits cached
 
     def _spawn(self):
         return _worker_class().remote(*self._args, threads=self.threads)
 
-    def _tasks(self, genomes, anchors=None) -> list[tuple[list[int], tuple | None]]:
-        """``(indices, anchor)`` tasks. Without anchors: indices grouped by architecture, then dealt
-        into at most workers x tasks_per_worker bins. With anchors: each anchor's genomes dealt into
-        one task per actor (an actor keeps the anchor's hidden states for its next task)."""
+    def _tasks(self, genomes, anchors=None) -> list[tuple[list[int], tuple | None, int | None]]:
+        """``(indices, anchor, preferred slot)`` tasks. Without anchors: indices grouped by
+        architecture, each architecture sent to the actor that has it cached. With anchors: each
+        anchor's genomes dealt into one task per actor (an actor keeps the anchor's hidden states
+        for its next task)."""
         if anchors is not None:  # one anchor's neighbours split over the actors: each starts from its own copy
             by_anchor: dict = {}
             for i, anchor in enumerate(anchors):
@@ -158,17 +160,33 @@ class RayPool:
             tasks = []
             for anchor, members in by_anchor.items():
                 n = max(1, min(len(members), self.num_workers))
-                tasks += [(members[j::n], anchor) for j in range(n)]
+                tasks += [(members[j::n], anchor, None) for j in range(n)]
             return tasks
         groups: dict = {}
         for i, g in enumerate(genomes):
             config, _ = self.space.decode(g)
             groups.setdefault(config, []).append(i)
-        n = max(1, min(len(groups), self.num_workers * self.tasks_per_worker))
-        bins = [[] for _ in range(n)]
-        for j, members in enumerate(sorted(groups.values(), key=lambda m: m[0])):
-            bins[j % n].extend(members)
-        return [(sorted(b), None) for b in bins if b]
+        # cache affinity: an architecture goes to the actor that scored it before (its exit logits are
+        # cached there); new ones to the least loaded actor. Each actor's share is cut into
+        # tasks_per_worker tasks; an idle actor with nothing of its own takes another's task.
+        live = [slot for slot, actor in enumerate(self.actors) if actor is not None] or [0]
+        load = {slot: 0 for slot in live}
+        share: dict = {slot: [] for slot in live}
+        for config, members in sorted(groups.items(), key=lambda item: item[1][0]):
+            slot = self.affinity.get(config)
+            if slot not in load:
+                slot = min(live, key=lambda s: (load[s], s))
+                self.affinity[config] = slot
+            load[slot] += len(members)
+            share[slot].append(members)
+        tasks = []
+        for slot, member_groups in share.items():
+            n = max(1, min(len(member_groups), self.tasks_per_worker))
+            bins = [[] for _ in range(n)]
+            for j, members in enumerate(member_groups):
+                bins[j % n].extend(members)
+            tasks += [(sorted(b), None, slot) for b in bins if b]
+        return tasks
 
     def failed_record(self, genome: tuple, error: str) -> Record:
         """The record of a genome that crashed its actor on every attempt (never on a front)."""
@@ -186,7 +204,7 @@ class RayPool:
 
         genomes = [tuple(int(v) for v in g) for g in genomes]
         out: list[Record | None] = [None] * len(genomes)
-        pending = deque((indices, anchor, 0) for indices, anchor in self._tasks(genomes, anchors))
+        pending = deque((indices, anchor, 0, slot) for indices, anchor, slot in self._tasks(genomes, anchors))
         tasks: dict = {}  # running ref -> (slot, task, started)
         starting = self.starting
         waking = {slot for slot, _ in starting.values()}
@@ -213,12 +231,13 @@ class RayPool:
                 pass
             self.actors[slot] = self._spawn()
             starting[self.actors[slot].ready.remote()] = (slot, time.monotonic())
-            indices, anchor, attempts = task
+            self.affinity = {c: s for c, s in self.affinity.items() if s != slot}  # that cache is gone
+            indices, anchor, attempts, _ = task
             attempts += 1
             if attempts < ATTEMPTS:
-                pending.appendleft((indices, anchor, attempts))
+                pending.appendleft((indices, anchor, attempts, None))
             elif len(indices) > 1:  # split: find the genome that brings the actor down
-                pending.extendleft((([i], anchor, 0) for i in reversed(indices)))
+                pending.extendleft((([i], anchor, 0, None) for i in reversed(indices)))
             else:
                 out[indices[0]] = self.failed_record(genomes[indices[0]], why)
                 self.isolated += 1
@@ -227,11 +246,12 @@ class RayPool:
             submitted = False
             while pending and idle:
                 slot = idle.pop(0)
-                task = pending.popleft()
+                task = next((t for t in pending if t[3] == slot), None) or pending[0]  # its own work first
+                pending.remove(task)
                 ref = self.actors[slot].evaluate.remote([genomes[i] for i in task[0]], task[1])
                 tasks[ref] = (slot, task, time.monotonic())
                 submitted = True
-            self.running = {ref: (slot, [genomes[i] for i in task[0]]) for ref, (slot, task, _) in tasks.items()}
+            self.running = {ref: (slot, [genomes[i] for i in t[0]]) for ref, (slot, t, _) in tasks.items()}
             if submitted and self.on_dispatch:
                 self.on_dispatch(self)
             if not tasks and not starting:
@@ -279,6 +299,8 @@ class RayPool:
                 self.forward_calls += calls
                 for i, rec in zip(task[0], recs):
                     out[i] = rec
+                    if task[1] is None:
+                        self.affinity[self.space.decode(genomes[i])[0]] = slot  # where it is cached now
                 idle.append(slot)
             emit()
         emit()
