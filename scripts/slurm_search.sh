@@ -20,33 +20,39 @@
 set -euo pipefail
 
 # activate the environment that has evosearch installed (edit for your site)
+# shellcheck source=/dev/null
 if [ -n "${EVOSEARCH_VENV:-}" ]; then source "$EVOSEARCH_VENV/bin/activate"; fi
 
-nodes=($(scontrol show hostnames "$SLURM_JOB_NODELIST"))
+mapfile -t nodes < <(scontrol show hostnames "$SLURM_JOB_NODELIST")
 head_node=${nodes[0]}
 head_ip=$(srun --nodes=1 --ntasks=1 -w "$head_node" hostname --ip-address | awk '{print $1}')
 port=${RAY_PORT:-6379}
 export RAY_ADDRESS="$head_ip:$port"
 cpus=${SLURM_CPUS_PER_TASK:-16}
+wait_s=${RAY_START_WAIT:-15}  # seconds for the head, then the workers, to come up
 
 echo "Ray head on $head_node ($RAY_ADDRESS); ${#nodes[@]} nodes x $cpus CPUs"
 # the head keeps one CPU for the search driver
 srun --nodes=1 --ntasks=1 -w "$head_node" \
     ray start --head --node-ip-address="$head_ip" --port="$port" --num-cpus=$((cpus - 1)) --block &
-sleep 15
+sleep "$wait_s"
 
 for node in "${nodes[@]:1}"; do
     srun --nodes=1 --ntasks=1 -w "$node" ray start --address="$RAY_ADDRESS" --num-cpus="$cpus" --block &
 done
-sleep 15
+sleep "$wait_s"
 
 workers=$(( ${#nodes[@]} * cpus - 1 ))
 args=("$@")
-if [[ ! " ${args[*]} " =~ " --workers " ]]; then args+=(--workers "$workers"); fi
+has_workers=0
+for arg in "${args[@]}"; do
+    if [ "$arg" = "--workers" ]; then has_workers=1; fi
+done
+if [ "$has_workers" = 0 ]; then args+=(--workers "$workers"); fi
 # one torch thread per actor: actors are the parallelism
 export OMP_NUM_THREADS=1
-evosearch search --ray-address auto "${args[@]}"
-status=$?
+status=0
+evosearch search --ray-address auto "${args[@]}" || status=$?
 
 ray stop || true
-exit $status
+exit "$status"
