@@ -236,3 +236,68 @@ def export(run, chosen, out, *, overwrite: bool = False, int8: bool = True, veri
         report = verify_folder(folder, checkpoint=ckpt, latency=latency, repeats=repeats, threads=threads,
                                extra_tasks=extra_tasks)
     return ExportResult(folder, description, report)
+
+
+def sweep(supernet, output, *, seeds=(0,), algorithms=("nsga2",), spaces=("edgebert",), objectives=("default",),
+          generations: int = 20, population: int = 32, dev_subset: int | None = 500, local_search: bool = False,
+          cpus_per_trial: int = 1, max_concurrent: int | None = None, ray_address: str | None = None) -> dict:
+    """Launch the grid seeds x algorithms x spaces x objective sets as Ray Tune trials, each a
+    :func:`search` into ``output/runs/<space>-<objectives>-<algorithm>-s<seed>``, then compare
+    them (:mod:`evosearch.report.sweep`: ``trials.csv``, ``summary.csv``, ``merged_front.csv``,
+    ``sweep.png``). A killed sweep is resumed by running it again: Tune restores its state
+    (``Tuner.restore``) and each unfinished trial resumes its run folder. Returns the report's paths."""
+    import ray
+    from ray import tune
+
+    from .report.sweep import write_sweep_report
+
+    output = Path(output).resolve()
+    supernet = str(Path(supernet).resolve())
+    (output / "runs").mkdir(parents=True, exist_ok=True)
+    settings = dict(supernet=supernet, generations=generations, population=population, dev_subset=dev_subset,
+                    local_search=local_search, runs=str(output / "runs"))
+
+    def trial(config):
+        import torch
+
+        from evosearch import api as evosearch_api
+
+        torch.set_num_threads(cpus_per_trial)
+        name = f"{Path(str(config['space'])).stem}-{Path(str(config['objectives'])).stem}-{config['algorithm']}-s{config['seed']}"
+        folder = Path(settings["runs"]) / name
+        common = dict(generations=settings["generations"], local_search=settings["local_search"], progress=False)
+        if (folder / "config.yaml").is_file():
+            result = evosearch_api.search(resume=folder, **common)
+        else:
+            result = evosearch_api.search(settings["supernet"], space=config["space"], objectives=config["objectives"],
+                                          algorithm=config["algorithm"], seed=config["seed"], folder=folder,
+                                          population=settings["population"], dev_subset=settings["dev_subset"], **common)
+        last = result.history[-1]
+        tune.report({"hypervolume": last.hypervolume, "model_runs": last.model_runs, "run": str(folder)})
+
+    started = False
+    if not ray.is_initialized():
+        ray.init(address=ray_address or "local", include_dashboard=False, logging_level="WARNING",
+                 **({} if ray_address else {"num_cpus": os.cpu_count() or 1}))
+        started = True
+    try:
+        trainable = tune.with_resources(trial, {"cpu": cpus_per_trial})
+        path = output / "tune"
+        if tune.Tuner.can_restore(str(path)):
+            tuner = tune.Tuner.restore(str(path), trainable, resume_errored=True)
+        else:
+            space = {"seed": tune.grid_search(list(seeds)), "algorithm": tune.grid_search(list(algorithms)),
+                     "space": tune.grid_search([str(s) for s in spaces]),
+                     "objectives": tune.grid_search([str(o) for o in objectives])}
+            tuner = tune.Tuner(trainable, param_space=space,
+                               tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent),
+                               run_config=tune.RunConfig(name="tune", storage_path=str(output), verbose=0))
+        results = tuner.fit()
+        errors = [str(r.error) for r in results if r.error is not None]
+        if errors:
+            raise EvosearchError(f"{len(errors)} sweep trial(s) failed; first: {errors[0][:500]}")
+        folders = [r.metrics["run"] for r in results if r.metrics and "run" in r.metrics]
+    finally:
+        if started:
+            ray.shutdown()
+    return write_sweep_report(output, sorted(folders))

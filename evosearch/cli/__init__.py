@@ -23,6 +23,8 @@ Pipeline (each step is a subcommand; `evosearch quickstart` runs them all on the
   search    multi-objective genetic search (NSGA-II) over per-layer heads, FFN neurons, bit
             widths, attention spans and exit thresholds, scored on the supernet and on a hardware
             latency/energy model
+  sweep     a grid of searches (seeds x algorithms x spaces x objective sets) as Ray Tune trials,
+            compared in one table and plot
   plot / pick / finetune / export / verify / report   look at the Pareto front, choose a
             deployment, fine-tune it, export it (ONNX Runtime with early exit), check every front
             member as deployed
@@ -31,7 +33,7 @@ Run `evosearch COMMAND --help` for the options of each command.
 """
 
 # Subcommand modules, in pipeline order; each must define register(subparsers).
-COMMANDS = ["quickstart", "info", "prepare", "train", "calibrate", "search", "plot", "pick", "finetune", "export",
+COMMANDS = ["quickstart", "info", "prepare", "train", "calibrate", "search", "sweep", "plot", "pick", "finetune", "export",
             "verify", "report"]
 
 

@@ -1,0 +1,115 @@
+"""A sweep's comparison: hypervolume per configuration over seeds, and the merged front of all trials.
+
+A sweep (:func:`evosearch.api.sweep`, ``evosearch sweep``) leaves one search run folder per trial
+under ``SWEEP/runs/``; this module reads them back (through :func:`load_run`) and writes
+``SWEEP/trials.csv`` (one row per trial), ``SWEEP/summary.csv`` (per configuration: hypervolume
+mean, sd, seeds, model runs, seconds), ``SWEEP/merged_front.csv`` (the non-dominated members of
+all trials that share an objective set, on the dev data each trial's front is judged on) and
+``SWEEP/sweep.png``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .run import ReportError, load_run
+
+CONFIG_KEYS = ("space", "objectives", "algorithm")
+
+
+def trial_table(folders) -> pd.DataFrame:
+    """One row per finished run folder: its configuration, seed, hypervolume and cost."""
+    rows = []
+    for folder in folders:
+        run = load_run(folder)
+        history = run.hypervolume
+        last = history.iloc[-1] if len(history) else None
+        rows.append({
+            "run": str(Path(folder)), "space": run.config.get("space", {}).get("name"),
+            "objectives": ",".join(run.objectives), "algorithm": run.config.get("algorithm"),
+            "seed": run.config.get("seed"), "hypervolume": float(last["hypervolume"]) if last is not None else np.nan,
+            "model_runs": int(last["model_runs"]) if last is not None else 0,
+            "seconds": float(history["seconds"].sum()) if len(history) else 0.0, "front_size": len(run.front),
+        })
+    return pd.DataFrame(rows)
+
+
+def summarize(trials: pd.DataFrame) -> pd.DataFrame:
+    """Hypervolume mean ± sd over seeds per configuration (space, objectives, algorithm)."""
+    grouped = trials.groupby(list(CONFIG_KEYS), dropna=False)
+    out = grouped.agg(seeds=("seed", "count"), hypervolume_mean=("hypervolume", "mean"),
+                      hypervolume_sd=("hypervolume", "std"), model_runs_mean=("model_runs", "mean"),
+                      seconds_mean=("seconds", "mean")).reset_index()
+    out["hypervolume_sd"] = out["hypervolume_sd"].fillna(0.0)
+    return out.sort_values("hypervolume_mean", ascending=False, ignore_index=True)
+
+
+def merged_front(trials: pd.DataFrame) -> pd.DataFrame:
+    """The members no other trial's member dominates, per objective set (pymoo's sorting)."""
+    from ..search.evaluator import front_mask
+
+    parts = []
+    for objectives, group in trials.groupby("objectives"):
+        members = []
+        for folder in group["run"]:
+            run = load_run(folder)
+            front = run.front.copy()
+            front.insert(0, "run", folder)
+            front.insert(1, "candidate", front.index)
+            members.append((run, front))
+        run0 = members[0][0]
+        rows = pd.concat([front for _, front in members], ignore_index=True)
+        keep = front_mask(run0.objective_matrix(rows))
+        merged = rows[keep].copy()
+        merged.insert(0, "objective_set", objectives)
+        parts.append(merged.iloc[np.lexsort(run0.objective_matrix(merged).T[::-1])])
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def write_sweep_report(sweep: str | Path, folders) -> dict:
+    """Write the sweep's tables and plot; returns their paths."""
+    sweep = Path(sweep)
+    folders = list(folders)
+    if not folders:
+        raise ReportError(f"{sweep} has no finished trials to compare")
+    trials = trial_table(folders)
+    summary = summarize(trials)
+    merged = merged_front(trials)
+    paths = {"trials": sweep / "trials.csv", "summary": sweep / "summary.csv", "merged_front": sweep / "merged_front.csv",
+             "plot": sweep / "sweep.png"}
+    trials.to_csv(paths["trials"], index=False)
+    summary.to_csv(paths["summary"], index=False)
+    merged.to_csv(paths["merged_front"], index=False)
+    _plot(summary, merged, trials, paths["plot"])
+    return paths
+
+
+def _plot(summary: pd.DataFrame, merged: pd.DataFrame, trials: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    labels = [f"{r.algorithm}\n{r.space} / {r.objectives}" for r in summary.itertuples()]
+    y = np.arange(len(summary))
+    left.errorbar(summary["hypervolume_mean"], y, xerr=summary["hypervolume_sd"], fmt="o", capsize=4)
+    left.set_yticks(y, labels, fontsize=8)
+    left.invert_yaxis()
+    left.set_xlabel("hypervolume (mean ± sd over seeds) ↑")
+    left.set_title("per configuration")
+    first = trials["objectives"].iloc[0].split(",")
+    shown = merged[merged["objective_set"] == trials["objectives"].iloc[0]] if len(merged) else merged
+    if len(first) >= 2 and len(shown):
+        for algorithm, rows in shown.groupby(shown["run"].map(dict(zip(trials["run"], trials["algorithm"])))):
+            right.scatter(rows[first[1]], rows[first[0]], label=algorithm, s=24)
+        right.set_xlabel(first[1])
+        right.set_ylabel(first[0])
+        right.legend(fontsize=8, title="from trials of")
+    right.set_title("merged front of all trials")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,44 @@
+"""`evosearch sweep` on a tiny supernet: 2 seeds x 2 algorithms as Ray Tune trials, then resumed."""
+
+import pandas as pd
+import pytest
+
+from evosearch.cli import main
+from evosearch.report import load_run
+
+from .tiny_runs import make_checkpoint
+
+pytest.importorskip("ray.tune")
+
+
+def test_sweep_runs_a_grid_compares_it_and_resumes(tmp_path, capsys):
+    ckpt = make_checkpoint(tmp_path / "ckpt")
+    argv = ["sweep", "--supernet", str(ckpt), "--output", str(tmp_path / "sweep"), "--seeds", "0", "1",
+            "--algorithms", "nsga2", "random", "--spaces", "small", "--objectives", "default",
+            "--generations", "2", "--population", "6", "--dev-subset", "0", "--max-concurrent", "2"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    trials = pd.read_csv(tmp_path / "sweep" / "trials.csv")
+    assert sorted(zip(trials.algorithm, trials.seed)) == [("nsga2", 0), ("nsga2", 1), ("random", 0), ("random", 1)]
+    for row in trials.itertuples():  # each trial is an ordinary run folder; its figures are its own
+        run = load_run(row.run)
+        assert run.config["seed"] == row.seed and run.hypervolume["hypervolume"].iloc[-1] == pytest.approx(row.hypervolume)
+    summary = pd.read_csv(tmp_path / "sweep" / "summary.csv")
+    assert list(summary.seeds) == [2, 2] and "hypervolume_mean" in printed
+    for algorithm, group in trials.groupby("algorithm"):
+        row = summary[summary.algorithm == algorithm].iloc[0]
+        assert row.hypervolume_mean == pytest.approx(group.hypervolume.mean())
+    merged = pd.read_csv(tmp_path / "sweep" / "merged_front.csv")
+    fronts = pd.concat([load_run(r).front for r in trials.run])
+    assert 0 < len(merged) <= len(fronts)
+    first, second = trials.objectives.iloc[0].split(",")  # error, model_size_bytes: both minimised
+    for _, member in merged.iterrows():  # nothing from any trial's front dominates a merged member
+        better = (fronts[first] <= member[first]) & (fronts[second] <= member[second])
+        strictly = (fronts[first] < member[first]) | (fronts[second] < member[second])
+        assert not (better & strictly).any()
+    assert (tmp_path / "sweep" / "sweep.png").stat().st_size > 0
+    sizes = {r: len(load_run(r).candidates) for r in trials.run}
+    assert main(argv) == 0  # again: Tune restores the finished sweep, nothing is searched twice
+    again = pd.read_csv(tmp_path / "sweep" / "trials.csv")
+    pd.testing.assert_frame_equal(again.sort_values("run", ignore_index=True), trials.sort_values("run", ignore_index=True))
+    assert {r: len(load_run(r).candidates) for r in trials.run} == sizes
