@@ -56,8 +56,11 @@ def run(args) -> int:
                              ("cpus-per-trial", args.cpus_per_trial, 1)):
         if value < low:
             raise EvosearchError(f"--{name} {value}: give at least {low}")
+    from ..training.checkpoint import read_description
+
+    read_description(args.supernet)  # clear errors before any trial starts
     for space in args.spaces:
-        SearchSpace.load(space)  # clear errors before any trial starts
+        SearchSpace.load(space)
     for objectives in args.objectives:
         ObjectiveSet.load(objectives)
     paths = api.sweep(args.supernet, args.output, seeds=args.seeds, algorithms=args.algorithms, spaces=args.spaces,
