@@ -172,3 +172,29 @@ def test_grouped_batches_cover_everything_once_and_pad_less():
     rng.shuffle(shuffled)
     padded_random = sum(32 * max(lengths[i] for i in shuffled[s : s + 32]) for s in range(0, 1000, 32))
     assert padded < 0.8 * padded_random
+
+
+def test_two_processes_tokenizing_the_same_task_at_once_both_get_it(tmp_path):
+    """Concurrent searches (sweep trials) on a cold cache: each writes its own partial folder and
+    the first rename wins; neither reads a half-written dataset."""
+    import subprocess
+    import sys
+
+    task = tmp_path / "task.csv"
+    task.write_text("text,label\n" + "\n".join(f"w{i} w{i + 1} good,{i % 2}" for i in range(400)) + "\n")
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good"] + [f"w{i}" for i in range(402)]))
+    code = (
+        "import sys; from transformers import BertTokenizerFast; from evosearch import data\n"
+        f"tok = BertTokenizerFast(vocab={str(vocab)!r})\n"
+        f"splits, info = data.load_task({str(task)!r})\n"
+        f"out = data.tokenize_task(splits, info, tok, 16, cache=__import__('pathlib').Path({str(tmp_path / 'cache')!r}))\n"
+        "print(sum(len(out[s]) for s in out))\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err[-500:] for _, err in outs]
+    assert len({out.strip() for out, _ in outs}) == 1 and outs[0][0].strip() == "400"
+    folders = list((tmp_path / "cache" / "tokenized").iterdir())
+    assert len(folders) == 1 and ".part" not in folders[0].name  # no partial copy left behind

@@ -34,3 +34,17 @@ def test_wheel_install_finds_its_yaml(tmp_path):
                          text=True, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     spaces, targets = map(int, out.stdout.split())
     assert spaces == 5 and targets == 2
+
+
+def test_importing_evosearch_sets_the_thread_policy_unless_the_user_did():
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, evosearch; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "PASSIVE"
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "ACTIVE"

@@ -83,7 +83,7 @@ def register(subparsers) -> None:
     p.add_argument("--space", default="edgebert", help="search space (default: edgebert)")
     p.add_argument("--objectives", default="edgebert-energy", help="objective set (default: edgebert-energy)")
     p.add_argument("--device", help="cpu or cuda for training (default: cpu)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: one per core; use 1 when other jobs share the cores)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: one per core, with OMP_WAIT_POLICY=PASSIVE so a shared machine does not slow them down)")
     p.add_argument("--local-search", action=argparse.BooleanOptionalAction, default=True,
                    help="run Pareto local search after NSGA-II until no one-gene change improves the front "
                         "(default on; the long part of the quickstart)")

@@ -77,7 +77,7 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, help=f"seed of the training randomness (default: {d.seed})")
     p.add_argument("--split-seed", type=int, help=f"seed of the train/dev/test split, for tasks without fixed splits (default: {d.split_seed})")
     p.add_argument("--device", help="cpu or cuda (default: cpu)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: one per core; use 1 when other jobs share the cores)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: one per core, with OMP_WAIT_POLICY=PASSIVE so a shared machine does not slow them down)")
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")
     p.add_argument("--overwrite", action="store_true",
                    help="train from scratch into an --output that holds a supernet: the old one is moved aside to "

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import uuid
 from pathlib import Path
 
 import pyarrow as pa
@@ -106,8 +107,14 @@ def tokenize_task(
     if folder.is_dir():
         return load_from_disk(str(folder))
     tokenized = run()
-    partial = folder.with_name(folder.name + ".part")
-    shutil.rmtree(partial, ignore_errors=True)
+    # each writer has its own partial folder (two searches may tokenize the same task at once);
+    # the first rename wins and the others drop their copy
+    partial = folder.with_name(f"{folder.name}.part-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     tokenized.save_to_disk(str(partial))
-    os.replace(partial, folder)
+    try:
+        os.replace(partial, folder)
+    except OSError:
+        if not folder.is_dir():
+            raise
+        shutil.rmtree(partial, ignore_errors=True)
     return load_from_disk(str(folder))
