@@ -265,18 +265,20 @@ class RayPool:
             wait = max(0.05, min(deadlines) - now) if deadlines else None
             ready, _ = ray.wait(list(tasks) + list(starting), num_returns=1, timeout=wait)
             now = time.monotonic()
-            if not ready:  # a deadline passed: hung tasks and replacements that cannot start
-                for ref, (slot, started) in list(starting.items()):
-                    if now - started >= self.start_timeout_s:
-                        del starting[ref]
-                        ray.kill(self.actors[slot], no_restart=True)
-                        self.actors[slot] = None
-                        self.lost_slots += 1
-                for ref, (slot, task, started) in list(tasks.items()):
-                    if self.task_timeout_s is not None and now - started >= self.task_timeout_s:
-                        del tasks[ref]
-                        self.timeouts += 1
-                        fail(slot, task, f"timed out after {self.task_timeout_s:g} s")
+            # deadlines, checked on every pass (not only when nothing finished): replacements that
+            # cannot start are given up, hung tasks re-queued
+            for ref, (slot, started) in list(starting.items()):
+                if ref not in ready and now - started >= self.start_timeout_s:
+                    del starting[ref]
+                    ray.kill(self.actors[slot], no_restart=True)
+                    self.actors[slot] = None
+                    self.lost_slots += 1
+            for ref, (slot, task, started) in list(tasks.items()):
+                if ref not in ready and self.task_timeout_s is not None and now - started >= self.task_timeout_s:
+                    del tasks[ref]
+                    self.timeouts += 1
+                    fail(slot, task, f"timed out after {self.task_timeout_s:g} s")
+            if not ready:
                 emit()
                 continue
             ref = ready[0]
