@@ -148,8 +148,8 @@ class RayPool:
     def _spawn(self):
         return _worker_class().remote(*self._args, threads=self.threads)
 
-    def _tasks(self, genomes, anchors=None) -> list[tuple[list[int], tuple | None, int | None]]:
-        """``(indices, anchor, preferred slot)`` tasks. Without anchors: indices grouped by
+    def _tasks(self, genomes, anchors=None) -> list[tuple[list[int], tuple | None, int | None, bool]]:
+        """``(indices, anchor, preferred slot, sticky)`` tasks. Without anchors: indices grouped by
         architecture, each architecture sent to the actor that has it cached. With anchors: each
         anchor's genomes dealt into one task per actor (an actor keeps the anchor's hidden states
         for its next task)."""
@@ -160,33 +160,36 @@ class RayPool:
             tasks = []
             for anchor, members in by_anchor.items():
                 n = max(1, min(len(members), self.num_workers))
-                tasks += [(members[j::n], anchor, None) for j in range(n)]
+                tasks += [(members[j::n], anchor, None, False) for j in range(n)]
             return tasks
         groups: dict = {}
         for i, g in enumerate(genomes):
             config, _ = self.space.decode(g)
             groups.setdefault(config, []).append(i)
         # cache affinity: an architecture goes to the actor that scored it before (its exit logits are
-        # cached there); new ones to the least loaded actor. Each actor's share is cut into
-        # tasks_per_worker tasks; an idle actor with nothing of its own takes another's task.
-        live = [slot for slot, actor in enumerate(self.actors) if actor is not None] or [0]
+        # cached there: "sticky" tasks, which no other actor takes, since there they would cost a
+        # model run); new architectures go to the least loaded actor, and an idle actor with nothing
+        # of its own takes another's non-sticky task.
+        waking = {slot for slot, _ in self.starting.values()}
+        live = [slot for slot, actor in enumerate(self.actors) if actor is not None and slot not in waking] or [0]
         load = {slot: 0 for slot in live}
-        share: dict = {slot: [] for slot in live}
+        share: dict = {(slot, sticky): [] for slot in live for sticky in (True, False)}
         for config, members in sorted(groups.items(), key=lambda item: item[1][0]):
             slot = self.affinity.get(config)
-            if slot not in load:
+            sticky = slot in load
+            if not sticky:
                 slot = min(live, key=lambda s: (load[s], s))
                 self.affinity[config] = slot
             load[slot] += len(members)
-            share[slot].append(members)
+            share[(slot, sticky)].append(members)
         tasks = []
-        for slot, member_groups in share.items():
+        for (slot, sticky), member_groups in share.items():
             n = max(1, min(len(member_groups), self.tasks_per_worker))
             bins = [[] for _ in range(n)]
             for j, members in enumerate(member_groups):
                 bins[j % n].extend(members)
-            tasks += [(sorted(b), None, slot) for b in bins if b]
-        return tasks
+            tasks += [(sorted(b), None, slot, sticky) for b in bins if b]
+        return sorted(tasks, key=lambda t: t[0][0])
 
     def failed_record(self, genome: tuple, error: str) -> Record:
         """The record of a genome that crashed its actor on every attempt (never on a front)."""
@@ -204,7 +207,12 @@ class RayPool:
 
         genomes = [tuple(int(v) for v in g) for g in genomes]
         out: list[Record | None] = [None] * len(genomes)
-        pending = deque((indices, anchor, 0, slot) for indices, anchor, slot in self._tasks(genomes, anchors))
+        pending = deque((indices, anchor, 0, slot, sticky) for indices, anchor, slot, sticky in self._tasks(genomes, anchors))
+
+        def unstick(slot) -> None:  # that actor's cache is gone: anyone may take its tasks
+            for k, t in enumerate(pending):
+                if t[3] == slot:
+                    pending[k] = (t[0], t[1], t[2], None, False)
         tasks: dict = {}  # running ref -> (slot, task, started)
         starting = self.starting
         waking = {slot for slot, _ in starting.values()}
@@ -232,21 +240,24 @@ class RayPool:
             self.actors[slot] = self._spawn()
             starting[self.actors[slot].ready.remote()] = (slot, time.monotonic())
             self.affinity = {c: s for c, s in self.affinity.items() if s != slot}  # that cache is gone
-            indices, anchor, attempts, _ = task
-            attempts += 1
+            unstick(slot)
+            indices, anchor, attempts = task[0], task[1], task[2] + 1
             if attempts < ATTEMPTS:
-                pending.appendleft((indices, anchor, attempts, None))
+                pending.appendleft((indices, anchor, attempts, None, False))
             elif len(indices) > 1:  # split: find the genome that brings the actor down
-                pending.extendleft((([i], anchor, 0, None) for i in reversed(indices)))
+                pending.extendleft((([i], anchor, 0, None, False) for i in reversed(indices)))
             else:
                 out[indices[0]] = self.failed_record(genomes[indices[0]], why)
                 self.isolated += 1
 
         while pending or tasks:
             submitted = False
-            while pending and idle:
-                slot = idle.pop(0)
-                task = next((t for t in pending if t[3] == slot), None) or pending[0]  # its own work first
+            for slot in list(idle):
+                task = (next((t for t in pending if t[3] == slot), None)  # its own work first, then
+                        or next((t for t in pending if not t[4]), None))   # anything not cached elsewhere
+                if task is None:
+                    continue
+                idle.remove(slot)
                 pending.remove(task)
                 ref = self.actors[slot].evaluate.remote([genomes[i] for i in task[0]], task[1])
                 tasks[ref] = (slot, task, time.monotonic())
@@ -273,6 +284,7 @@ class RayPool:
                     ray.kill(self.actors[slot], no_restart=True)
                     self.actors[slot] = None
                     self.lost_slots += 1
+                    unstick(slot)
             for ref, (slot, task, started) in list(tasks.items()):
                 if ref not in ready and self.task_timeout_s is not None and now - started >= self.task_timeout_s:
                     del tasks[ref]
