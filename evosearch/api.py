@@ -115,7 +115,8 @@ def _move_aside(out: Path) -> Path:
 
 def search(supernet=None, *, space="edgebert", objectives="default", folder=None, algorithm: str = "nsga2",
            crossover: str = "uniform", mutation: str = "reset", mutation_rate: float | None = None,
-           surrogate: bool = False, local_search: bool = True, generations: int = 20, population: int = 32,
+           surrogate: bool = False, local_search: bool | None = None, generations: int | None = None,
+           population: int = 32,
            dev_subset: int | None = 500, batch_size: int = 32, task: str | None = None, seed: int = 0,
            workers: int = 0, ray_address: str | None = None, resume=None, progress: bool = True,
            on_start=None, on_generation=None):
@@ -124,9 +125,11 @@ def search(supernet=None, *, space="edgebert", objectives="default", folder=None
 
     ``space`` / ``objectives``: a shipped name or a YAML path (or a ``SearchSpace`` /
     ``ObjectiveSet``). ``folder``: the run folder (default ``results/<space>-<algorithm>-s<seed>-<time>``).
+    ``generations`` (default 20) and ``local_search`` (default on).
     ``workers``: Ray actors (0 = in this process); ``ray_address`` joins a cluster.
     ``resume``: a run folder to continue; its stored settings are used, and only ``generations``
-    (to extend it), ``local_search``, ``workers`` and ``ray_address`` may differ.
+    (to extend it), ``local_search``, ``workers`` and ``ray_address`` may differ (``generations``
+    and ``local_search`` default to the stored ones).
     ``on_start(context)``: called once the supernet and dev data are loaded
     (:class:`~evosearch.search.context.SearchContext`); ``on_generation(stats)``: after every
     generation and local-search round."""
@@ -138,15 +141,13 @@ def search(supernet=None, *, space="edgebert", objectives="default", folder=None
     if resume is not None:
         folder = Path(resume)
         stored = RunStore(folder).read_config()
-        if not stored.get("supernet"):
-            raise EvosearchError(f"{folder / 'config.yaml'} does not say which supernet was searched")
-        where = f"{folder / 'config.yaml'}"
-        supernet = stored["supernet"]
-        space = SearchSpace.from_dict(stored["space"], where=f"{where}: space")
-        objectives = ObjectiveSet.from_dict(stored["objectives"], where=f"{where}: objectives")
         algorithm, population, seed = stored["algorithm"], stored["population"], stored["seed"]
         options = dict(stored.get("algorithm_options") or {})
-        dev_subset, batch_size, task = stored.get("dev_subset"), stored.get("batch_size", 128), stored.get("task")
+        generations = stored["generations"] if generations is None else generations
+        local_search = stored.get("local_search", False) if local_search is None else local_search
+
+        def build() -> SearchContext:
+            return SearchContext.of_run(stored, where=str(folder / "config.yaml"))
     else:
         if supernet is None:
             raise EvosearchError("give the supernet checkpoint folder (from `evosearch train`) or resume=RUN")
@@ -158,25 +159,30 @@ def search(supernet=None, *, space="edgebert", objectives="default", folder=None
             options = {"crossover": crossover, "mutation": mutation, "mutation_rate": mutation_rate,
                        "surrogate": surrogate}
         dev_subset = dev_subset or None
+        generations = 20 if generations is None else generations
+        local_search = True if local_search is None else local_search
         folder = Path(folder or Path("results") / f"{space.name}-{algorithm}-s{seed}-{time.strftime('%Y%m%d-%H%M%S')}")
         if folder.exists() and not folder.is_dir():
             raise EvosearchError(f"{folder} is a file; choose another run folder")
+
+        def build() -> SearchContext:
+            return SearchContext.build(supernet, space, objectives, task=task, dev_subset=dev_subset,
+                                       batch_size=batch_size)
     with FolderLock(folder, "search run"):
-        context = SearchContext.build(supernet, space, objectives, task=task, dev_subset=dev_subset,
-                                      batch_size=batch_size)
+        context = build()
         if on_start is not None:
             on_start(context)
         pool = None
         if workers or ray_address:
             from .search.pools import RayPool
 
-            pool = RayPool(context.checkpoint.supernet, context.evaluator.batches, context.space, objectives,
+            pool = RayPool(context.checkpoint.supernet, context.evaluator.batches, context.space, context.objectives,
                            num_workers=max(1, workers or 1), address=ray_address,
                            latency_model=context.evaluator.latency_model)
         extra = {"supernet": supernet, "task": context.task, "dev_subset": dev_subset, "batch_size": batch_size,
-                 "workers": workers, "ray_address": ray_address}
+                 "workers": workers, "ray_address": ray_address}  # stored by a new run (a resumed one keeps its own)
         try:
-            return SearchRun(folder, context.space, objectives, context.evaluator, algorithm=algorithm,
+            return SearchRun(folder, context.space, context.objectives, context.evaluator, algorithm=algorithm,
                              algorithm_options=options, generations=generations, population=population, seed=seed,
                              local_search=local_search, pool=pool, full_evaluator=context.full_evaluator,
                              config=extra, resume=resume is not None, progress=progress,
@@ -218,16 +224,14 @@ def export(run, chosen, out, *, overwrite: bool = False, int8: bool = True, veri
     import json
 
     from .deploy import export as export_folder, resolve_pick, verify as verify_folder
+    from .report import PickResult
     from .training import load_checkpoint
 
-    from .report import PickResult
-
-    loaded = _run_of(run)
     if isinstance(chosen, PickResult):
         if not chosen.found:
             raise EvosearchError(f"the pick found no member ({chosen.explanation}); relax it before exporting")
         chosen = chosen.candidate_id
-    deployment = resolve_pick(loaded.folder, chosen)
+    deployment = resolve_pick(getattr(run, "folder", run), chosen)  # a folder, a Run or a search result
     ckpt = load_checkpoint(deployment.supernet)
     folder = export_folder(deployment, out, overwrite=overwrite, checkpoint=ckpt, int8=int8)
     description = json.loads((folder / "model.json").read_text())

@@ -45,3 +45,16 @@ def test_api_refuses_what_the_cli_refuses(tmp_path, tiny_model):
         api.train(model=tiny_model, output=str(tmp_path / "s"), epochs=-1)
     with pytest.raises(EvosearchError, match="give the supernet checkpoint folder"):
         api.search()
+
+
+def test_api_resume_keeps_the_stored_settings(tmp_path):
+    from evosearch import api
+
+    from .tiny_runs import make_checkpoint
+
+    ckpt = make_checkpoint(tmp_path / "ckpt")
+    first = api.search(ckpt, space="small", objectives="default", folder=tmp_path / "run", generations=2,
+                       population=6, dev_subset=0, local_search=False, progress=False)
+    again = api.search(resume=tmp_path / "run", progress=False)  # no generations given: the run's own 2
+    assert len(again.history) == len(first.history) == 2
+    assert [r.genome for r in again.front] == [r.genome for r in first.front]

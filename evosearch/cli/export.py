@@ -62,28 +62,24 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    import json
-
-    from ..deploy import export, format_verification, resolve_pick, verify
+    from .. import api
+    from ..deploy import format_verification
     from ..report import load_run
-    from ..training import load_checkpoint
 
     load_run(args.run)  # clear errors for a bad run folder first
-    deployment = resolve_pick(args.run, args.pick)
-    ckpt = load_checkpoint(deployment.supernet)
-    out = export(deployment, args.out, overwrite=args.overwrite, checkpoint=ckpt, int8=not args.float)
-    desc = json.loads((out / "model.json").read_text())
-    print(f"exported {deployment.candidate or args.pick} to {out}")
+    result = api.export(args.run, args.pick, args.out, overwrite=args.overwrite, int8=not args.float,
+                        verify=not args.no_verify, latency=not args.no_latency, repeats=args.repeats,
+                        threads=args.threads, extra_tasks=args.extra_tasks)
+    desc = result.description
+    print(f"exported {desc['source']['candidate'] or args.pick} to {result.folder}")
     print(f"  onnx/: {desc['onnx']['segments']} segment graph(s), {desc['onnx']['int8_segments']} with int8 weights "
           "(run with onnxruntime and the tokenizer; README 'Deploy the exported model')")
     print("  hf/: " + ("written (load with AutoModelForSequenceClassification.from_pretrained)"
                        if desc["hf"]["exported"] else f"not written: {desc['hf']['reason']}"))
     for note in desc["storage_notes"]:
         print(f"  note: {note}")
-    if args.no_verify:
+    if result.verification is None:
         return 0
-    report = verify(out, checkpoint=ckpt, latency=not args.no_latency, repeats=args.repeats, threads=args.threads,
-                    extra_tasks=args.extra_tasks)
-    print(format_verification(report))
-    print(f"  written to {out / 'verification.json'}")
-    return 0 if report["accuracy_agrees"] else 1
+    print(format_verification(result.verification))
+    print(f"  written to {result.folder / 'verification.json'}")
+    return 0 if result.verification["accuracy_agrees"] else 1

@@ -150,15 +150,11 @@ def run(args) -> int:
         if not (folder / "config.yaml").is_file():
             raise EvosearchError(f"cannot resume {folder}: no config.yaml there (is it a run folder?)")
         cfg = RunStore(folder).read_config()
-        if not isinstance(cfg, dict) or not cfg.get("supernet"):
-            raise EvosearchError(f"{folder / 'config.yaml'} does not say which supernet was searched")
         conflicts = _resume_conflicts(args, cfg)
         if conflicts:
             raise EvosearchError(f"cannot resume {folder} with other settings: {'; '.join(conflicts)}. A resumed run "
                                  "keeps its own settings: drop these flags, or start a new run with --run-name")
-        settings = dict(resume=folder, generations=args.generations or cfg["generations"],
-                        local_search=args.local_search if args.local_search is not None
-                        else cfg.get("local_search", False),
+        settings = dict(resume=folder, generations=args.generations, local_search=args.local_search,
                         workers=args.workers if args.workers is not None else cfg.get("workers", 0),
                         ray_address=args.ray_address or cfg.get("ray_address"))
     else:

@@ -21,7 +21,7 @@ import yaml
 
 from ..errors import EvosearchError
 from ..fileio import atomic_write
-from .columns import config_columns, config_from_columns
+from .columns import LAYER_FIELDS, config_columns, config_from_columns
 from .record import Record, genome_key, parse_genome
 
 #: Columns that are not metrics (the rest of a candidates row: metrics, F_*, G_*).
@@ -73,9 +73,12 @@ class RunStore:
         if not self.config_file.is_file():
             raise RunFolderError(f"{self.folder} is not a search run folder: it has no config.yaml")
         try:
-            return yaml.safe_load(self.config_file.read_text()) or {}
+            config = yaml.safe_load(self.config_file.read_text()) or {}
         except yaml.YAMLError as err:
             raise RunFolderError(f"{self.config_file}: not valid YAML ({err})") from None
+        if not isinstance(config, dict):
+            raise RunFolderError(f"{self.config_file}: expected a mapping of settings, found {type(config).__name__}")
+        return config
 
     # ------------------------------------------------------------------ rows
     @staticmethod
@@ -315,8 +318,6 @@ class RunStore:
 
 def config_columns_of(header: Iterable[str]) -> list[str]:
     """The flat sub-network columns among ``header`` (:mod:`.columns`)."""
-    from .columns import LAYER_FIELDS
-
     prefixes = tuple(f"{f}_" for f in LAYER_FIELDS) + ("threshold_",)
     return [c for c in header
             if c in ("embedding_bits", "quant", "config", "thresholds")
