@@ -20,15 +20,14 @@ from .run import ReportError, load_run
 CONFIG_KEYS = ("space", "objectives", "algorithm")
 
 
-def trial_table(folders) -> pd.DataFrame:
-    """One row per finished run folder: its configuration, seed, hypervolume and cost."""
+def trial_table(runs) -> pd.DataFrame:
+    """One row per finished run (:class:`~evosearch.report.Run`): configuration, seed, hypervolume, cost."""
     rows = []
-    for folder in folders:
-        run = load_run(folder)
+    for run in runs:
         history = run.hypervolume
         last = history.iloc[-1] if len(history) else None
         rows.append({
-            "run": str(Path(folder)), "space": run.config.get("space", {}).get("name"),
+            "run": str(run.folder), "space": run.config.get("space", {}).get("name"),
             "objectives": ",".join(run.objectives), "algorithm": run.config.get("algorithm"),
             "seed": run.config.get("seed"), "hypervolume": float(last["hypervolume"]) if last is not None else np.nan,
             "model_runs": int(last["model_runs"]) if last is not None else 0,
@@ -47,15 +46,17 @@ def summarize(trials: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("hypervolume_mean", ascending=False, ignore_index=True)
 
 
-def merged_front(trials: pd.DataFrame) -> pd.DataFrame:
-    """The members no other trial's member dominates, per objective set (pymoo's sorting)."""
+def merged_front(trials: pd.DataFrame, runs) -> pd.DataFrame:
+    """The members no other trial's member dominates, per objective set (pymoo's sorting);
+    ``runs`` are the trials' loaded runs, in the rows' order."""
     from ..search.evaluator import front_mask
 
+    by_folder = {str(run.folder): run for run in runs}
     parts = []
     for objectives, group in trials.groupby("objectives"):
         members = []
         for folder in group["run"]:
-            run = load_run(folder)
+            run = by_folder[folder]
             front = run.front.copy()
             front.insert(0, "run", folder)
             front.insert(1, "candidate", front.index)
@@ -72,12 +73,12 @@ def merged_front(trials: pd.DataFrame) -> pd.DataFrame:
 def write_sweep_report(sweep: str | Path, folders) -> dict:
     """Write the sweep's tables and plot; returns their paths."""
     sweep = Path(sweep)
-    folders = list(folders)
-    if not folders:
+    runs = [load_run(folder) for folder in folders]
+    if not runs:
         raise ReportError(f"{sweep} has no finished trials to compare")
-    trials = trial_table(folders)
+    trials = trial_table(runs)
     summary = summarize(trials)
-    merged = merged_front(trials)
+    merged = merged_front(trials, runs)
     paths = {"trials": sweep / "trials.csv", "summary": sweep / "summary.csv", "merged_front": sweep / "merged_front.csv",
              "plot": sweep / "sweep.png"}
     trials.to_csv(paths["trials"], index=False)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
 
 from ...errors import EvosearchError
 from ...spaces import BoundSpace
@@ -41,6 +42,16 @@ CONNECT_TIMEOUT_S = 5.0
 #: The objective and constraint values of a genome that crashed its actor on every attempt.
 FAILED_VALUE = 1e30
 ATTEMPTS = 2  # failures of a task before it is split (several genomes) or its genome isolated (one)
+
+
+class Task(NamedTuple):
+    """Genomes (by index) one actor scores in one call."""
+
+    indices: list[int]
+    anchor: tuple | None = None  # local search: the genome whose hidden states they start from
+    slot: int | None = None  # the actor that should take it (its cache holds them), if any
+    sticky: bool = False  # only that actor takes it (elsewhere it would cost model runs)
+    attempts: int = 0  # failures so far
 
 
 def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
@@ -148,8 +159,13 @@ class RayPool:
     def _spawn(self):
         return _worker_class().remote(*self._args, threads=self.threads)
 
-    def _tasks(self, genomes, anchors=None) -> list[tuple[list[int], tuple | None, int | None, bool]]:
-        """``(indices, anchor, preferred slot, sticky)`` tasks. Without anchors: indices grouped by
+    def _live_slots(self) -> list[int]:
+        """Slots whose actor is alive and not a replacement still starting."""
+        waking = {slot for slot, _ in self.starting.values()}
+        return [slot for slot, actor in enumerate(self.actors) if actor is not None and slot not in waking]
+
+    def _tasks(self, genomes, anchors=None) -> list[Task]:
+        """Tasks of ``genomes``. Without anchors: indices grouped by
         architecture, each architecture sent to the actor that has it cached. With anchors: each
         anchor's genomes dealt into one task per actor (an actor keeps the anchor's hidden states
         for its next task)."""
@@ -160,7 +176,7 @@ class RayPool:
             tasks = []
             for anchor, members in by_anchor.items():
                 n = max(1, min(len(members), self.num_workers))
-                tasks += [(members[j::n], anchor, None, False) for j in range(n)]
+                tasks += [Task(members[j::n], anchor) for j in range(n)]
             return tasks
         groups: dict = {}
         for i, g in enumerate(genomes):
@@ -170,8 +186,7 @@ class RayPool:
         # cached there: "sticky" tasks, which no other actor takes, since there they would cost a
         # model run); new architectures go to the least loaded actor, and an idle actor with nothing
         # of its own takes another's non-sticky task.
-        waking = {slot for slot, _ in self.starting.values()}
-        live = [slot for slot, actor in enumerate(self.actors) if actor is not None and slot not in waking] or [0]
+        live = self._live_slots() or [0]
         load = {slot: 0 for slot in live}
         share: dict = {(slot, sticky): [] for slot in live for sticky in (True, False)}
         for config, members in sorted(groups.items(), key=lambda item: item[1][0]):
@@ -188,8 +203,8 @@ class RayPool:
             bins = [[] for _ in range(n)]
             for j, members in enumerate(member_groups):
                 bins[j % n].extend(members)
-            tasks += [(sorted(b), None, slot, sticky) for b in bins if b]
-        return sorted(tasks, key=lambda t: t[0][0])
+            tasks += [Task(sorted(b), None, slot, sticky) for b in bins if b]
+        return sorted(tasks, key=lambda t: t.indices[0])
 
     def failed_record(self, genome: tuple, error: str) -> Record:
         """The record of a genome that crashed its actor on every attempt (never on a front)."""
@@ -207,16 +222,10 @@ class RayPool:
 
         genomes = [tuple(int(v) for v in g) for g in genomes]
         out: list[Record | None] = [None] * len(genomes)
-        pending = deque((indices, anchor, 0, slot, sticky) for indices, anchor, slot, sticky in self._tasks(genomes, anchors))
-
-        def unstick(slot) -> None:  # that actor's cache is gone: anyone may take its tasks
-            for k, t in enumerate(pending):
-                if t[3] == slot:
-                    pending[k] = (t[0], t[1], t[2], None, False)
+        pending = deque(self._tasks(genomes, anchors))
         tasks: dict = {}  # running ref -> (slot, task, started)
         starting = self.starting
-        waking = {slot for slot, _ in starting.values()}
-        idle = [slot for slot, actor in enumerate(self.actors) if actor is not None and slot not in waking]
+        idle = self._live_slots()
         emitted, failures = 0, 0
         most = 3 * self.num_workers + 2 * ATTEMPTS * len(genomes)  # a few per actor, and isolating every genome
 
@@ -227,7 +236,13 @@ class RayPool:
                     on_result(emitted, out[emitted])
                 emitted += 1
 
-        def fail(slot, task, why: str) -> None:
+        def unstick(slot) -> None:  # that actor's cache is gone: anyone may take its tasks
+            for k, t in enumerate(pending):
+                if t.slot == slot:
+                    pending[k] = t._replace(slot=None, sticky=False)
+
+        def replace(slot, why: str) -> None:
+            """A fresh actor in ``slot`` (the old one is killed); it takes work once it is ready."""
             nonlocal failures
             failures += 1
             self.failures += 1
@@ -241,28 +256,30 @@ class RayPool:
             starting[self.actors[slot].ready.remote()] = (slot, time.monotonic())
             self.affinity = {c: s for c, s in self.affinity.items() if s != slot}  # that cache is gone
             unstick(slot)
-            indices, anchor, attempts = task[0], task[1], task[2] + 1
-            if attempts < ATTEMPTS:
-                pending.appendleft((indices, anchor, attempts, None, False))
-            elif len(indices) > 1:  # split: find the genome that brings the actor down
-                pending.extendleft((([i], anchor, 0, None, False) for i in reversed(indices)))
+
+        def fail(slot, task: Task, why: str) -> None:
+            replace(slot, why)
+            if task.attempts + 1 < ATTEMPTS:
+                pending.appendleft(task._replace(slot=None, sticky=False, attempts=task.attempts + 1))
+            elif len(task.indices) > 1:  # split: find the genome that brings the actor down
+                pending.extendleft(Task([i], task.anchor) for i in reversed(task.indices))
             else:
-                out[indices[0]] = self.failed_record(genomes[indices[0]], why)
+                out[task.indices[0]] = self.failed_record(genomes[task.indices[0]], why)
                 self.isolated += 1
 
         while pending or tasks:
             submitted = False
             for slot in list(idle):
-                task = (next((t for t in pending if t[3] == slot), None)  # its own work first, then
-                        or next((t for t in pending if not t[4]), None))   # anything not cached elsewhere
+                task = (next((t for t in pending if t.slot == slot), None)  # its own work first, then
+                        or next((t for t in pending if not t.sticky), None))  # anything not cached elsewhere
                 if task is None:
                     continue
                 idle.remove(slot)
                 pending.remove(task)
-                ref = self.actors[slot].evaluate.remote([genomes[i] for i in task[0]], task[1])
+                ref = self.actors[slot].evaluate.remote([genomes[i] for i in task.indices], task.anchor)
                 tasks[ref] = (slot, task, time.monotonic())
                 submitted = True
-            self.running = {ref: (slot, [genomes[i] for i in t[0]]) for ref, (slot, t, _) in tasks.items()}
+            self.running = {ref: (slot, [genomes[i] for i in t.indices]) for ref, (slot, t, _) in tasks.items()}
             if submitted and self.on_dispatch:
                 self.on_dispatch(self)
             if not tasks and not starting:
@@ -299,10 +316,8 @@ class RayPool:
                 try:
                     ray.get(ref, timeout=0)
                     idle.append(slot)
-                except (RayActorError, RayTaskError, GetTimeoutError):  # the replacement died too: try once more
-                    self.failures += 1
-                    self.actors[slot] = self._spawn()
-                    starting[self.actors[slot].ready.remote()] = (slot, time.monotonic())
+                except (RayActorError, RayTaskError, GetTimeoutError) as err:  # the replacement died too
+                    replace(slot, f"a replacement actor died while starting: {type(err).__name__}")
                 continue
             slot, task, _ = tasks.pop(ref)
             try:
@@ -311,9 +326,9 @@ class RayPool:
                 fail(slot, task, f"the actor died: {type(err).__name__}: {str(err).splitlines()[0][:300]}")
             else:
                 self.forward_calls += calls
-                for i, rec in zip(task[0], recs):
+                for i, rec in zip(task.indices, recs):
                     out[i] = rec
-                    if task[1] is None:
+                    if task.anchor is None:
                         self.affinity[self.space.decode(genomes[i])[0]] = slot  # where it is cached now
                 idle.append(slot)
             emit()
