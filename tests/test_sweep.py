@@ -42,3 +42,19 @@ def test_sweep_runs_a_grid_compares_it_and_resumes(tmp_path, capsys):
     again = pd.read_csv(tmp_path / "sweep" / "trials.csv")
     pd.testing.assert_frame_equal(again.sort_values("run", ignore_index=True), trials.sort_values("run", ignore_index=True))
     assert {r: len(load_run(r).candidates) for r in trials.run} == sizes
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"--supernet": "/no/such/ckpt"}, "supernet checkpoint /no/such/ckpt does not exist"),
+    ({"--spaces": "nope"}, "search space 'nope' not found"),
+    ({"--objectives": "nope"}, "nope"),
+    ({"--generations": "0"}, "--generations 0: give at least 1"),
+])
+def test_sweep_bad_input_is_named_before_any_trial(tmp_path, capsys, change, message):
+    ckpt = make_checkpoint(tmp_path / "ckpt")
+    argv = {"--supernet": str(ckpt), "--output": str(tmp_path / "sweep"), "--spaces": "small", "--objectives": "default",
+            "--generations": "1"}
+    argv.update(change)
+    assert main(["sweep", *[x for pair in argv.items() for x in pair]]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "sweep").exists()  # nothing started, nothing written
