@@ -115,21 +115,23 @@ def _move_aside(out: Path) -> Path:
 
 def search(supernet=None, *, space="edgebert", objectives="default", folder=None, algorithm: str = "nsga2",
            crossover: str = "uniform", mutation: str = "reset", mutation_rate: float | None = None,
-           surrogate: bool = False, local_search: bool | None = None, generations: int | None = None,
-           population: int = 32,
+           surrogate: bool = False, local_search: bool | None = None, front_size: int | None = None,
+           generations: int | None = None, population: int = 32,
            dev_subset: int | None = 500, batch_size: int = 32, task: str | None = None, seed: int = 0,
-           workers: int = 0, ray_address: str | None = None, resume=None, progress: bool = True,
-           on_start=None, on_generation=None):
+           workers: int = 0, ray_address: str | None = None, task_timeout: float | None = None, resume=None,
+           progress: bool = True, on_start=None, on_generation=None):
     """Search a trained supernet; returns :class:`evosearch.search.SearchResult` (its ``folder``
     holds the run: :mod:`evosearch.runstore`).
 
     ``space`` / ``objectives``: a shipped name or a YAML path (or a ``SearchSpace`` /
     ``ObjectiveSet``). ``folder``: the run folder (default ``results/<space>-<algorithm>-s<seed>-<time>``).
-    ``generations`` (default 20) and ``local_search`` (default on).
-    ``workers``: Ray actors (0 = in this process); ``ray_address`` joins a cluster.
+    ``generations`` (default 20) and ``local_search`` (default on); ``front_size``: the most members
+    the local-search front keeps (default: ``population``).
+    ``workers``: Ray actors (0 = in this process); ``ray_address`` joins a cluster; ``task_timeout``:
+    seconds a Ray task may run before its actor counts as hung (default 1800).
     ``resume``: a run folder to continue; its stored settings are used, and only ``generations``
-    (to extend it), ``local_search``, ``workers`` and ``ray_address`` may differ (``generations``
-    and ``local_search`` default to the stored ones).
+    (to extend it), ``local_search``, ``front_size``, ``workers``, ``ray_address`` and ``task_timeout`` may differ
+    (``generations``, ``local_search`` and ``front_size`` default to the stored ones).
     ``on_start(context)``: called once the supernet and dev data are loaded
     (:class:`~evosearch.search.context.SearchContext`); ``on_generation(stats)``: after every
     generation and local-search round."""
@@ -145,6 +147,8 @@ def search(supernet=None, *, space="edgebert", objectives="default", folder=None
         options = dict(stored.get("algorithm_options") or {})
         generations = stored["generations"] if generations is None else generations
         local_search = stored.get("local_search", False) if local_search is None else local_search
+        front_size = stored.get("front_size") if front_size is None else front_size
+        task_timeout = stored.get("task_timeout") if task_timeout is None else task_timeout
 
         def build() -> SearchContext:
             return SearchContext.of_run(stored, where=str(folder / "config.yaml"))
@@ -168,6 +172,8 @@ def search(supernet=None, *, space="edgebert", objectives="default", folder=None
         def build() -> SearchContext:
             return SearchContext.build(supernet, space, objectives, task=task, dev_subset=dev_subset,
                                        batch_size=batch_size)
+    if task_timeout is not None and not float(task_timeout) > 0:
+        raise EvosearchError(f"task_timeout={task_timeout}: give a number of seconds above 0")
     with FolderLock(folder, "search run"):
         context = build()
         if on_start is not None:
@@ -178,13 +184,14 @@ def search(supernet=None, *, space="edgebert", objectives="default", folder=None
 
             pool = RayPool(context.checkpoint.supernet, context.evaluator.batches, context.space, context.objectives,
                            num_workers=max(1, workers or 1), address=ray_address,
-                           latency_model=context.evaluator.latency_model)
+                           latency_model=context.evaluator.latency_model,
+                           task_timeout_s=float(task_timeout) if task_timeout else 1800.0)
         extra = {"supernet": supernet, "task": context.task, "dev_subset": dev_subset, "batch_size": batch_size,
-                 "workers": workers, "ray_address": ray_address}  # stored by a new run (a resumed one keeps its own)
+                 "workers": workers, "ray_address": ray_address, "task_timeout": task_timeout}  # stored by a new run (a resumed one keeps its own)
         try:
             return SearchRun(folder, context.space, context.objectives, context.evaluator, algorithm=algorithm,
                              algorithm_options=options, generations=generations, population=population, seed=seed,
-                             local_search=local_search, pool=pool, full_evaluator=context.full_evaluator,
+                             local_search=local_search, front_size=front_size, pool=pool, full_evaluator=context.full_evaluator,
                              config=extra, resume=resume is not None, progress=progress,
                              on_generation=on_generation).run()
         finally:

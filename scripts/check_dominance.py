@@ -1,10 +1,12 @@
 """Is the front of a search run a front? Count the members that a one-gene change dominates.
 
-For every member of the run's search front (non-dominated among all its candidates, on the dev
-subset the run scored them on), every genome that differs in exactly one gene is scored on the
-same dev subset with the same supernet and objectives, and compared with the member. A front is
-locally optimal when no member is dominated by one of its neighbours; ``evosearch search`` with
-its local-search stage (the default) promises that.
+For every member of the run's search front (its last front in ``fronts.csv``, on the dev subset
+the run scored them on), every genome that differs in exactly one gene is scored on the same dev
+subset with the same supernet and objectives, and compared with the member. A front is locally
+optimal when no member is dominated by one of its neighbours; ``evosearch search`` with its
+local-search stage (the default) promises that. The script also checks that no candidate the
+run scored dominates a member (local search bounds its front, so some non-dominated candidates
+are left out of it, but none may beat a member).
 
 Neighbours the run already scored are read from ``candidates.csv``; the others are scored here
 (``--rescore`` scores every neighbour again, ignoring the file). Scoring runs each dev example
@@ -13,7 +15,7 @@ the layers agree (the same exact computation the local search uses).
 
     python scripts/check_dominance.py results/quickstart/search --threads 1
 
-Prints the count and writes ``RUN/dominance_check.json``. Exit status 1 when a member is dominated.
+Prints the counts and writes ``RUN/dominance_check.json``. Exit status 1 when a member is dominated.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     runs_before = evaluator.forward_calls
     report = {"run": str(run.folder), "members": len(members), "dev_examples": evaluator.num_examples,
-              "dominated_members": [], "neighbours": 0, "scored_here": 0}
+              "dominated_members": [], "dominated_by_candidates": [], "neighbours": 0, "scored_here": 0}
     for cid, row in tqdm(list(members.iterrows()), desc="front members", unit="member"):
         genome = tuple(int(g) for g in str(row["genome"]).split("-"))
         F = tuple(row[f"F_{i}"] for i in range(n_obj))
@@ -82,6 +84,12 @@ def main(argv=None) -> int:
         if better:
             report["dominated_members"].append({"id": cid, "genome": row["genome"], "F": [float(v) for v in F],
                                                 "dominated_by": better[:5], "count": len(better)})
+    # a front member must also be non-dominated among everything the run scored
+    all_F = run.candidates[[f"F_{i}" for i in range(n_obj)]].to_numpy(float)[run.candidates["cv"].to_numpy(float) <= 0]
+    for cid, row in members.iterrows():
+        F = row[[f"F_{i}" for i in range(n_obj)]].to_numpy(float)
+        if (np.all(all_F <= F, axis=1) & np.any(all_F < F, axis=1)).any():
+            report["dominated_by_candidates"].append(cid)
     report["model_runs"] = evaluator.forward_calls - runs_before
     report["seconds"] = round(time.perf_counter() - started, 1)
     n = len(report["dominated_members"])
@@ -93,7 +101,9 @@ def main(argv=None) -> int:
         first = item["dominated_by"][0]
         print(f"  {item['id']} (F {np.round(item['F'], 6).tolist()}) by {item['count']} neighbours, e.g. "
               f"{first['genome']} (F {np.round(first['F'], 6).tolist()})")
-    return 1 if n else 0
+    if report["dominated_by_candidates"]:
+        print(f"  dominated by a candidate the run scored: {', '.join(report['dominated_by_candidates'])}")
+    return 1 if n or report["dominated_by_candidates"] else 0
 
 
 if __name__ == "__main__":

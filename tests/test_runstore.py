@@ -71,10 +71,20 @@ def test_runs_written_with_json_config_columns_still_load(finished_run, tmp_path
     legacy.insert(3, "config", [json.dumps(c) for c, _ in configs])
     legacy.insert(4, "thresholds", [json.dumps(t) for _, t in configs])
     legacy.to_csv(old / "candidates.csv", index=False)
+    legacy.iloc[:3].to_csv(old / "fronts.csv", index=False)
     back = RunStore(old).read_candidates()
     assert list(back.columns) == list(new.columns)
     assert [config_from_columns(r) for _, r in back.iterrows()] == configs
-    assert len(RunStore(old).load_records()) == len(set(new["genome"]))  # a resume reads it too
+    # a resume reads it too, and rewrites both files in the flat layout so its new rows fit
+    store = RunStore(old)
+    records = store.load_records()
+    assert len(records) == len(set(new["genome"]))
+    upgraded = pd.read_csv(old / "candidates.csv", dtype={"genome": str})
+    pd.testing.assert_frame_equal(upgraded, new, check_dtype=False)
+    pd.testing.assert_frame_equal(pd.read_csv(old / "fronts.csv", dtype={"genome": str}), new.iloc[:3],
+                                  check_dtype=False)
+    store.append_candidate(9, "local", next(iter(records.values())))
+    assert len(store.read_candidates()) == len(new) + 1
 
 
 def test_missing_or_empty_runs_are_named(tmp_path):

@@ -458,6 +458,33 @@ def test_local_search_leaves_no_dominating_neighbour_and_resumes(tmp_path):
     assert [(r.genome, r.F) for r in resumed.front] == [(r.genome, r.F) for r in result.front]
 
 
+def test_local_search_front_is_bounded_non_dominated_and_locally_optimal(tmp_path):
+    from evosearch.report import load_run
+    from evosearch.search.run import one_gene_neighbours
+
+    supernet, bound, obj, ev = search_setup()
+    kw = dict(generations=2, population=8, seed=3, local_search=True, progress=False)
+    unbounded = SearchRun(tmp_path / "all", bound, obj, ev, **kw).run()
+    assert len(unbounded.front) > 3  # so a bound of 3 has something to leave out
+    result = SearchRun(tmp_path / "b3", bound, obj, ev, front_size=3, **kw).run()
+    hv = pd.read_csv(tmp_path / "b3" / "hypervolume.csv")
+    local = hv[hv["stage"] == "local"]
+    assert len(local) and (local["front_size"] <= 3).all() and len(result.front) == 3
+    assert hv["hypervolume"].is_monotonic_increasing  # a member leaves only for a newcomer that adds more
+    # every member is non-dominated among all the run scored, and no one-gene change dominates it
+    cands = pd.read_csv(tmp_path / "b3" / "candidates.csv", dtype={"genome": str})
+    F_all = cands[[c for c in cands.columns if c.startswith("F_")]].to_numpy(float)
+    fresh = Evaluator(supernet, tiny_batches(), bound, obj)
+    for member in result.front:
+        assert not any(_dominates(f, member.F) for f in F_all)
+        for n in one_gene_neighbours(member.genome, bound.upper):
+            assert not _dominates(fresh.evaluate(n).F, member.F), (n, member.genome)
+    # the report's search front is the bounded front
+    run = load_run(tmp_path / "b3")
+    assert sorted(run.candidates.loc[run.search_front_ids, "genome"]) == sorted("-".join(map(str, r.genome))
+                                                                             for r in result.front)
+
+
 def test_early_exit_evaluation_from_an_anchor_equals_the_full_one():
     supernet, bound, obj, ev = search_setup()
     rng = np.random.default_rng(4)

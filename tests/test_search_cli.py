@@ -68,15 +68,24 @@ def test_search_cli_runs_and_resumes(tiny_checkpoint, tmp_path, capsys):
     assert main(argv) == 2  # the folder holds a run: refuse to overwrite
     assert "already holds a run" in capsys.readouterr().err
     # with the local-search stage (the default): rounds after the generations; then no extending
-    with_ls = [a if a != "r" else "ls" for a in argv if a != "--no-local-search"]
+    with_ls = [a if a != "r" else "ls" for a in argv if a != "--no-local-search"] + ["--front-size", "3"]
     assert main(with_ls) == 0
     out = capsys.readouterr().out
     assert "local search:" in out and "final front re-scored on the full dev set" in out
     hv = pd.read_csv(tmp_path / "results" / "ls" / "hypervolume.csv")
     assert hv["stage"].tolist()[:2] == ["evolve", "evolve"] and set(hv["stage"][2:]) == {"local"}
+    assert (hv["front_size"][2:] <= 3).all()
+    assert yaml.safe_load((tmp_path / "results" / "ls" / "config.yaml").read_text())["front_size"] == 3
     assert main(["search", "--resume", str(tmp_path / "results" / "ls")] + common) == 0  # finished: nothing to do
     assert main(["search", "--resume", str(tmp_path / "results" / "ls"), "--generations", "3"] + common) == 2
     assert "its local-search stage has started" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag, value, words", [("--front-size", "0", "give at least 1"),
+                                                ("--task-timeout", "0", "give a number of seconds above 0")])
+def test_search_cli_bad_counts_are_named(flag, value, words, tiny_checkpoint, tmp_path, capsys):
+    code = main(["search", "--supernet", str(tiny_checkpoint), "--results", str(tmp_path / "results"), flag, value])
+    assert code == 2 and f"{flag} {value}: {words}" in capsys.readouterr().err and not (tmp_path / "results").exists()
 
 
 def test_search_cli_space_outside_bounds(tiny_checkpoint, tmp_path, capsys):

@@ -194,3 +194,15 @@ def test_cpu_latency_objective_in_ray_workers(local_ray, tmp_path):
     finally:
         pool.close()
     assert [r.metrics["cpu_latency_ms"] for r in remote] == [local.evaluate(g).metrics["cpu_latency_ms"] for g in genomes]
+
+
+def test_cli_search_with_workers_stores_the_task_timeout(local_ray, tmp_path):
+    import yaml
+
+    from .tiny_runs import make_checkpoint, make_run
+
+    ckpt = make_checkpoint(tmp_path / "ckpt")
+    folder = make_run(tmp_path, ckpt, generations=1, population=6, extra=["--workers", "1", "--task-timeout", "120"])
+    config = yaml.safe_load((folder / "config.yaml").read_text())
+    assert config["workers"] == 1 and config["task_timeout"] == 120
+    assert len(pd.read_csv(folder / "candidates.csv")) == 6

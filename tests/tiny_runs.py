@@ -70,7 +70,7 @@ def make_checkpoint(tmp: Path, *, model_type: str = "bert", seed: int = 0, sizes
 
 
 def make_run(tmp: Path, checkpoint: Path, *, space="small", objectives="default", generations=3, population=10,
-             name="run", seed=0, dev_subset=0, local_search=False) -> Path:
+             name="run", seed=0, dev_subset=0, local_search=False, extra=()) -> Path:
     """Run a tiny search through the CLI (so config.yaml is exactly what users get); the local-search
     stage only when asked (tests of plot, pick and export do not need it)."""
     from evosearch.cli import main
@@ -79,6 +79,6 @@ def make_run(tmp: Path, checkpoint: Path, *, space="small", objectives="default"
     argv = ["search", "--supernet", str(checkpoint), "--space", str(space), "--objectives", str(objectives),
             "--generations", str(generations), "--population", str(population), "--dev-subset", str(dev_subset),
             "--batch-size", "16", "--run-name", name, "--results", str(Path(tmp) / "results"), "--no-progress",
-            "--seed", str(seed), "--local-search" if local_search else "--no-local-search"]
+            "--seed", str(seed), "--local-search" if local_search else "--no-local-search", *extra]
     assert main(argv) == 0
     return Path(tmp) / "results" / name

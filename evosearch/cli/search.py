@@ -72,6 +72,9 @@ def register(subparsers) -> None:
     p.add_argument("--local-search", action=argparse.BooleanOptionalAction,
                    help="after the last generation, evaluate every front member's one-gene neighbours until none "
                         "dominates a member (Pareto local search; default on)")
+    p.add_argument("--front-size", type=int, metavar="N",
+                   help="the most members the local-search front keeps (default: the population size); beyond it, "
+                        "the member that adds the least hypervolume leaves, so local search ends in a bounded time")
     p.add_argument("--generations", type=int, default=None, help="generations (default 20; with --resume: the stored number, or more to extend a finished run)")
     p.add_argument("--population", type=int, help="population size = evaluations per generation "
                    "(default 32)")
@@ -86,6 +89,9 @@ def register(subparsers) -> None:
                         "local Ray); 0 = evaluate in this process without Ray")
     p.add_argument("--ray-address", metavar="ADDR",
                    help="join a running Ray cluster: 'auto' or 'ray://HOST:10001' (default: start Ray locally)")
+    p.add_argument("--task-timeout", type=float, metavar="SECONDS",
+                   help="with Ray workers: a task running longer than this counts as hung, its actor is replaced "
+                        "and the task re-run (default 1800; raise it for very slow nodes)")
     p.add_argument("--threads", type=int, default=None, help="torch threads in this process (default: torch's)")
     p.add_argument("--seed", type=int, help="seed of the algorithm (default 0)")
     p.add_argument("--run-name", help="folder name under --results (default: SPACE-ALGORITHM-sSEED-TIME)")
@@ -105,11 +111,14 @@ DEFAULTS = {"space": "edgebert", "objectives": "default", "algorithm": "nsga2", 
 
 def _check_counts(args) -> None:
     checks = [("population", 2, "at least 2"), ("generations", 1, "at least 1"), ("dev_subset", 0, "0 or more"),
-              ("batch_size", 1, "at least 1"), ("workers", 0, "0 or more"), ("threads", 1, "at least 1")]
+              ("batch_size", 1, "at least 1"), ("workers", 0, "0 or more"), ("threads", 1, "at least 1"),
+              ("front_size", 1, "at least 1")]
     for name, low, words in checks:
         value = getattr(args, name)
         if value is not None and value < low:
             raise EvosearchError(f"--{name.replace('_', '-')} {value}: give {words}")
+    if args.task_timeout is not None and not args.task_timeout > 0:
+        raise EvosearchError(f"--task-timeout {args.task_timeout:g}: give a number of seconds above 0")
     if args.mutation_rate is not None and not 0 < args.mutation_rate <= 1:
         raise EvosearchError(f"--mutation-rate {args.mutation_rate}: give a probability in (0, 1]")
 
@@ -155,6 +164,7 @@ def run(args) -> int:
             raise EvosearchError(f"cannot resume {folder} with other settings: {'; '.join(conflicts)}. A resumed run "
                                  "keeps its own settings: drop these flags, or start a new run with --run-name")
         settings = dict(resume=folder, generations=args.generations, local_search=args.local_search,
+                        front_size=args.front_size, task_timeout=args.task_timeout,
                         workers=args.workers if args.workers is not None else cfg.get("workers", 0),
                         ray_address=args.ray_address or cfg.get("ray_address"))
     else:
@@ -169,6 +179,7 @@ def run(args) -> int:
         settings = dict(supernet=args.supernet, space=args.space, objectives=args.objectives, folder=folder,
                         algorithm=args.algorithm, crossover=args.crossover, mutation=args.mutation,
                         mutation_rate=args.mutation_rate, surrogate=args.surrogate, local_search=args.local_search,
+                        front_size=args.front_size, task_timeout=args.task_timeout,
                         generations=args.generations if args.generations is not None else 20,
                         population=args.population, dev_subset=args.dev_subset, batch_size=args.batch_size,
                         task=args.task, seed=args.seed, ray_address=args.ray_address,

@@ -92,8 +92,9 @@ def unit_for(metric: str, values=None) -> Unit:
 class Run:
     """A loaded run folder: config, every candidate, the history, the front.
 
-    Two fronts: the search's front (:attr:`search_front_ids`: non-dominated among all candidates on
-    the dev subset the search scored them on) and the front a user chooses from (:attr:`front`:
+    Two fronts: the search's front (:attr:`search_front_ids`: its last front in ``fronts.csv``, on
+    the dev subset the search scored them on: non-dominated among all candidates, and after local
+    search at most ``front_size`` of them) and the front a user chooses from (:attr:`front`:
     the search's final front re-scored on the full dev set, without the members that the full-dev
     values show dominated). Runs without a final front offer the search's front.
     """
@@ -104,6 +105,7 @@ class Run:
     hypervolume: pd.DataFrame
     final_front: pd.DataFrame | None = None  # index: candidate id; full-dev metrics, on_full_front
     baselines: pd.DataFrame | None = None  # baselines.csv: name, dev ("subset" / "full"), metrics
+    fronts: pd.DataFrame | None = None  # fronts.csv: the front after each generation / local-search step
     _search_front_ids: list[str] = field(default=None, repr=False)
 
     @property
@@ -141,16 +143,20 @@ class Run:
 
     @property
     def search_front_ids(self) -> list[str]:
-        """Ids of the Pareto front of every evaluated candidate (feasible, non-dominated, distinct
-        genomes) on the dev subset, sorted by the objectives."""
+        """Ids of the search's front on the dev subset, sorted by the objectives: the last front
+        in ``fronts.csv`` (after local search, the bounded front), or for a run without one the
+        Pareto front of every evaluated candidate (feasible, non-dominated, distinct genomes)."""
         if self._search_front_ids is None:
             from ..search.evaluator import front_mask
 
             unique = self.candidates.drop_duplicates("genome")
             F = unique[[f"F_{i}" for i in range(len(self.objectives))]].to_numpy(float)
-            gcols = [c for c in unique.columns if c.startswith("G_")]
-            G = unique[gcols].to_numpy(float) if gcols else None
-            mask = front_mask(F, G)
+            if self.fronts is not None and len(self.fronts):
+                last = self.fronts[self.fronts["generation"] == self.fronts["generation"].max()]
+                mask = unique["genome"].astype(str).isin(set(last["genome"].astype(str))).to_numpy()
+            else:
+                gcols = [c for c in unique.columns if c.startswith("G_")]
+                mask = front_mask(F, unique[gcols].to_numpy(float) if gcols else None)
             front = unique[mask]
             order = np.lexsort(F[mask].T[::-1]) if len(front) else []
             self._search_front_ids = [front.index[i] for i in order]
@@ -246,7 +252,7 @@ def load_run(folder: str | Path) -> Run:
     candidates = store.read_candidates()
     history = store.read_table("hypervolume")
     run = Run(store.folder, config, candidates, pd.DataFrame() if history is None else history,
-              store.read_final(candidates), store.read_table("baselines"))
+              store.read_final(candidates), store.read_table("baselines"), store.read_table("fronts"))
     if not run.objectives:
         raise ReportError(f"{store.config_file} names no objectives (expected objectives: {{objectives: [...]}})")
     return run

@@ -159,10 +159,7 @@ class RunStore:
             return {}
         header = next(csv.reader([lines[0]]))
         self._columns = header
-        n_f = sum(c.startswith("F_") for c in header)
-        n_g = sum(c.startswith("G_") for c in header)
-        config_cols = set(config_columns_of(header))
-        out = {}
+        out, rows = {}, []
         for number, line in enumerate(lines[1:], start=2):
             try:
                 if not line.endswith("\n"):
@@ -171,13 +168,7 @@ class RunStore:
                 if len(values) != len(header):
                     raise ValueError(f"{len(values)} fields, the header has {len(header)}")
                 row = dict(zip(header, values))
-                config, thresholds = config_from_columns(row)
-                metrics = {c: float(row[c]) for c in header
-                           if c not in BOOKKEEPING and c not in config_cols and not c.startswith(("F_", "G_"))}
-                rec = Record(parse_genome(row["genome"]), config, tuple(thresholds), metrics,
-                             tuple(float(row[f"F_{i}"]) for i in range(n_f)),
-                             tuple(float(row[f"G_{i}"]) for i in range(n_g)),
-                             float(row["eval_time_s"]), bool(int(row["cached_model"])))
+                rec = self._record_of(row, header)
             except (ValueError, KeyError, TypeError, StopIteration) as err:
                 if number == len(lines):  # what a crash in the middle of appending leaves: drop it
                     atomic_write(self.candidates_file, "".join(lines[:-1]).encode())
@@ -186,7 +177,36 @@ class RunStore:
                                      f"({err}); a crash only tears the last line, so this needs a look: repair or "
                                      "delete that line by hand, then resume. Nothing was changed.") from None
             out[rec.genome] = rec
+            rows.append((row["generation"], row["stage"], rec))
+        if "config" in header:  # written before the flat columns: rewrite it (and fronts.csv) as new rows
+            self._upgrade(rows)
         return out
+
+    @staticmethod
+    def _record_of(row: dict, header: Sequence[str]) -> Record:
+        config, thresholds = config_from_columns(row)
+        config_cols = set(config_columns_of(header))
+        metrics = {c: float(row[c]) for c in header
+                   if c not in BOOKKEEPING and c not in config_cols and not c.startswith(("F_", "G_"))}
+        n_f = sum(c.startswith("F_") for c in header)
+        n_g = sum(c.startswith("G_") for c in header)
+        return Record(parse_genome(row["genome"]), config, tuple(thresholds), metrics,
+                      tuple(float(row[f"F_{i}"]) for i in range(n_f)), tuple(float(row[f"G_{i}"]) for i in range(n_g)),
+                      float(row["eval_time_s"]), bool(int(row.get("cached_model") or 0)))
+
+    def _upgrade(self, rows: list[tuple[str, str, Record]]) -> None:
+        """Rewrite a run stored with JSON config cells in the flat layout, so that a resumed search
+        appends rows of the same shape (the same values, nothing lost; each file replaced atomically)."""
+        fronts = self.path("fronts.csv")
+        front_rows = []
+        if fronts.is_file() and fronts.stat().st_size:
+            with open(fronts, newline="") as fh:
+                reader = csv.DictReader(fh)
+                front_rows = [(r["generation"], r["stage"], self._record_of(r, reader.fieldnames)) for r in reader]
+        self._columns = self.columns(rows[0][2]) if rows else None
+        for path, entries in ((self.candidates_file, rows), (fronts, front_rows)):
+            if entries:
+                self._write_dicts(path, self._columns, (self.row(int(g), st, rec) for g, st, rec in entries))
 
     # ------------------------------------------------------------------ fronts.csv
     def append_front(self, generation: int, stage: str, front: Sequence[Record]) -> None:

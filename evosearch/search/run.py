@@ -4,11 +4,18 @@ Stages, in order (each resumable):
 
 1. **evolve** — the generational loop of the chosen algorithm on the dev subset;
 2. **local** (``local_search=True``) — Pareto local search (Paquete, Chiarandini and Stützle,
-   2004): front members have their one-gene neighbours evaluated, one member at a time, until
-   every member's neighbourhood is evaluated, so no one-gene change dominates a member. A
-   member's scan stops early when it leaves the front. Its neighbours run only as deep as their
-   exits send each example and start from the member's hidden states where their layers agree
-   (:meth:`Evaluator.anchor`); neighbours that differ only in exit thresholds cost no model run;
+   2004) on a bounded front: front members have their one-gene neighbours evaluated, one member
+   at a time, until every member's neighbourhood is evaluated, so no one-gene change dominates a
+   member. The front holds at most ``front_size`` members (default: the population): a scored
+   neighbour that no evaluated candidate dominates joins it and replaces the members it
+   dominates; when the front is over its bound, the member of least exclusive hypervolume
+   contribution leaves (SMS-EMOA's rule, Beume, Naujoks and Emmerich, 2007), so the hypervolume
+   never falls and the stage ends in a time that grows with the bound, not with the (much
+   larger) set of non-dominated candidates. Every member stays non-dominated among everything
+   the run evaluated. A member's scan stops early when a neighbour dominates it. Its neighbours
+   run only as deep as their exits send each example and start from the member's hidden states
+   where their layers agree (:meth:`Evaluator.anchor`); neighbours that differ only in exit
+   thresholds cost no model run;
 3. **final** — the front re-scored on the full dev set and filtered again: members that the
    full-dev values show dominated are kept in ``final_front.csv`` but marked
    ``on_full_front = 0``; pick, export and the report offer only the others. The reference
@@ -25,8 +32,8 @@ Run folder (``results/<run-name>/``):
   ``span_2``, ``threshold_0``, ``embedding_bits``, ...: :mod:`evosearch.runstore.columns`), every
   metric, ``F_*``, ``G_*``, ``cv``, ``feasible``, ``eval_time_s``; read it with ``pandas.read_csv``
   or, once a stage has ended, ``pandas.read_parquet("candidates.parquet")``;
-* ``fronts.csv`` — the Pareto front of everything evaluated so far, after each generation and
-  local-search step (one member's scan; ``generation`` column);
+* ``fronts.csv`` — the front after each generation (the Pareto front of everything evaluated so
+  far) and local-search step (the bounded front, after one member's scan; ``generation`` column);
 * ``hypervolume.csv`` — per generation / local-search step: stage, evaluations, model runs, new
   candidates and how many of them an exit-logit cache answered (``cache_hits``), front size,
   hypervolume, seconds, and with a surrogate its held-out Kendall tau per objective;
@@ -63,6 +70,17 @@ from .pools import EvalPool, LocalPool
 from ..spaces import BoundSpace
 
 STAGES = ("evolve", "local", "final")
+
+
+def dominates(a: Record, b: Record) -> bool:
+    """Constraint domination (Deb et al. 2002, as pymoo and :func:`front_mask` use it): a feasible
+    record beats an infeasible one, two infeasible ones compare by violation, two feasible ones by
+    Pareto dominance."""
+    if a.feasible != b.feasible:
+        return a.feasible
+    if not a.feasible:
+        return a.cv < b.cv
+    return all(x <= y for x, y in zip(a.F, b.F)) and any(x < y for x, y in zip(a.F, b.F))
 
 
 def one_gene_neighbours(genome: Sequence[int], upper: Sequence[int]) -> list[tuple[int, ...]]:
@@ -114,6 +132,7 @@ class SearchRun:
     ``full_evaluator``: scores the final front and the baselines on the full dev set.
     ``algorithm_options``: operators and surrogate of the algorithm (:func:`make_algorithm`).
     ``local_search``: run the Pareto local-search stage after the last generation.
+    ``front_size``: the most members the local-search front keeps (default: ``population``).
     ``config``: extra entries stored in ``config.yaml`` (the CLI stores how to rebuild supernet
     and data).
     """
@@ -121,7 +140,7 @@ class SearchRun:
     def __init__(self, folder: str | Path, space: BoundSpace, objectives: ObjectiveSet, evaluator: Evaluator, *,
                  algorithm: str | Algorithm = "nsga2", algorithm_options: dict | None = None,
                  generations: int = 10, population: int = 20, seed: int = 0, local_search: bool = False,
-                 pool: EvalPool | None = None, full_evaluator: Evaluator | None = None, config: dict | None = None,
+                 front_size: int | None = None, pool: EvalPool | None = None, full_evaluator: Evaluator | None = None, config: dict | None = None,
                  resume: bool = False, progress: bool = True,
                  on_generation: Callable[[GenerationStats], None] | None = None):
         self.folder = Path(folder)
@@ -132,12 +151,14 @@ class SearchRun:
         self._algorithm_obj = None if isinstance(algorithm, str) else algorithm
         self.generations, self.population, self.seed = int(generations), int(population), int(seed)
         self.local_search = bool(local_search)
+        self.front_size = int(front_size or population)
         self.pool = pool or LocalPool(evaluator)
         self.full_evaluator = full_evaluator
         self.extra = dict(config or {})
         self.resume, self.progress, self.on_generation = resume, progress, on_generation
-        if generations < 1 or population < 2:
-            raise RunFolderError(f"generations={generations}, population={population}; need >= 1 and >= 2")
+        if generations < 1 or population < 2 or self.front_size < 1:
+            raise RunFolderError(f"generations={generations}, population={population}, front_size={self.front_size}; "
+                                 "need >= 1, >= 2 and >= 1")
 
     # ------------------------------------------------------------------ files
     @property
@@ -149,7 +170,7 @@ class SearchRun:
         cfg.update({
             "algorithm": self.algorithm_name, "algorithm_options": self.algorithm_options,
             "generations": self.generations, "population": self.population, "seed": self.seed,
-            "local_search": self.local_search, "space": self.space.space.to_dict(),
+            "local_search": self.local_search, "front_size": self.front_size, "space": self.space.space.to_dict(),
             "objectives": self.objectives.to_dict(), "reference_point": [float(r) for r in ref],
             "genome": self.space.labels, "dev_examples": self.evaluator.num_examples,
             "dev_examples_full": (self.full_evaluator or self.evaluator).num_examples,
@@ -170,7 +191,8 @@ class SearchRun:
             if stored.get("genome") != self.space.labels:
                 raise RunFolderError(f"cannot resume {self.folder}: its search space differs from this one")
             self.ref = list(stored["reference_point"])
-            changed = {"generations": self.generations, "local_search": self.local_search}
+            changed = {"generations": self.generations, "local_search": self.local_search,
+                       "front_size": self.front_size}
             if any(stored.get(k) != v for k, v in changed.items()):  # extending a finished run is allowed
                 stored.update(changed)
                 self.store.write_config(stored)
@@ -192,6 +214,7 @@ class SearchRun:
         self.archive, self.history = state["archive"], state["history"]
         self.counts = {"evaluations": state["evaluations"], "model_runs": state["model_runs"]}
         self.in_archive = set(self.archive)
+        self.members = None  # the local-search front (genomes), once that stage has started
         self._cache_hits = 0
         local_round = state.get("local_round")
         if local_round is not None and state["generation"] + 1 < self.generations:  # (local_round: members scanned)
@@ -204,9 +227,10 @@ class SearchRun:
             self.store.write_parquet()
             local_round = 0
         if self.local_search:
-            self._local_search(algo, local_round)
+            front = self._local_search(algo, local_round, state.get("local_members"))
             self.store.write_parquet()
-        front = self._front()
+        else:
+            front = self._front()
         result = SearchResult(self.folder, front, self.history)
         if self.full_evaluator is not None:
             result.final_front, result.on_full_front = self._final(front)
@@ -230,7 +254,8 @@ class SearchRun:
         return {"algorithm": algo, "generation": -1, "archive": [], "history": [], "evaluations": 0, "model_runs": 0}
 
     def _checkpoint(self, algo, generation: int, local_round: int | None = None):
-        state = {"generation": generation, "local_round": local_round, "algorithm": algo, "archive": self.archive,
+        state = {"generation": generation, "local_round": local_round, "local_members": self.members,
+                 "algorithm": algo, "archive": self.archive,
                  "history": self.history, **self.counts,
                  "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}}
         atomic_write(self.folder / "checkpoint.pkl", cloudpickle.dumps(state))
@@ -260,8 +285,9 @@ class SearchRun:
     def _model_runs(self) -> int:
         return int(self.pool.forward_calls)
 
-    def _record(self, generation: int, stage: str, new: int, t0: float, tau=None) -> list[Record]:
-        front = self._front()
+    def _record(self, generation: int, stage: str, new: int, t0: float, tau=None,
+                front: list[Record] | None = None) -> list[Record]:
+        front = self._front() if front is None else front
         hv = hypervolume(np.array([r.F for r in front]), self.ref) if front and front[0].feasible else 0.0
         stats = GenerationStats(generation, self.counts["evaluations"], self.counts["model_runs"], new, len(front),
                                 hv, time.perf_counter() - t0, stage, tau, self._cache_hits)
@@ -301,13 +327,16 @@ class SearchRun:
             bar.close()
         return False
 
-    def _local_search(self, algo, first_step: int) -> None:
-        """Pareto local search, one front member at a time: the first member (in objective order)
-        with unscored one-gene neighbours has them scored, cheapest and most promising first, in
-        chunks; the scan stops early when the member leaves the front (something dominates it).
-        It ends when every front member's neighbourhood is scored: no neighbour dominates a member."""
+    def _local_search(self, algo, first_step: int, members: list[tuple] | None) -> list[Record]:
+        """Pareto local search on the bounded front (see the module docstring); returns that front.
+
+        Each step scans one member: the first (in objective order) with unscored one-gene
+        neighbours has them scored, cheapest and most promising first, in chunks, until one
+        dominates it or none is left. The scored neighbours then enter the front
+        (:meth:`_admit`). The stage ends when every member's neighbourhood is scored."""
         from tqdm.auto import tqdm
 
+        self.members = self._admit([], [r.genome for r in self._front()]) if members is None else list(members)
         chunk = 8 * int(getattr(self.pool, "num_workers", 1))
         bar = tqdm(desc=f"local search {self.folder.name}", unit="member", disable=not self.progress,
                    dynamic_ncols=True, initial=first_step)
@@ -315,23 +344,58 @@ class SearchRun:
         try:
             while True:
                 t0 = time.perf_counter()
-                member = next((m for m in self._front() if self._unscored(m.genome)), None)
+                member = next((m for m in self._member_records() if self._unscored(m.genome)), None)
                 if member is None:
                     break
                 todo = self._unscored(member.genome)
-                new = 0
+                new, scored = 0, []
                 for start in range(0, len(todo), chunk):
                     part = todo[start:start + chunk]
                     new += self._evaluate(part, self.generations + step, "local", {g: member.genome for g in part})
-                    if member.genome not in {r.genome for r in self._front()}:
-                        break  # dominated: its other neighbours need not be scored
-                front = self._record(self.generations + step, "local", new, t0)
+                    scored += part
+                    if any(dominates(self.lookup[g], member) for g in part):
+                        break  # its other neighbours need not be scored
+                self.members = self._admit(self.members, scored)
+                front = self._record(self.generations + step, "local", new, t0, front=self._member_records())
                 step += 1
                 self._checkpoint(algo, self.generations - 1, step)
                 bar.set_postfix(front=len(front), hv=f"{self.history[-1].hypervolume:.4g}", refresh=False)
                 bar.update(1)
         finally:
             bar.close()
+        return self._member_records()
+
+    def _member_records(self) -> list[Record]:
+        return sorted((self.lookup[g] for g in self.members), key=lambda r: (r.F, r.genome))
+
+    def _admit(self, members: list[tuple], scored: list[tuple]) -> list[tuple]:
+        """``members`` after the ``scored`` genomes, one at a time, try to join: one that no
+        evaluated candidate dominates joins and replaces the members it dominates; over
+        ``front_size``, the member of least exclusive hypervolume contribution leaves. Each join
+        keeps or raises the hypervolume (the leaver contributes no more than the newcomer)."""
+        pareto = {r.genome for r in self._front()}  # non-dominated among everything evaluated
+        kept = list(members)
+        for g in dict.fromkeys(scored):
+            if g not in pareto or g in kept:
+                continue
+            rec = self.lookup[g]
+            kept = [m for m in kept if not dominates(rec, self.lookup[m])] + [g]
+            if len(kept) > self.front_size:
+                kept.pop(self._least_contributor([self.lookup[m] for m in kept]))
+        return kept
+
+    def _least_contributor(self, recs: list[Record]) -> int:
+        """Index of the record whose removal loses the least hypervolume (infeasible records and
+        records outside the reference point contribute nothing)."""
+        from moocore import hv_contributions
+
+        F = np.array([r.F for r in recs], dtype=float)
+        inside = np.array([r.feasible for r in recs]) & np.all(F < np.asarray(self.ref), axis=1)
+        contribution = np.full(len(recs), -1.0)
+        contribution[~inside] = -np.inf if inside.any() else -np.array([r.cv for r in recs])[~inside]
+        if inside.any():
+            contribution[inside] = hv_contributions(F[inside], ref=np.asarray(self.ref, dtype=float))
+        return int(np.argmin(contribution))
 
     def _unscored(self, genome: tuple) -> list[tuple]:
         """``genome``'s one-gene neighbours not yet in the archive, in the order local search scores
