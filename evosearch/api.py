@@ -262,6 +262,10 @@ def sweep(supernet, output, *, seeds=(0,), algorithms=("nsga2",), spaces=("edgeb
 
     from .report.sweep import write_sweep_report
 
+    if ray_address and not ray.is_initialized():
+        from .search.pools.ray_pool import check_ray_address
+
+        check_ray_address(ray_address)  # before anything is written
     output = Path(output).resolve()
     supernet = str(Path(supernet).resolve())
     (output / "runs").mkdir(parents=True, exist_ok=True)

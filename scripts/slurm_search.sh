@@ -29,6 +29,14 @@ head_ip=$(srun --nodes=1 --ntasks=1 -w "$head_node" hostname --ip-address | awk 
 port=${RAY_PORT:-6379}
 export RAY_ADDRESS="$head_ip:$port"
 cpus=${SLURM_CPUS_PER_TASK:-16}
+# Ray's token authentication (on for `ray start --head` since Ray 2.59): one token for the head,
+# the workers and the driver, handed to every srun step through the environment. Set
+# RAY_AUTH_MODE=disabled before sbatch to run without it.
+export RAY_AUTH_MODE=${RAY_AUTH_MODE:-token}
+if [ "$RAY_AUTH_MODE" = token ] && [ -z "${RAY_AUTH_TOKEN:-}" ]; then
+    RAY_AUTH_TOKEN=$(python -c "import secrets; print(secrets.token_hex(32))")
+    export RAY_AUTH_TOKEN
+fi
 wait_s=${RAY_START_WAIT:-15}  # seconds for the head, then the workers, to come up
 
 echo "Ray head on $head_node ($RAY_ADDRESS); ${#nodes[@]} nodes x $cpus CPUs"

@@ -158,6 +158,8 @@ CASES = {
          lambda p: garble_middle_line(p["run"])),
         ("unreachable Ray address", SEARCH + ["--run-name", "a", "--ray-address", "127.0.0.1:1"], 2,
          "cannot reach the Ray cluster", None),
+        ("Ray Client address", SEARCH + ["--run-name", "a", "--ray-address", "ray://127.0.0.1:10001"], 2,
+         "Ray Client (ray://) addresses are not supported", None),
         ("run folder held by another process", ["search", "--resume", "{run}", "--no-progress"], 2, "is in use", "lock"),
     ],
     "train": [

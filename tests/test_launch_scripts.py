@@ -27,8 +27,9 @@ FAKES = {
     "srun": 'echo "srun $*" >> "$LOG"\n'
             'while [ "$1" != "hostname" ] && [ "$1" != "ray" ] && [ $# -gt 0 ]; do shift; done\n'
             'if [ "$1" = "hostname" ]; then echo "10.0.0.1 fe80::1"; else "$@"; fi',
-    "ray": 'echo "ray $*" >> "$LOG"',
-    "evosearch": 'echo "evosearch $* OMP=$OMP_NUM_THREADS RAY_ADDRESS=$RAY_ADDRESS" >> "$LOG"; exit "${FAKE_STATUS:-0}"',
+    "ray": 'echo "ray $*" >> "$LOG"; echo "auth $RAY_AUTH_MODE ${#RAY_AUTH_TOKEN}" >> "$LOG"',
+    "evosearch": 'echo "evosearch $* OMP=$OMP_NUM_THREADS RAY_ADDRESS=$RAY_ADDRESS" >> "$LOG"; '
+                 'echo "auth $RAY_AUTH_MODE ${#RAY_AUTH_TOKEN}" >> "$LOG"; exit "${FAKE_STATUS:-0}"',
 }
 
 
@@ -43,7 +44,8 @@ def _dry_run(tmp_path, *args, status=0):
     log.write_text("")
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "LOG": str(log), "SLURM_JOB_NODELIST": "node[1-3]",
            "SLURM_CPUS_PER_TASK": "4", "RAY_START_WAIT": "0", "FAKE_STATUS": str(status)}
-    env.pop("EVOSEARCH_VENV", None)
+    for name in ("EVOSEARCH_VENV", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN"):
+        env.pop(name, None)
     out = subprocess.run(["bash", str(ROOT / "scripts/slurm_search.sh"), *args], env=env, capture_output=True,
                          text=True, timeout=60)
     return out, log.read_text().splitlines()
@@ -61,6 +63,8 @@ def test_slurm_script_starts_head_workers_and_the_search(tmp_path):
     assert search == ["evosearch search --ray-address auto --supernet CKPT --run-name r --workers 11 "
                       "OMP=1 RAY_ADDRESS=10.0.0.1:6379"]  # 3 nodes x 4 CPUs, one kept for the driver
     assert log.index("ray stop") > log.index(search[0])  # (the background `ray start`s may log in any order)
+    # every node and the driver run with the same token authentication (a 64-character token)
+    assert set(line for line in log if line.startswith("auth ")) == {"auth token 64"}
 
 
 def test_slurm_script_keeps_given_workers_and_the_search_status(tmp_path):

@@ -49,6 +49,8 @@ def test_sweep_runs_a_grid_compares_it_and_resumes(tmp_path, capsys):
     ({"--spaces": "nope"}, "search space 'nope' not found"),
     ({"--objectives": "nope"}, "nope"),
     ({"--generations": "0"}, "--generations 0: give at least 1"),
+    ({"--ray-address": "ray://127.0.0.1:10001"}, "Ray Client (ray://) addresses are not supported"),
+    ({"--ray-address": "127.0.0.1:1"}, "cannot reach the Ray cluster"),
 ])
 def test_sweep_bad_input_is_named_before_any_trial(tmp_path, capsys, change, message):
     ckpt = make_checkpoint(tmp_path / "ckpt")

@@ -29,7 +29,7 @@ again and the run ends with the same front as an uninterrupted one.
 
 Parallel evaluation: by default a local Ray with one actor per CPU (up to 8), each holding one
 supernet copy; --workers N sets the number of actors, --workers 0 evaluates in this process
-without Ray; --ray-address auto (or ray://HOST:10001) joins a running cluster (docs/cluster.md).
+without Ray; --ray-address auto (or HOST:PORT) joins a running cluster (docs/cluster.md).
 Results do not depend on the number of workers.
 """
 
@@ -88,7 +88,9 @@ def register(subparsers) -> None:
                    help="Ray actors, each holding a supernet copy (default: this machine's CPUs, at most 8, on a "
                         "local Ray); 0 = evaluate in this process without Ray")
     p.add_argument("--ray-address", metavar="ADDR",
-                   help="join a running Ray cluster: 'auto' or 'ray://HOST:10001' (default: start Ray locally)")
+                   help="join a running Ray cluster from one of its nodes: 'auto' or the head's HOST:PORT (default: "
+                        "start a Ray of our own, even when a cluster already runs here); Ray Client (ray://) is not "
+                        "supported")
     p.add_argument("--task-timeout", type=float, metavar="SECONDS",
                    help="with Ray workers: a task running longer than this counts as hung, its actor is replaced "
                         "and the task re-run (default 1800; raise it for very slow nodes)")

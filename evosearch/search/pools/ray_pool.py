@@ -22,12 +22,14 @@ Faults (what a real cluster does: a crashed process, a lost node, a hung actor):
 * with no live actor left and none starting, the pool stops with an error naming the cause;
   it never waits without a deadline.
 
-``address=None`` starts a local Ray with ``num_workers`` CPUs; ``"auto"`` or ``"ray://host:10001"``
-joins an existing cluster (every node needs evosearch installed).
+``address=None`` starts a local Ray with ``num_workers`` CPUs, even when a cluster already runs on
+this machine; ``"auto"`` or ``"HOST:PORT"`` joins an existing cluster (every node needs evosearch
+installed; :func:`check_ray_address`).
 """
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
@@ -54,19 +56,28 @@ class Task(NamedTuple):
     attempts: int = 0  # failures so far
 
 
-def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
-    """Fail within seconds, with a clear message, when nothing listens at a ``HOST:PORT`` or
-    ``ray://HOST:PORT`` address (Ray itself retries for minutes). ``auto`` is left to Ray."""
+def check_ray_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Fail within seconds, with a clear message, on an address evosearch cannot use: a Ray Client
+    address (``ray://``: not supported, see below) or a ``HOST:PORT`` where nothing listens (Ray
+    itself retries for minutes). ``auto`` is left to Ray.
+
+    Ray Client is not offered: it needs the ``ray[client]`` extra, its connection drops end a
+    long search, and Ray recommends running the driver on the cluster instead. Run the search
+    on the head node (over ssh or in a batch job) with ``--ray-address auto``."""
     import socket
 
-    target = address.split("://", 1)[-1]
-    if address == "auto" or ":" not in target:
+    if address.startswith("ray://"):
+        raise EvosearchError(f"--ray-address {address!r}: Ray Client (ray://) addresses are not supported; run "
+                             "evosearch on a node of the cluster (the head, over ssh or in a batch job) with "
+                             "--ray-address auto, or give the head's HOST:PORT (docs/cluster.md)")
+    if address == "auto":
         return
-    host, _, port = target.rpartition(":")
+    host, _, port = address.rpartition(":")
     try:
         port_number = int(port)
     except ValueError:
-        raise EvosearchError(f"--ray-address {address!r}: expected HOST:PORT, ray://HOST:PORT or auto") from None
+        raise EvosearchError(f"--ray-address {address!r}: expected HOST:PORT (the head's GCS port, 6379 by "
+                             "default) or auto") from None
     try:
         socket.create_connection((host or "127.0.0.1", port_number), timeout=timeout).close()
     except OSError as err:
@@ -131,11 +142,17 @@ class RayPool:
         self._started_ray = False
         if not ray.is_initialized():
             if address:
-                check_reachable(address)
+                check_ray_address(address)
                 try:
                     ray.init(address=address, include_dashboard=False, logging_level="WARNING")
                 except (ConnectionError, RuntimeError, ValueError) as err:
-                    raise EvosearchError(f"cannot connect to the Ray cluster at {address!r}: {err}") from None
+                    hint = ""
+                    if os.environ.get("RAY_AUTH_MODE") != "token":
+                        hint = ("; if the cluster uses token authentication (`ray start --head` turns it on since "
+                                "Ray 2.59), set RAY_AUTH_MODE=token here and make the cluster's token available "
+                                "(~/.ray/auth_token, or RAY_AUTH_TOKEN; `ray get-auth-token` on the head prints it): "
+                                "docs/cluster.md")
+                    raise EvosearchError(f"cannot connect to the Ray cluster at {address!r}: {err}{hint}") from None
             else:  # a Ray of our own, even when a cluster already runs on this machine (join one with --ray-address)
                 ray.init(address="local", num_cpus=num_workers, include_dashboard=False, logging_level="WARNING")
             self._started_ray = True
