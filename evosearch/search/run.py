@@ -9,9 +9,10 @@ Stages, in order (each resumable):
    member. The front holds at most ``front_size`` members (default: the population): a scored
    neighbour that no evaluated candidate dominates joins it and replaces the members it
    dominates; when the front is over its bound, the member of least exclusive hypervolume
-   contribution leaves (SMS-EMOA's rule, Beume, Naujoks and Emmerich, 2007), so the hypervolume
-   never falls and the stage ends in a time that grows with the bound, not with the (much
-   larger) set of non-dominated candidates. Every member stays non-dominated among everything
+   contribution among the members not scanned yet leaves (SMS-EMOA's rule, Beume, Naujoks and
+   Emmerich, 2007, restricted so that a scanned member leaves only when dominated), so the
+   hypervolume never falls and the stage ends after about one scan per member plus one per
+   domination, not after the (much larger) set of non-dominated candidates is scanned. Every member stays non-dominated among everything
    the run evaluated. A member's scan stops early when a neighbour dominates it. Its neighbours
    run only as deep as their exits send each example and start from the member's hidden states
    where their layers agree (:meth:`Evaluator.anchor`); neighbours that differ only in exit
@@ -371,8 +372,10 @@ class SearchRun:
     def _admit(self, members: list[tuple], scored: list[tuple]) -> list[tuple]:
         """``members`` after the ``scored`` genomes, one at a time, try to join: one that no
         evaluated candidate dominates joins and replaces the members it dominates; over
-        ``front_size``, the member of least exclusive hypervolume contribution leaves. Each join
-        keeps or raises the hypervolume (the leaver contributes no more than the newcomer)."""
+        ``front_size``, the least hypervolume contributor among the members not yet scanned (the
+        newcomer included) leaves. A scanned member leaves only when something dominates it, so
+        the stage scans each member that stays at most once and ends. Each join keeps or raises
+        the hypervolume (the leaver contributes no more than the newcomer)."""
         pareto = {r.genome for r in self._front()}  # non-dominated among everything evaluated
         kept = list(members)
         for g in dict.fromkeys(scored):
@@ -381,12 +384,13 @@ class SearchRun:
             rec = self.lookup[g]
             kept = [m for m in kept if not dominates(rec, self.lookup[m])] + [g]
             if len(kept) > self.front_size:
-                kept.pop(self._least_contributor([self.lookup[m] for m in kept]))
+                open_ = [bool(self._unscored(m)) for m in kept]
+                kept.pop(self._least_contributor([self.lookup[m] for m in kept], open_))
         return kept
 
-    def _least_contributor(self, recs: list[Record]) -> int:
-        """Index of the record whose removal loses the least hypervolume (infeasible records and
-        records outside the reference point contribute nothing)."""
+    def _least_contributor(self, recs: list[Record], allowed: list[bool]) -> int:
+        """Index, among the ``allowed`` records, of the one whose removal loses the least
+        hypervolume (infeasible records and records outside the reference point contribute nothing)."""
         from moocore import hv_contributions
 
         F = np.array([r.F for r in recs], dtype=float)
@@ -395,6 +399,7 @@ class SearchRun:
         contribution[~inside] = -np.inf if inside.any() else -np.array([r.cv for r in recs])[~inside]
         if inside.any():
             contribution[inside] = hv_contributions(F[inside], ref=np.asarray(self.ref, dtype=float))
+        contribution[~np.asarray(allowed)] = np.inf
         return int(np.argmin(contribution))
 
     def _unscored(self, genome: tuple) -> list[tuple]:
