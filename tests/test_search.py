@@ -483,6 +483,14 @@ def test_local_search_front_is_bounded_non_dominated_and_locally_optimal(tmp_pat
     run = load_run(tmp_path / "b3")
     assert sorted(run.candidates.loc[run.search_front_ids, "genome"]) == sorted("-".join(map(str, r.genome))
                                                                              for r in result.front)
+    # killed in the middle of the bounded stage, resumed: the same front (the members are in the checkpoint)
+    evolve = int((hv["stage"] == "evolve").sum())
+    n_evolve = len(cands) - int(hv["new_candidates"].iloc[evolve:].sum())
+    budget = n_evolve + int(hv["new_candidates"].iloc[evolve:].sum()) // 2
+    with pytest.raises(Crash):
+        SearchRun(tmp_path / "crash", bound, obj, ev, front_size=3, pool=CrashingPool(ev, budget=budget), **kw).run()
+    resumed = SearchRun(tmp_path / "crash", bound, obj, ev, front_size=3, resume=True, **kw).run()
+    assert [(r.genome, r.F) for r in resumed.front] == [(r.genome, r.F) for r in result.front]
 
 
 def test_early_exit_evaluation_from_an_anchor_equals_the_full_one():

@@ -17,8 +17,8 @@ from ..errors import EvosearchError
 HELP = """\
 Run the whole pipeline on the embedded default (MiniLM-L6 and movie-polarity) or on your own
 model and task: train a supernet, search it with NSGA-II for error against energy on the EdgeBERT
-accelerator model (then Pareto local search until no one-gene change improves the front, and a
-re-score of the front on the full dev set), plot the front, pick the cheapest member within 1
+accelerator model (then Pareto local search on a front of at most 24 members until no one-gene
+change improves a member, and a re-score of the front on the full dev set), plot the front, pick the cheapest member within 1
 accuracy point of the uncompressed model (--pick knee for the knee point), export it as a
 stand-alone model, verify it (accuracy and CPU latency against the estimates) and write an HTML
 report.
@@ -26,11 +26,11 @@ report.
 Budgets (2 CPU cores):
   default   training 15 minutes on a fresh clone, then NSGA-II, 30 generations of 24 (about
             20 minutes; 30 generations reach a better front per model run than 8 generations
-            followed by local search). The Pareto local search that follows is the long part:
-            on a 2-core machine it ran over an hour after those 30 generations (and over 8,000
-            model runs after 8 generations) without reaching its end. --no-local-search skips it
-            (the front is then not checked against one-gene changes). A killed quickstart
-            resumes where it stopped: training is cached and the search resumes.
+            followed by local search), then Pareto local search on a front of at most 24
+            members (one scan of each member's one-gene neighbours, plus one per member that a
+            neighbour replaces). --no-local-search skips it (the front is then not checked
+            against one-gene changes). A killed quickstart resumes where it stopped: training
+            is cached and the search resumes.
   --fast    2,000 training sentences, 1 epoch, a small search without local search; its numbers
             are rough (a first look at the outputs, not a result)
   --large   for a GPU (with --device cuda) or a long CPU run: 3 epochs with 2 random sub-networks
@@ -85,8 +85,8 @@ def register(subparsers) -> None:
     p.add_argument("--device", help="cpu or cuda for training (default: cpu)")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: one per core, with OMP_WAIT_POLICY=PASSIVE so a shared machine does not slow them down)")
     p.add_argument("--local-search", action=argparse.BooleanOptionalAction, default=True,
-                   help="run Pareto local search after NSGA-II until no one-gene change improves the front "
-                        "(default on; the long part of the quickstart)")
+                   help="run Pareto local search after NSGA-II (a front of at most 24 members) until no "
+                        "one-gene change improves a member (default on)")
     p.add_argument("--workers", type=int, default=0, help="Ray workers for the search (default 0: in this process)")
     p.add_argument("--pick", choices=["max-drop", "knee"], default="max-drop",
                    help="which front member to export: the cheapest within --max-drop accuracy points of the "

@@ -74,7 +74,8 @@ def register(subparsers) -> None:
                         "dominates a member (Pareto local search; default on)")
     p.add_argument("--front-size", type=int, metavar="N",
                    help="the most members the local-search front keeps (default: the population size); beyond it, "
-                        "the member that adds the least hypervolume leaves, so local search ends in a bounded time")
+                        "the member not yet scanned that adds the least hypervolume leaves (a scanned member leaves "
+                        "only when dominated), so local search ends in a bounded time")
     p.add_argument("--generations", type=int, default=None, help="generations (default 20; with --resume: the stored number, or more to extend a finished run)")
     p.add_argument("--population", type=int, help="population size = evaluations per generation "
                    "(default 32)")
