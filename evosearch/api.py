@@ -16,8 +16,10 @@ they turn flags into arguments and print the results. Errors are
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -252,25 +254,23 @@ def export(run, chosen, out, *, overwrite: bool = False, int8: bool = True, veri
 def sweep(supernet, output, *, seeds=(0,), algorithms=("nsga2",), spaces=("edgebert",), objectives=("default",),
           generations: int = 20, population: int = 32, dev_subset: int | None = 500, local_search: bool = False,
           cpus_per_trial: int = 1, max_concurrent: int | None = None, ray_address: str | None = None) -> dict:
-    """Launch the grid seeds x algorithms x spaces x objective sets as Ray Tune trials, each a
-    :func:`search` into ``output/runs/<space>-<objectives>-<algorithm>-s<seed>``, then compare
-    them (:mod:`evosearch.report.sweep`: ``trials.csv``, ``summary.csv``, ``merged_front.csv``,
-    ``sweep.png``). A killed sweep is resumed by running it again: Tune restores its state
-    (``Tuner.restore``) and each unfinished trial resumes its run folder. Returns the report's paths."""
-    import ray
+    """Launch the grid supernets x seeds x algorithms x spaces x objective sets as Ray Tune
+    trials, each a :func:`search` into ``output/runs/[<supernet>-]<space>-<objectives>-<algorithm>-s<seed>``,
+    then compare them (:mod:`evosearch.report.sweep`: ``trials.csv``, ``summary.csv``,
+    ``merged_front.csv``, ``sweep.png``). ``supernet``: one checkpoint folder or a list of them.
+    A killed sweep is resumed by running it again: Tune restores its state (``Tuner.restore``)
+    and each unfinished trial resumes its run folder. Returns the report's paths."""
     from ray import tune
 
     from .report.sweep import write_sweep_report
 
-    if ray_address and not ray.is_initialized():
-        from .search.pools.ray_pool import check_ray_address
-
-        check_ray_address(ray_address)  # before anything is written
-    output = Path(output).resolve()
-    supernet = str(Path(supernet).resolve())
-    (output / "runs").mkdir(parents=True, exist_ok=True)
-    settings = dict(supernet=supernet, generations=generations, population=population, dev_subset=dev_subset,
-                    local_search=local_search, runs=str(output / "runs"))
+    supernets = [supernet] if isinstance(supernet, (str, Path)) else list(supernet)
+    supernets = [str(Path(s).resolve()) for s in supernets]
+    stems = [Path(s).name for s in supernets]
+    if len(set(stems)) != len(stems):
+        raise EvosearchError(f"supernet folders need distinct names in one sweep (they name the runs): {stems}")
+    settings = dict(generations=generations, population=population, dev_subset=dev_subset,
+                    local_search=local_search, runs=str(Path(output).resolve() / "runs"), named=len(supernets) > 1)
 
     def trial(config):
         import torch
@@ -279,17 +279,85 @@ def sweep(supernet, output, *, seeds=(0,), algorithms=("nsga2",), spaces=("edgeb
 
         torch.set_num_threads(cpus_per_trial)
         name = f"{Path(str(config['space'])).stem}-{Path(str(config['objectives'])).stem}-{config['algorithm']}-s{config['seed']}"
+        if settings["named"]:
+            name = f"{Path(config['supernet']).name}-{name}"
         folder = Path(settings["runs"]) / name
         common = dict(generations=settings["generations"], local_search=settings["local_search"], progress=False)
         if (folder / "config.yaml").is_file():
             result = evosearch_api.search(resume=folder, **common)
         else:
-            result = evosearch_api.search(settings["supernet"], space=config["space"], objectives=config["objectives"],
+            result = evosearch_api.search(config["supernet"], space=config["space"], objectives=config["objectives"],
                                           algorithm=config["algorithm"], seed=config["seed"], folder=folder,
                                           population=settings["population"], dev_subset=settings["dev_subset"], **common)
         last = result.history[-1]
         tune.report({"hypervolume": last.hypervolume, "model_runs": last.model_runs, "run": str(folder)})
 
+    grid = {"supernet": supernets, "seed": list(seeds), "algorithm": list(algorithms),
+            "space": [str(s) for s in spaces], "objectives": [str(o) for o in objectives]}
+    results = _tune_grid(trial, grid, output, "runs", cpus_per_trial, max_concurrent, ray_address)
+    return write_sweep_report(Path(output).resolve(), sorted(r["run"] for r in results))
+
+
+def sweep_train(output, grid: Mapping[str, Sequence], *, base: Mapping | None = None, cpus_per_trial: int = 1,
+                max_concurrent: int | None = None, ray_address: str | None = None) -> Path:
+    """Train one supernet per point of ``grid`` (:class:`~evosearch.training.TrainConfig` field ->
+    values, e.g. ``{"learning_rate": [1e-4, 5e-5], "num_random": [1, 2]}``; ``base``: the fields
+    every trial shares) as Ray Tune trials into ``output/supernets/<field>=<value>,...``. Every
+    grid point is checked before any trial starts. A killed sweep resumes as :func:`sweep` does
+    (finished trainings are kept, unfinished ones resume). Writes and returns
+    ``output/trainings.csv``: one row per training, its fields and its dev accuracies (largest,
+    half, smallest and largest at 4 bits, the same figures ``evosearch train`` prints); each
+    folder is a supernet to give :func:`sweep` or :func:`search`."""
+    import pandas as pd
+    from ray import tune
+
+    from .training.trainer import TrainConfig
+
+    base = dict(base or {})
+    allowed = {f.name for f in dataclasses.fields(TrainConfig)} - {"output", "threads", "space"}
+    unknown = (set(grid) | set(base)) - allowed
+    if unknown:
+        raise EvosearchError(f"unknown training option(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}")
+    if not grid or any(not list(values) for values in grid.values()):
+        raise EvosearchError("give at least one training option with at least one value to sweep")
+    points = [dict(zip(grid, values)) for values in itertools.product(*(list(v) for v in grid.values()))]
+    for point in points:  # every configuration is checked before anything is written
+        check_train_config(TrainConfig(**base, **point, threads=cpus_per_trial))
+    root = Path(output).resolve() / "supernets"
+
+    def trial(config):
+        from evosearch import api as evosearch_api
+
+        name = ",".join(f"{k}={v}" for k, v in config.items())
+        folder = root / name
+        resume = any((folder / f).exists() for f in TRAIN_FILES)
+        result = evosearch_api.train(**base, **config, output=str(folder), threads=cpus_per_trial, resume=resume,
+                                     progress=False)
+        metrics = {k: v for k, v in result.dev_metrics.items() if isinstance(v, (int, float))}
+        tune.report({"supernet": str(folder), **{f"dev_{k}": v for k, v in metrics.items()}})
+
+    results = _tune_grid(trial, {k: list(v) for k, v in grid.items()}, output, "train", cpus_per_trial,
+                         max_concurrent, ray_address)
+    rows = [{**{k: r["config"][k] for k in grid}, **{k: v for k, v in r.items() if k.startswith("dev_")},
+             "supernet": r["supernet"]} for r in results]
+    table = pd.DataFrame(rows).sort_values(list(grid), ignore_index=True)
+    path = Path(output).resolve() / "trainings.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def _tune_grid(trial, grid: dict, output, name: str, cpus_per_trial: int, max_concurrent, ray_address) -> list[dict]:
+    """Run ``trial`` on every point of ``grid`` as Ray Tune trials stored in ``output/<name>-tune``
+    (restored when it exists); returns each trial's last report with its ``config``."""
+    import ray
+    from ray import tune
+
+    if ray_address and not ray.is_initialized():
+        from .search.pools.ray_pool import check_ray_address
+
+        check_ray_address(ray_address)  # before anything is written
+    output = Path(output).resolve()
+    output.mkdir(parents=True, exist_ok=True)
     started = False
     if not ray.is_initialized():
         ray.init(address=ray_address or "local", include_dashboard=False, logging_level="WARNING",
@@ -297,22 +365,18 @@ def sweep(supernet, output, *, seeds=(0,), algorithms=("nsga2",), spaces=("edgeb
         started = True
     try:
         trainable = tune.with_resources(trial, {"cpu": cpus_per_trial})
-        path = output / "tune"
+        path = output / ("tune" if name == "runs" else f"{name}-tune")
         if tune.Tuner.can_restore(str(path)):
             tuner = tune.Tuner.restore(str(path), trainable, resume_errored=True)
         else:
-            space = {"seed": tune.grid_search(list(seeds)), "algorithm": tune.grid_search(list(algorithms)),
-                     "space": tune.grid_search([str(s) for s in spaces]),
-                     "objectives": tune.grid_search([str(o) for o in objectives])}
-            tuner = tune.Tuner(trainable, param_space=space,
+            tuner = tune.Tuner(trainable, param_space={k: tune.grid_search(v) for k, v in grid.items()},
                                tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent),
-                               run_config=tune.RunConfig(name="tune", storage_path=str(output), verbose=0))
+                               run_config=tune.RunConfig(name=path.name, storage_path=str(output), verbose=0))
         results = tuner.fit()
         errors = [str(r.error) for r in results if r.error is not None]
         if errors:
             raise EvosearchError(f"{len(errors)} sweep trial(s) failed; first: {errors[0][:500]}")
-        folders = [r.metrics["run"] for r in results if r.metrics and "run" in r.metrics]
+        return [{**r.metrics, "config": r.config} for r in results if r.metrics]
     finally:
         if started:
             ray.shutdown()
-    return write_sweep_report(output, sorted(folders))

@@ -60,3 +60,45 @@ def test_sweep_bad_input_is_named_before_any_trial(tmp_path, capsys, change, mes
     assert main(["sweep", *[x for pair in argv.items() for x in pair]]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "sweep").exists()  # nothing started, nothing written
+
+
+@pytest.mark.usefixtures("private_cache")
+def test_training_sweep_then_a_sweep_over_its_supernets(tmp_path, tiny_model, tiny_task, capsys):
+    out = tmp_path / "train-sweep"
+    argv = ["sweep", "--output", str(out), "--train-grid", "learning_rate=1e-3,1e-4",
+            "--train-option", f"model={tiny_model}", "--train-option", f"task={tiny_task}",
+            "--train-option", "epochs=1", "--train-option", "batch_size=16", "--max-concurrent", "2"]
+    assert main(argv) == 0
+    table = pd.read_csv(out / "trainings.csv")
+    assert list(table.learning_rate) == [1e-4, 1e-3] and "learning_rate" in capsys.readouterr().out
+    from evosearch.training.checkpoint import read_description
+
+    for row in table.itertuples():  # each row is the training's own dev figures, in a loadable checkpoint
+        meta = read_description(row.supernet)["meta"]
+        assert meta["dev"]["largest"] == pytest.approx(row.dev_largest)
+        assert meta["dev"]["smallest"] == pytest.approx(row.dev_smallest)
+    logs = {row.supernet: (tmp_path / row.supernet / "train_log.csv").stat().st_mtime for row in table.itertuples()}
+    assert main(argv) == 0  # restored: nothing is trained again
+    assert {s: (tmp_path / s / "train_log.csv").stat().st_mtime for s in logs} == logs
+    # both supernets as one more dimension of a search sweep
+    argv = ["sweep", "--supernet", *table.supernet, "--output", str(tmp_path / "sweep"), "--seeds", "0",
+            "--algorithms", "random", "--spaces", "small", "--objectives", "default", "--generations", "1",
+            "--population", "4", "--dev-subset", "0"]
+    assert main(argv) == 0
+    trials = pd.read_csv(tmp_path / "sweep" / "trials.csv")
+    assert sorted(trials.supernet) == sorted(p.split("/")[-1] for p in table.supernet)
+    assert len(pd.read_csv(tmp_path / "sweep" / "summary.csv")) == 2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--train-grid", "lr=1"], "unknown training option(s) ['lr']"),
+    (["--train-grid", "learning_rate=abc"], "learning_rate='abc': expected float"),
+    (["--train-grid", "epochs=0"], "--epochs 0.0: give a positive number"),
+    (["--train-grid", "epochs=1", "--train-option", "epochs=2"], "given in --train-grid and --train-option"),
+    (["--train-option", "epochs=2"], "--train-option goes with --train-grid"),
+    ([], "give --supernet CKPT"),
+])
+def test_training_sweep_bad_input_is_named_before_any_trial(tmp_path, capsys, argv, message):
+    assert main(["sweep", "--output", str(tmp_path / "sweep"), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "sweep").exists()

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .run import ReportError, load_run
 
-CONFIG_KEYS = ("space", "objectives", "algorithm")
+CONFIG_KEYS = ("supernet", "space", "objectives", "algorithm")
 
 
 def trial_table(runs) -> pd.DataFrame:
@@ -27,7 +27,8 @@ def trial_table(runs) -> pd.DataFrame:
         history = run.hypervolume
         last = history.iloc[-1] if len(history) else None
         rows.append({
-            "run": str(run.folder), "space": run.config.get("space", {}).get("name"),
+            "run": str(run.folder), "supernet": Path(str(run.config.get("supernet", ""))).name,
+            "space": run.config.get("space", {}).get("name"),
             "objectives": ",".join(run.objectives), "algorithm": run.config.get("algorithm"),
             "seed": run.config.get("seed"), "hypervolume": float(last["hypervolume"]) if last is not None else np.nan,
             "model_runs": int(last["model_runs"]) if last is not None else 0,
@@ -37,7 +38,7 @@ def trial_table(runs) -> pd.DataFrame:
 
 
 def summarize(trials: pd.DataFrame) -> pd.DataFrame:
-    """Hypervolume mean ± sd over seeds per configuration (space, objectives, algorithm)."""
+    """Hypervolume mean ± sd over seeds per configuration (supernet, space, objectives, algorithm)."""
     grouped = trials.groupby(list(CONFIG_KEYS), dropna=False)
     out = grouped.agg(seeds=("seed", "count"), hypervolume_mean=("hypervolume", "mean"),
                       hypervolume_sd=("hypervolume", "std"), model_runs_mean=("model_runs", "mean"),
@@ -95,7 +96,9 @@ def _plot(summary: pd.DataFrame, merged: pd.DataFrame, trials: pd.DataFrame, pat
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    labels = [f"{r.algorithm}\n{r.space} / {r.objectives}" for r in summary.itertuples()]
+    several = summary["supernet"].nunique() > 1
+    labels = [f"{r.supernet + ': ' if several else ''}{r.algorithm}\n{r.space} / {r.objectives}"
+              for r in summary.itertuples()]
     y = np.arange(len(summary))
     left.errorbar(summary["hypervolume_mean"], y, xerr=summary["hypervolume_sd"], fmt="o", capsize=4)
     left.set_yticks(y, labels, fontsize=8)
