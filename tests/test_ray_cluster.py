@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -85,6 +86,11 @@ def cluster(tmp_path_factory):
     finally:
         for node in reversed(nodes):
             _stop(node)
+        # what `ray stop` would do for this cluster alone: forget it as the machine's current one, so
+        # that a later ray.init() without an address does not try to join the dead cluster
+        current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+        if current.is_file() and current.read_text().strip().endswith(f":{port}"):
+            current.unlink()
 
 
 def _search(cluster, name: str, *extra: str, timeout: float = 300) -> Path:
