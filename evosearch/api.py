@@ -60,10 +60,7 @@ def train(config=None, *, resume: bool = False, overwrite: bool = False, progres
     from .training.trainer import TrainConfig, train_supernet
 
     if config is None:
-        allowed = {f.name for f in dataclasses.fields(TrainConfig)}
-        unknown = set(options) - allowed
-        if unknown:
-            raise EvosearchError(f"unknown training option(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        _check_training_options(options)
         space = options.pop("space", None)
         config = TrainConfig(**options, **({} if space is None else {"space": TrainingSpace.from_dict(dict(space))}))
     elif options:
@@ -85,6 +82,17 @@ def train(config=None, *, resume: bool = False, overwrite: bool = False, progres
             moved = _move_aside(out)
         folder, metrics = train_supernet(config, resume=resume, progress=progress)
     return TrainResult(Path(folder), metrics, moved)
+
+
+def _check_training_options(names, exclude=()) -> None:
+    """Refuse option names that are not :class:`~evosearch.training.TrainConfig` fields (or are
+    ``exclude``d), listing the allowed ones."""
+    from .training.trainer import TrainConfig
+
+    allowed = {f.name for f in dataclasses.fields(TrainConfig)} - set(exclude)
+    unknown = set(names) - allowed
+    if unknown:
+        raise EvosearchError(f"unknown training option(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}")
 
 
 def check_train_config(config) -> None:
@@ -294,7 +302,7 @@ def sweep(supernet, output, *, seeds=(0,), algorithms=("nsga2",), spaces=("edgeb
 
     grid = {"supernet": supernets, "seed": list(seeds), "algorithm": list(algorithms),
             "space": [str(s) for s in spaces], "objectives": [str(o) for o in objectives]}
-    results = _tune_grid(trial, grid, output, "runs", cpus_per_trial, max_concurrent, ray_address)
+    results = _tune_grid(trial, grid, output, "tune", cpus_per_trial, max_concurrent, ray_address)
     return write_sweep_report(Path(output).resolve(), sorted(r["run"] for r in results))
 
 
@@ -314,10 +322,7 @@ def sweep_train(output, grid: Mapping[str, Sequence], *, base: Mapping | None = 
     from .training.trainer import TrainConfig
 
     base = dict(base or {})
-    allowed = {f.name for f in dataclasses.fields(TrainConfig)} - {"output", "threads", "space"}
-    unknown = (set(grid) | set(base)) - allowed
-    if unknown:
-        raise EvosearchError(f"unknown training option(s) {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}")
+    _check_training_options({**grid, **base}, exclude=("output", "threads", "space"))
     if not grid or any(not list(values) for values in grid.values()):
         raise EvosearchError("give at least one training option with at least one value to sweep")
     points = [dict(zip(grid, values)) for values in itertools.product(*(list(v) for v in grid.values()))]
@@ -336,7 +341,7 @@ def sweep_train(output, grid: Mapping[str, Sequence], *, base: Mapping | None = 
         metrics = {k: v for k, v in result.dev_metrics.items() if isinstance(v, (int, float))}
         tune.report({"supernet": str(folder), **{f"dev_{k}": v for k, v in metrics.items()}})
 
-    results = _tune_grid(trial, {k: list(v) for k, v in grid.items()}, output, "train", cpus_per_trial,
+    results = _tune_grid(trial, {k: list(v) for k, v in grid.items()}, output, "train-tune", cpus_per_trial,
                          max_concurrent, ray_address)
     rows = [{**{k: r["config"][k] for k in grid}, **{k: v for k, v in r.items() if k.startswith("dev_")},
              "supernet": r["supernet"]} for r in results]
@@ -347,7 +352,7 @@ def sweep_train(output, grid: Mapping[str, Sequence], *, base: Mapping | None = 
 
 
 def _tune_grid(trial, grid: dict, output, name: str, cpus_per_trial: int, max_concurrent, ray_address) -> list[dict]:
-    """Run ``trial`` on every point of ``grid`` as Ray Tune trials stored in ``output/<name>-tune``
+    """Run ``trial`` on every point of ``grid`` as Ray Tune trials stored in ``output/<name>``
     (restored when it exists); returns each trial's last report with its ``config``."""
     import ray
     from ray import tune
@@ -365,7 +370,7 @@ def _tune_grid(trial, grid: dict, output, name: str, cpus_per_trial: int, max_co
         started = True
     try:
         trainable = tune.with_resources(trial, {"cpu": cpus_per_trial})
-        path = output / ("tune" if name == "runs" else f"{name}-tune")
+        path = output / name
         if tune.Tuner.can_restore(str(path)):
             tuner = tune.Tuner.restore(str(path), trainable, resume_errored=True)
         else:

@@ -136,8 +136,7 @@ def run(args) -> int:
         raise EvosearchError("--train-option goes with --train-grid")
     if not args.supernet:
         raise EvosearchError("give --supernet CKPT [CKPT ...] (to search), or --train-grid (to train supernets)")
-    for name, value, low in (("generations", args.generations, 1), ("population", args.population, 2),
-                             ("cpus-per-trial", args.cpus_per_trial, 1)):
+    for name, value, low in (("generations", args.generations, 1), ("population", args.population, 2)):
         if value < low:
             raise EvosearchError(f"--{name} {value}: give at least {low}")
     from ..training.checkpoint import read_description

@@ -159,6 +159,7 @@ class RunStore:
             return {}
         header = next(csv.reader([lines[0]]))
         self._columns = header
+        read = self._row_reader(header)
         out, rows = {}, []
         for number, line in enumerate(lines[1:], start=2):
             try:
@@ -168,7 +169,7 @@ class RunStore:
                 if len(values) != len(header):
                     raise ValueError(f"{len(values)} fields, the header has {len(header)}")
                 row = dict(zip(header, values))
-                rec = self._record_of(row, header)
+                rec = read(row)
             except (ValueError, KeyError, TypeError, StopIteration) as err:
                 if number == len(lines):  # what a crash in the middle of appending leaves: drop it
                     atomic_write(self.candidates_file, "".join(lines[:-1]).encode())
@@ -183,16 +184,23 @@ class RunStore:
         return out
 
     @staticmethod
-    def _record_of(row: dict, header: Sequence[str]) -> Record:
-        config, thresholds = config_from_columns(row)
+    def _row_reader(header: Sequence[str]):
+        """A function from one row (a mapping under ``header``) to its :class:`Record`; the layout
+        of the header (metric, F and G columns) is worked out once, not per row."""
         config_cols = set(config_columns_of(header))
-        metrics = {c: float(row[c]) for c in header
-                   if c not in BOOKKEEPING and c not in config_cols and not c.startswith(("F_", "G_"))}
+        metric_cols = [c for c in header
+                       if c not in BOOKKEEPING and c not in config_cols and not c.startswith(("F_", "G_"))]
         n_f = sum(c.startswith("F_") for c in header)
         n_g = sum(c.startswith("G_") for c in header)
-        return Record(parse_genome(row["genome"]), config, tuple(thresholds), metrics,
-                      tuple(float(row[f"F_{i}"]) for i in range(n_f)), tuple(float(row[f"G_{i}"]) for i in range(n_g)),
-                      float(row["eval_time_s"]), bool(int(row.get("cached_model") or 0)))
+
+        def read(row: dict) -> Record:
+            config, thresholds = config_from_columns(row)
+            return Record(parse_genome(row["genome"]), config, tuple(thresholds), {c: float(row[c]) for c in metric_cols},
+                          tuple(float(row[f"F_{i}"]) for i in range(n_f)),
+                          tuple(float(row[f"G_{i}"]) for i in range(n_g)),
+                          float(row["eval_time_s"]), bool(int(row.get("cached_model") or 0)))
+
+        return read
 
     def _upgrade(self, rows: list[tuple[str, str, Record]]) -> None:
         """Rewrite a run stored with JSON config cells in the flat layout, so that a resumed search
@@ -202,7 +210,8 @@ class RunStore:
         if fronts.is_file() and fronts.stat().st_size:
             with open(fronts, newline="") as fh:
                 reader = csv.DictReader(fh)
-                front_rows = [(r["generation"], r["stage"], self._record_of(r, reader.fieldnames)) for r in reader]
+                read = self._row_reader(reader.fieldnames)
+                front_rows = [(r["generation"], r["stage"], read(r)) for r in reader]
         self._columns = self.columns(rows[0][2]) if rows else None
         for path, entries in ((self.candidates_file, rows), (fronts, front_rows)):
             if entries:

@@ -394,11 +394,13 @@ class SearchRun:
         from moocore import hv_contributions
 
         F = np.array([r.F for r in recs], dtype=float)
-        inside = np.array([r.feasible for r in recs]) & np.all(F < np.asarray(self.ref), axis=1)
-        contribution = np.full(len(recs), -1.0)
-        contribution[~inside] = -np.inf if inside.any() else -np.array([r.cv for r in recs])[~inside]
+        ref = np.asarray(self.ref, dtype=float)
+        inside = np.array([r.feasible for r in recs]) & np.all(F < ref, axis=1)
         if inside.any():
-            contribution[inside] = hv_contributions(F[inside], ref=np.asarray(self.ref, dtype=float))
+            contribution = np.full(len(recs), -np.inf)
+            contribution[inside] = hv_contributions(F[inside], ref=ref)
+        else:  # no member counts for the hypervolume: the most violating one leaves
+            contribution = -np.array([r.cv for r in recs])
         contribution[~np.asarray(allowed)] = np.inf
         return int(np.argmin(contribution))
 
@@ -442,7 +444,7 @@ class SearchRun:
             taus = list(s.surrogate_tau or [])[: len(names)]
             rows.append({"generation": s.generation, "stage": s.stage, "evaluations": s.evaluations,
                          "model_runs": s.model_runs, "new_candidates": s.new_candidates,
-                         "cache_hits": getattr(s, "cache_hits", 0), "front_size": s.front_size,
+                         "cache_hits": s.cache_hits, "front_size": s.front_size,
                          "hypervolume": repr(s.hypervolume), "seconds": f"{s.seconds:.3f}",
                          **{c: repr(t) for c, t in zip(tau_cols, taus)}})
         self.store.write_history(cols, rows)
