@@ -195,9 +195,12 @@ def search(supernet=None, *, space="edgebert", objectives="default", folder=None
             pool = RayPool(context.checkpoint.supernet, context.evaluator.batches, context.space, context.objectives,
                            num_workers=max(1, workers or 1), address=ray_address,
                            latency_model=context.evaluator.latency_model,
+                           int8_engine=context.evaluator.int8_engine,
                            task_timeout_s=float(task_timeout) if task_timeout else 1800.0)
+        # stored by a new run (a resumed one keeps its own)
         extra = {"supernet": supernet, "task": context.task, "dev_subset": dev_subset, "batch_size": batch_size,
-                 "workers": workers, "ray_address": ray_address, "task_timeout": task_timeout}  # stored by a new run (a resumed one keeps its own)
+                 "workers": workers, "ray_address": ray_address, "task_timeout": task_timeout,
+                 "accuracy_arithmetic": "int8-engine" if context.evaluator.int8_engine else "float"}
         try:
             return SearchRun(folder, context.space, context.objectives, context.evaluator, algorithm=algorithm,
                              algorithm_options=options, generations=generations, population=population, seed=seed,

@@ -62,8 +62,9 @@ def cmd_run(args) -> int:
     from evosearch.search.context import SearchContext
 
     torch.set_num_threads(args.threads)
+    int8_engine = args.accuracy_arithmetic == "int8-engine"
     context = SearchContext.build(args.supernet, SearchSpace.load(args.space), ObjectiveSet.load(args.objectives),
-                                  dev_subset=args.dev_subset)
+                                  dev_subset=args.dev_subset, int8_engine=int8_engine)
     space, objectives, base = context.space, context.objectives, context.evaluator
     ref = reference_point(space, objectives, base)
     objectives = ObjectiveSet(objectives.objectives, objectives.constraints, objectives.target,
@@ -71,14 +72,15 @@ def cmd_run(args) -> int:
     runs_dir = Path(tempfile.mkdtemp(prefix="bench-search-"))
     out = {"supernet": args.supernet, "space": args.space, "objectives": objectives.to_dict(), "reference_point": ref,
            "dev_examples": base.num_examples, "budget_model_runs": args.budget, "population": args.population,
-           "threads": args.threads, "runs": {}}
+           "threads": args.threads, "accuracy_arithmetic": args.accuracy_arithmetic, "runs": {}}
     print(f"space {args.space} ({space.n_var} genes); objectives {objectives.objectives}; {base.num_examples} dev "
           f"examples; budget {args.budget} model runs; reference point {ref}", flush=True)
     try:
         for name in args.variants.split(","):
             spec = VARIANTS[name]
             for seed in map(int, args.seeds.split(",")):
-                evaluator = Evaluator(base.supernet, base.batches, space, objectives)  # fresh caches
+                evaluator = Evaluator(base.supernet, base.batches, space, objectives,  # fresh caches
+                                      int8_engine=int8_engine)
                 curve = []
                 started = time.perf_counter()
 
@@ -133,6 +135,8 @@ def cmd_summarize(args) -> int:
         meta = meta or data
         if data["reference_point"] != meta["reference_point"]:
             raise SystemExit(f"{path} used another reference point; results are not comparable")
+        if data.get("accuracy_arithmetic", "float") != meta.get("accuracy_arithmetic", "float"):
+            raise SystemExit(f"{path} scored accuracy in another arithmetic; results are not comparable")
         for name, entries in data["runs"].items():
             runs[f"{tag}:{name}"] = (data, entries)
     ref_data, ref_entries = runs[args.reference]
@@ -197,6 +201,9 @@ def main(argv=None) -> int:
     r.add_argument("--seeds", default="0,1,2")
     r.add_argument("--budget", type=int, default=200, help="model runs per search (default 200)")
     r.add_argument("--population", type=int, default=24)
+    r.add_argument("--accuracy-arithmetic", choices=("int8-engine", "float"), default="int8-engine",
+                   help="how accuracy is estimated (default int8-engine, as searches do; 'float' to extend curves "
+                        "recorded before the int8-engine estimate, which lack this field)")
     r.add_argument("--generations", type=int, default=6,
                    help="generations before local search in the +ls variants (default 6)")
     r.add_argument("--dev-subset", type=int, default=200)

@@ -2,6 +2,7 @@
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -79,12 +80,13 @@ def _thresholds(logits, exits: int = 2) -> list[float]:
     return out
 
 
-def _supernet_predictions(ckpt, config, texts, thresholds):
+def _supernet_predictions(ckpt, config, texts, thresholds, int8_engine=True):
     """The supernet's early-exit predictions, one sentence at a time (as deployed)."""
     preds, exits = [], []
     for text in texts:
         enc = ckpt.tokenizer([text], return_tensors="pt")
-        logits, _ = collect_exit_logits(ckpt.supernet, [{**enc, "labels": torch.zeros(1, dtype=torch.long)}], config)
+        logits, _ = collect_exit_logits(ckpt.supernet, [{**enc, "labels": torch.zeros(1, dtype=torch.long)}], config,
+                                        int8_engine=int8_engine)
         p, e = early_exit(logits, thresholds)
         preds.append(int(p[0]))
         exits.append(int(e[0]))
@@ -98,7 +100,7 @@ def test_float_onnx_export_equals_supernet(setup, tmp_path, quant):
     config = SubnetConfig(MIXED.layers, MIXED.embedding_bits, quant)
 
     texts, batch = _dev(tmp, ckpt)
-    logits, _ = collect_exit_logits(ckpt.supernet, [batch], config)
+    logits, _ = collect_exit_logits(ckpt.supernet, [batch], config, int8_engine=False)
     thresholds = _thresholds(logits)  # 10-90% leave at each early exit
     out = export(Deployment(config, thresholds, ckpt_dir), tmp_path / "dep", int8=False)
     desc = json.loads((out / "model.json").read_text())
@@ -115,7 +117,7 @@ def test_float_onnx_export_equals_supernet(setup, tmp_path, quant):
         assert torch.equal(v, reference[k]), k
     # ONNX Runtime, one sentence at a time with early exit, equals the supernet
     labels, exits = model.predict(texts)
-    assert (labels, exits) == _supernet_predictions(ckpt, config, texts, thresholds)
+    assert (labels, exits) == _supernet_predictions(ckpt, config, texts, thresholds, int8_engine=False)
     assert 0 < sum(e < 2 for e in exits) < len(exits)  # some inputs exit early, some run to the end
     # padded batches of several sentences give the same answers
     assert model.predict(texts, batch_size=16) == (labels, exits)
@@ -147,7 +149,8 @@ def test_readme_onnx_example_runs_the_int8_export(setup, tmp_path):
     float_out = export(Deployment(MIXED, thresholds, ckpt_dir), tmp_path / "float", int8=False)
     namespace = {}
     exec(compile(code.replace(repr(str(out)), repr(str(float_out))), "README.md", "exec"), namespace)
-    assert [namespace["classify"](t) for t in texts] == expected  # float32: exactly the supernet's answers
+    expected_float = list(zip(*_supernet_predictions(ckpt, MIXED, texts, thresholds, int8_engine=False)))
+    assert [namespace["classify"](t) for t in texts] == expected_float  # float32: exactly the supernet's answers
 
 
 @pytest.mark.parametrize("model_type", ["bert", "albert", "albert-groups"])
@@ -253,3 +256,36 @@ def test_cli_export_verifies(setup, tmp_path, capsys):
 def test_load_deployed_errors(tmp_path):
     with pytest.raises(DeployError, match="is not an evosearch deployment"):
         load_deployed(tmp_path)
+
+
+@pytest.mark.parametrize("model_type", ["bert", "albert"])
+def test_int8_engine_estimate_is_what_onnx_runtime_computes(tmp_path, model_type):
+    """The supernet's int8-engine arithmetic reproduces the int8 export's logits, sentence by
+    sentence; its float arithmetic does not. A padded batch gives each sentence's own answer."""
+    ckpt_dir = make_checkpoint(tmp_path / "m", model_type=model_type, pooling="mean")
+    ckpt = load_checkpoint(ckpt_dir)
+    L = ckpt.supernet.arch.num_layers
+    bits = ([8, 4, 32] * L)[:L]
+    uniform = SubnetConfig.uniform(ckpt.supernet.arch, 0.75, embedding_bits=8)
+    config = SubnetConfig(tuple(replace(layer, bits=b) for layer, b in zip(uniform.layers, bits)), embedding_bits=8)
+    texts, batch = _dev(tmp_path / "m", ckpt)
+    out = export(Deployment(config, [0.0] * (L - 1), ckpt_dir), tmp_path / "dep")
+    runner = load_deployed(out).runner
+    engine_err = float_err = 0.0
+    for text in texts[:40]:
+        enc = ckpt.tokenizer([text], return_tensors="pt")
+        (theirs,) = runner.exit_logits(enc["input_ids"].numpy(), enc["attention_mask"].numpy(),
+                                      enc["token_type_ids"].numpy())
+        one = [{**enc, "labels": torch.zeros(1, dtype=torch.long)}]
+        engine = collect_exit_logits(ckpt.supernet, one, config)[0][-1].numpy()
+        plain = collect_exit_logits(ckpt.supernet, one, config, int8_engine=False)[0][-1].numpy()
+        engine_err = max(engine_err, float(np.abs(engine - theirs).max()))
+        float_err = max(float_err, float(np.abs(plain - theirs).max()))
+    print(f"{model_type}: max |logit difference| to ONNX Runtime int8: engine arithmetic {engine_err:.2e}, "
+          f"float {float_err:.2e}")
+    assert engine_err < 1e-3 and engine_err < float_err / 20
+    padded, _ = collect_exit_logits(ckpt.supernet, [batch], config)
+    single = torch.cat([collect_exit_logits(ckpt.supernet, [{**ckpt.tokenizer([t], return_tensors="pt"),
+                                                              "labels": torch.zeros(1, dtype=torch.long)}], config)[0]
+                        for t in texts], dim=1)
+    torch.testing.assert_close(padded, single, atol=1e-4, rtol=1e-4)

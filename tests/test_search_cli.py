@@ -13,6 +13,7 @@ from evosearch.supernet import supernet_from_hf
 from evosearch.training import SupernetCheckpoint, save_checkpoint
 
 from .tiny_models import TINY_CLASSIFIER as TINY
+from .tiny_runs import make_run
 
 WORDS = ["good", "bad", "great", "awful", "fine", "film", "plot", "actor", "boring", "fun", "the", "a", "is", "was"]
 
@@ -57,6 +58,7 @@ def test_search_cli_runs_and_resumes(tiny_checkpoint, tmp_path, capsys):
     assert cfg["dev_examples"] == 25 and cfg["algorithm"] == "nsga2" and len(cfg["reference_point"]) == 2
     assert cfg["algorithm_options"] == {"crossover": "uniform", "mutation": "reset", "mutation_rate": None,
                                         "surrogate": False}
+    assert cfg["accuracy_arithmetic"] == "int8-engine"  # accuracy as the int8 export computes it
     assert len(pd.read_csv(run / "hypervolume.csv")) == 2
     final = pd.read_csv(run / "final_front.csv")
     assert len(final) >= 1
@@ -94,3 +96,18 @@ def test_search_cli_space_outside_bounds(tiny_checkpoint, tmp_path, capsys):
     code = main(["search", "--supernet", str(tiny_checkpoint), "--space", str(space), "--results", str(tmp_path)])
     assert code == 2
     assert "gene 'bits', layer 0: 2 bits, but the supernet was trained for bit widths 4, 8" in capsys.readouterr().err
+
+
+def test_runs_keep_the_accuracy_arithmetic_they_were_scored_with(tiny_checkpoint, tmp_path):
+    """A run made before the int8-engine estimate (no accuracy_arithmetic in config.yaml) goes on in
+    float, so that one run never mixes two ways of scoring; an unknown value is named."""
+    from evosearch.errors import EvosearchError
+    from evosearch.search.context import SearchContext
+
+    run = make_run(tmp_path, tiny_checkpoint, generations=1, population=4)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert SearchContext.of_run(cfg).evaluator.int8_engine is True
+    del cfg["accuracy_arithmetic"]
+    assert SearchContext.of_run(cfg).evaluator.int8_engine is False
+    with pytest.raises(EvosearchError, match="accuracy_arithmetic='int4'; allowed: int8-engine, float"):
+        SearchContext.of_run({**cfg, "accuracy_arithmetic": "int4"})

@@ -19,7 +19,7 @@ Precision: the weight matrices of layers at <= 8 bits (and ALBERT's embedding pr
 channel, symmetric: an 8-bit ``int`` layer's weights are reproduced exactly; activations are
 quantized per tensor at run time); everything else, exit ramps included, stays float32.
 
-``onnx/manifest.json`` lists the segments (file, layers, exit threshold in nats; ``null`` for the
+``onnx/manifest.json`` says whether int8 was asked for (``int8``) and lists the segments (file, layers, exit threshold in nats; ``null`` for the
 last, which always answers), the inputs and the tokenizer's maximum length.
 """
 
@@ -34,10 +34,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..latency.model import INT8_MAX_BITS, segments
+from ..latency.model import segments
+from ..specs import INT8_MAX_BITS
 from ..supernet import SubnetConfig, Supernet
 
-# INT8_MAX_BITS: layers at or below this width run int8 (one definition, shared with the latency model)
 OPSET = 17
 MANIFEST = "manifest.json"
 
@@ -81,7 +81,7 @@ def export_onnx(model: Supernet, config: SubnetConfig, thresholds, folder: str |
     example = torch.randint(1, max(2, model.arch.vocab_size), (1, 8))
     mask, types = torch.ones_like(example), torch.zeros_like(example)
     manifest = {"format": "evosearch-onnx", "format_version": 1, "opset": OPSET, "max_length": max_length,
-                "num_layers": L, "label_names": label_names, "segments": []}
+                "num_layers": L, "label_names": label_names, "int8": bool(int8), "segments": []}
     with torch.no_grad():
         hidden = None
         for k, (first, last) in enumerate(segments(thresholds, L)):

@@ -68,6 +68,9 @@ class DeployedModel:
         self.max_length = int(description.get("task", {}).get("max_length") or 128)
         self.label_names = description.get("task", {}).get("label_names")
         self.runner = OnnxRunner(folder / "onnx", threads=threads)
+        segments = self.runner.manifest["segments"]
+        # int8 kernels where the config's bits allow (older exports: any int8 segment says so)
+        self.int8 = bool(self.runner.manifest.get("int8", any(s["int8"] for s in segments)))
         self._tokenizer = None
 
     @property

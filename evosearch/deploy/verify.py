@@ -5,7 +5,7 @@ exit, one sentence at a time, on the task's real sentences.
 
 * accuracy (with early exit) on the validation and test splits, next to the supernet's estimate
   by the same computation (the sliced supernet's exit logits with the same thresholds on the same
-  sentences; must agree within 0.5 points), the share of sentences whose prediction agrees, and
+  sentences, in the engine's int8 arithmetic where the export is int8; must agree within 0.5 points), the share of sentences whose prediction agrees, and
   the search's own number for the candidate;
 * CPU latency: the mean per-sentence time with early exit on dev sentences (batch 1, each
   sentence timed ``repeats`` times, its fastest run taken), next to the prediction of the CPU
@@ -94,7 +94,7 @@ def verify(folder: str | Path, *, checkpoint=None, splits=("validation", "test")
         rows = sentences(batches)
         preds, exits, _ = run_sentences(deployed, rows)
         labels = np.concatenate([b["labels"].numpy() for b in batches])
-        logits, _ = collect_exit_logits(ckpt.supernet, batches, deployed.config)
+        logits, _ = collect_exit_logits(ckpt.supernet, batches, deployed.config, int8_engine=deployed.int8)
         est_preds, est_exits = early_exit(logits, deployed.thresholds)
         estimate = float((est_preds.numpy() == labels).mean())
         mine = float((preds == labels).mean())

@@ -28,11 +28,11 @@ from typing import Sequence
 
 import numpy as np
 
+from ..specs import INT8_MAX_BITS
 from .errors import LatencyError
 
 FORMAT_VERSION = 2
 KIND = "evosearch-onnx-latency-model"
-INT8_MAX_BITS = 8
 LAYER_FEATURES = ("1", "T*heads", "T*ffn", "T", "T^2*heads")
 FEATURES = (["call", "call*T", "embed", "embed*T"] + [f"fp32:{f}" for f in LAYER_FEATURES]
             + [f"int8:{f}" for f in LAYER_FEATURES])

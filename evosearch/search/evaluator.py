@@ -30,10 +30,14 @@ class Evaluator:
     ``batches``: a list of dicts with ``input_ids``, ``attention_mask`` (optional),
     ``token_type_ids`` (optional) and ``labels`` tensors, as the data pipeline makes them.
     ``cache_size``: how many architectures' exit logits to keep (least recently used dropped).
+    ``int8_engine``: estimate accuracy in the int8 deployment's arithmetic (the default; see
+    :mod:`evosearch.supernet.model`); False for the supernet's float arithmetic, as runs made
+    before that existed were scored.
     """
 
     def __init__(self, supernet: Supernet, batches: Sequence[Mapping], space: BoundSpace,
-                 objectives: ObjectiveSet, cache_size: int = 512, lazy: bool = True, latency_model=None):
+                 objectives: ObjectiveSet, cache_size: int = 512, lazy: bool = True, latency_model=None,
+                 int8_engine: bool = True):
         if not batches:
             raise SearchSpaceError("the evaluator got no dev batches")
         self.supernet = supernet.eval()
@@ -43,6 +47,7 @@ class Evaluator:
         self.objectives = objectives
         self.cache_size = cache_size
         self.lazy = lazy  # run each example only as deep as its exits send it (exact, not cached)
+        self.int8_engine = int8_engine
         self._cache: OrderedDict[SubnetConfig, torch.Tensor] = OrderedDict()
         self._anchor: LayerStates | None = None
         self.forward_calls = 0  # architectures run through the model (not batches)
@@ -77,7 +82,7 @@ class Evaluator:
             self._cache.move_to_end(config)
             return hit, True
         config.validate(self.arch)
-        logits, _ = collect_exit_logits(self.supernet, self.batches, config)
+        logits, _ = collect_exit_logits(self.supernet, self.batches, config, int8_engine=self.int8_engine)
         self.forward_calls += 1
         self._remember(config, logits)
         return logits, False
@@ -94,7 +99,7 @@ class Evaluator:
         if self._anchor is not None and self._anchor.config == config:
             return
         config.validate(self.arch)
-        self._anchor = collect_states(self.supernet, self.batches, config)
+        self._anchor = collect_states(self.supernet, self.batches, config, self.int8_engine)
         self.forward_calls += 1
         self._remember(config, self._anchor.logits)
 
@@ -127,7 +132,8 @@ class Evaluator:
         if any(METRICS[m].model for m in wanted):
             if early_exit_only and config not in self._cache:
                 config.validate(self.arch)
-                preds, exit_layer = early_exit_run(self.supernet, self.batches, config, list(thresholds), self._anchor)
+                preds, exit_layer = early_exit_run(self.supernet, self.batches, config, list(thresholds), self._anchor,
+                                                   self.int8_engine)
                 self.forward_calls += 1
             else:
                 logits, cached = self.exit_logits(config)

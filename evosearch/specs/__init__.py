@@ -4,9 +4,9 @@ bounds a supernet was trained for, spans relative to a task's lengths."""
 from .architecture import POOLINGS, Architecture
 from .bounds import SupernetBounds, TrainingSpace, TrainingSpaceError
 from .spans import default_ramp, reference_length, span_tokens
-from .subnet import QUANT_SCHEMES, SUPPORTED_BITS, LayerConfig, SubnetConfig, SubnetConfigError
+from .subnet import INT8_MAX_BITS, QUANT_SCHEMES, SUPPORTED_BITS, LayerConfig, SubnetConfig, SubnetConfigError
 
 __all__ = [
-    "POOLINGS", "QUANT_SCHEMES", "SUPPORTED_BITS", "Architecture", "LayerConfig", "SubnetConfig", "SubnetConfigError",
+    "INT8_MAX_BITS", "POOLINGS", "QUANT_SCHEMES", "SUPPORTED_BITS", "Architecture", "LayerConfig", "SubnetConfig", "SubnetConfigError",
     "SupernetBounds", "TrainingSpace", "TrainingSpaceError", "default_ramp", "reference_length", "span_tokens",
 ]

@@ -15,6 +15,10 @@ from .architecture import Architecture
 
 SUPPORTED_BITS = (2, 3, 4, 5, 6, 7, 8, 16, 32)
 QUANT_SCHEMES = ("int", "adaptivfloat")
+# Layers at or below this weight width run on int8 kernels in the deployment engine (ONNX Runtime's
+# dynamic quantization); wider ones run float32. One definition for the export, the latency model
+# and the supernet's simulation of the engine.
+INT8_MAX_BITS = 8
 
 
 class SubnetConfigError(EvosearchError, ValueError):

@@ -8,6 +8,10 @@
   example only as deep as it goes (examples that exit are dropped from the batch), optionally
   from the hidden states of a sub-network that shares the first layers. Equal to
   :func:`early_exit` on :func:`collect_exit_logits`, at a fraction of the cost.
+
+All three run, by default, the arithmetic of the int8 deployment (``int8_engine``, see
+:mod:`evosearch.supernet.model`): what they estimate is the model that ``evosearch export`` ships.
+Pass ``int8_engine=False`` for the supernet's own float arithmetic (an export with ``--no-int8``).
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ class _EvalMode:
 
 
 def collect_exit_logits(
-    supernet: Supernet, batches: Iterable[dict], config: SubnetConfig | None = None, masked: bool = False
+    supernet: Supernet, batches: Iterable[dict], config: SubnetConfig | None = None, masked: bool = False,
+    int8_engine: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Every exit's logits over all batches, ``(num_exits, examples, outputs)``, and the labels.
 
@@ -57,7 +62,7 @@ def collect_exit_logits(
     matrices are prepared once for all batches.
     """
     with _EvalMode(supernet) as device:
-        weights = supernet.subnet_weights(config, masked)
+        weights = supernet.subnet_weights(config, masked, int8_engine)
         logits, labels = [], []
         for batch in batches:
             ids, mask, types = _inputs(batch, device)
@@ -74,10 +79,12 @@ class LayerStates:
     config: SubnetConfig
     logits: torch.Tensor
     hidden: list[list[torch.Tensor]]  # [layer][batch]
+    int8_engine: bool = True
 
-    def shared_layers(self, config: SubnetConfig) -> int:
-        """How many first layers ``config`` shares with this run (0 if the embeddings differ)."""
-        if (config.embedding_bits, config.quant) != (self.config.embedding_bits, self.config.quant):
+    def shared_layers(self, config: SubnetConfig, int8_engine: bool = True) -> int:
+        """How many first layers ``config`` shares with this run (0 if the embeddings or the arithmetic differ)."""
+        if (config.embedding_bits, config.quant, int8_engine) != (self.config.embedding_bits, self.config.quant,
+                                                                  self.int8_engine):
             return 0
         shared = 0
         for mine, theirs in zip(self.config.layers, config.layers):
@@ -87,10 +94,11 @@ class LayerStates:
         return shared
 
 
-def collect_states(supernet: Supernet, batches: Sequence[dict], config: SubnetConfig) -> LayerStates:
+def collect_states(supernet: Supernet, batches: Sequence[dict], config: SubnetConfig,
+                   int8_engine: bool = True) -> LayerStates:
     """:func:`collect_exit_logits` that also keeps every layer's hidden states."""
     with _EvalMode(supernet) as device:
-        weights = supernet.subnet_weights(config)
+        weights = supernet.subnet_weights(config, int8_engine=int8_engine)
         hidden: list[list[torch.Tensor]] = [[] for _ in range(supernet.arch.num_layers)]
         logits = []
         for batch in batches:
@@ -99,7 +107,7 @@ def collect_states(supernet: Supernet, batches: Sequence[dict], config: SubnetCo
             for layer, h in enumerate(states):
                 hidden[layer].append(h)
             logits.append(torch.stack([supernet.exit_logits_at(i, h, mask) for i, h in enumerate(states)]).float().cpu())
-    return LayerStates(config, torch.cat(logits, dim=1), hidden)
+    return LayerStates(config, torch.cat(logits, dim=1), hidden, int8_engine)
 
 
 def early_exit_run(
@@ -108,6 +116,7 @@ def early_exit_run(
     config: SubnetConfig,
     thresholds: Sequence[float],
     start: LayerStates | None = None,
+    int8_engine: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Predictions and 0-based exit layers of every example under entropy ``thresholds``
     (one per exit but the last), running each example only until it exits.
@@ -119,11 +128,11 @@ def early_exit_run(
     limits = [float(t) for t in thresholds][: num_layers - 1] + [float("inf")]
     if len(limits) != num_layers:
         raise ValueError(f"expected {num_layers - 1} thresholds, got {len(thresholds)}")
-    shared = start.shared_layers(config) if start is not None else 0
+    shared = start.shared_layers(config, int8_engine) if start is not None else 0
     preds, exits = [], []
     offset = 0
     with _EvalMode(supernet) as device:
-        weights = supernet.subnet_weights(config)
+        weights = supernet.subnet_weights(config, int8_engine=int8_engine)
         for b, batch in enumerate(batches):
             ids, mask, types = _inputs(batch, device)
             n = ids.shape[0]
@@ -139,7 +148,7 @@ def early_exit_run(
             if shared:
                 x = start.hidden[shared - 1][b][alive.to(device)]
             else:
-                x = supernet.embed(ids, types, weights)
+                x = supernet.embed(ids, types, weights, mask)
             keep_mask = mask[alive.to(device)]
             padding = supernet.padding_bias(keep_mask, x.dtype)
             for layer in range(shared, num_layers):

@@ -10,6 +10,12 @@ inference (:mod:`evosearch.supernet.inference`) and the ONNX export
 (:mod:`evosearch.deploy.onnx`) all run :meth:`Supernet.embed`, :meth:`Supernet.run_layer` and
 :meth:`Supernet.exit_logits_at`. Outside training, a sub-network's sliced and quantized matrices
 are prepared once (:meth:`Supernet.subnet_weights`) and reused for every batch.
+
+Prepared with ``int8_engine=True``, a sub-network runs the arithmetic of its ONNX Runtime int8
+deployment (int8 weights per output channel and run-time uint8 inputs for the matrix products
+of layers at <= 8 bits, :mod:`evosearch.supernet.quantize`): accuracy estimates are made that
+way, so that they estimate the model ``evosearch export`` ships. Training and the export itself
+use the plain weights.
 """
 
 from __future__ import annotations
@@ -21,9 +27,9 @@ from torch import nn
 
 from ..specs import Architecture
 from .modules import BlockWeights, Embeddings, EncoderBlock, ExitRamp
-from .quantize import quantize_weight
+from ..specs import INT8_MAX_BITS, SubnetConfig
+from .quantize import engine_int8_weight, quantize_weight
 from .span import span_bias
-from ..specs import SubnetConfig
 
 DEFAULT_SPAN_RAMP = 16
 
@@ -36,6 +42,7 @@ class SubnetWeights:
     config: SubnetConfig
     layers: tuple[BlockWeights, ...]
     projection: torch.Tensor | None  # ALBERT's E -> H projection at the embedding bit width
+    int8_projection: bool = False  # the projection runs as the int8 engine runs it
 
 
 class Supernet(nn.Module):
@@ -59,31 +66,39 @@ class Supernet(nn.Module):
         self.default_config.validate(arch)
 
     # ------------------------------------------------------------------ the parts of the loop
-    def subnet_weights(self, config: SubnetConfig | None = None, masked: bool = False) -> SubnetWeights:
+    def subnet_weights(self, config: SubnetConfig | None = None, masked: bool = False,
+                       int8_engine: bool = False) -> SubnetWeights:
         """The sliced (``masked=True``: full-size, zeroed) and quantized matrices of ``config``.
 
         ``masked`` runs full-size matrices with dropped heads/neurons zeroed instead of sliced
         ones: the same result at full cost (a reference and a benchmark baseline). Gradients flow
         to the supernet's weights (straight-through), so training prepares them every step.
+        ``int8_engine``: run as the ONNX Runtime int8 deployment does (see the module docstring).
         """
         config = config or self.default_config
         if config is not self.default_config:
             config.validate(self.arch)
         layers = tuple(
-            (self.blocks[b].masked_weights if masked else self.blocks[b].sliced_weights)(layer, config.quant)
+            (self.blocks[b].masked_weights if masked else self.blocks[b].sliced_weights)(layer, config.quant, int8_engine)
             for b, layer in zip(self.arch.block_of_layer, config.layers)
         )
         projection = self.embeddings.projection
+        int8_projection = int8_engine and projection is not None and config.embedding_bits <= INT8_MAX_BITS
         if projection is not None:
             projection = quantize_weight(projection.weight, config.embedding_bits, config.quant)
-        return SubnetWeights(config, layers, projection)
+            if int8_projection:
+                projection = engine_int8_weight(projection)
+        return SubnetWeights(config, layers, projection, int8_projection)
 
-    def embed(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None, weights: SubnetWeights) -> torch.Tensor:
-        """Embeddings (quantized rows) and, for ALBERT, the projection to the hidden size."""
+    def embed(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None, weights: SubnetWeights,
+              attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Embeddings (quantized rows) and, for ALBERT, the projection to the hidden size.
+        ``attention_mask`` marks the tokens that are not padding (needed only for int8 engine inputs)."""
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
         config = weights.config
-        return self.embeddings(input_ids, token_type_ids, config.embedding_bits, config.quant, weights.projection)
+        return self.embeddings(input_ids, token_type_ids, config.embedding_bits, config.quant, weights.projection,
+                               weights.int8_projection, attention_mask)
 
     def padding_bias(self, attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """The additive attention bias that hides padding: ``(batch, 1, 1, seq)``."""
@@ -95,7 +110,9 @@ class Supernet(nn.Module):
         bias = padding
         if span is not None:
             bias = padding + span_bias(x.shape[1], span, self.span_ramp, x.device).to(x.dtype)
-        return self.blocks[self.arch.block_of_layer[layer]](x, bias, weights.layers[layer])
+        block_weights = weights.layers[layer]
+        valid = padding[:, 0, 0, :] == 0 if block_weights.int8_inputs else None  # the bias is 0 on real tokens
+        return self.blocks[self.arch.block_of_layer[layer]](x, bias, block_weights, valid)
 
     def exit_logits_at(self, layer: int, hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """The off-ramp after virtual layer ``layer``: ``(batch, num_labels)``."""
@@ -120,7 +137,7 @@ class Supernet(nn.Module):
             weights = self.subnet_weights(config, masked)
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        x = self.embed(input_ids, token_type_ids, weights)
+        x = self.embed(input_ids, token_type_ids, weights, attention_mask)
         padding = self.padding_bias(attention_mask, x.dtype)
         outputs = []
         for layer in range(self.arch.num_layers):

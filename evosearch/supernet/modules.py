@@ -15,9 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 from transformers.activations import ACT2FN
 
-from ..specs import Architecture
-from .quantize import magnitude_prune, quantize_rows, quantize_weight
-from ..specs import LayerConfig
+from ..specs import INT8_MAX_BITS, Architecture, LayerConfig
+from .quantize import engine_int8_activations, engine_int8_weight, magnitude_prune, quantize_rows, quantize_weight
 
 
 class Embeddings(nn.Module):
@@ -34,8 +33,11 @@ class Embeddings(nn.Module):
         self.projection = nn.Linear(e, arch.hidden_size) if arch.has_projection else None
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor, bits: int, scheme: str,
-                projection: torch.Tensor | None = None) -> torch.Tensor:
-        """Embed at ``bits``; ``projection`` is the already quantized E -> H matrix (ALBERT), if prepared."""
+                projection: torch.Tensor | None = None, int8_input: bool = False,
+                valid: torch.Tensor | None = None) -> torch.Tensor:
+        """Embed at ``bits``; ``projection`` is the already quantized E -> H matrix (ALBERT), if prepared.
+        ``int8_input``: the projection's input is quantized as the int8 engine does (per row over
+        the ``valid`` tokens)."""
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         x = (
             quantize_rows(self.word(input_ids), bits, scheme)
@@ -46,13 +48,19 @@ class Embeddings(nn.Module):
         if self.projection is not None:
             if projection is None:
                 projection = quantize_weight(self.projection.weight, bits, scheme)
+            if int8_input:
+                x = engine_int8_activations(x, valid)
             x = F.linear(x, projection, self.projection.bias)
         return x
 
 
 @dataclass
 class BlockWeights:
-    """The matrices one virtual layer runs with: sliced (or masked) and quantized."""
+    """The matrices one virtual layer runs with: sliced (or masked) and quantized.
+
+    ``int8_inputs``: the inputs of the weight matrix products are quantized as the int8
+    deployment engine does at run time (:func:`~evosearch.supernet.quantize.engine_int8_activations`).
+    """
 
     query: torch.Tensor
     query_bias: torch.Tensor
@@ -64,6 +72,7 @@ class BlockWeights:
     ffn_in: torch.Tensor
     ffn_in_bias: torch.Tensor
     ffn_out: torch.Tensor
+    int8_inputs: bool = False
 
 
 class EncoderBlock(nn.Module):
@@ -97,11 +106,13 @@ class EncoderBlock(nn.Module):
     def num_neurons(self) -> int:
         return self.ffn_in.out_features
 
-    def sliced_weights(self, layer: LayerConfig, scheme: str) -> BlockWeights:
-        """Keep the first ``layer.heads`` heads and ``layer.ffn`` neurons: smaller matrices."""
+    def sliced_weights(self, layer: LayerConfig, scheme: str, int8_engine: bool = False) -> BlockWeights:
+        """Keep the first ``layer.heads`` heads and ``layer.ffn`` neurons: smaller matrices.
+
+        ``int8_engine``: at <= 8 bits, the weights and products of the int8 deployment engine."""
         width, ffn = layer.heads * self.head_dim, layer.ffn
         return self._prepare(
-            layer, scheme, width, ffn,
+            layer, scheme, width, ffn, int8_engine,
             query=(self.query.weight[:width], self.query.bias[:width]),
             key=(self.key.weight[:width], self.key.bias[:width]),
             value=(self.value.weight[:width], self.value.bias[:width]),
@@ -110,7 +121,7 @@ class EncoderBlock(nn.Module):
             ffn_out=self.ffn_out.weight[:, :ffn],
         )
 
-    def masked_weights(self, layer: LayerConfig, scheme: str) -> BlockWeights:
+    def masked_weights(self, layer: LayerConfig, scheme: str, int8_engine: bool = False) -> BlockWeights:
         """Full-size matrices with the dropped heads' and neurons' weights set to zero.
 
         The straightforward reference for slicing (and the "masked" baseline of the
@@ -120,7 +131,7 @@ class EncoderBlock(nn.Module):
         heads = _prefix_mask(self.query.out_features, width, self.query.weight.device)
         neurons = _prefix_mask(self.ffn_in.out_features, ffn, self.ffn_in.weight.device)
         return self._prepare(
-            layer, scheme, width, ffn,
+            layer, scheme, width, ffn, int8_engine,
             query=(self.query.weight * heads[:, None], self.query.bias * heads),
             key=(self.key.weight * heads[:, None], self.key.bias * heads),
             value=(self.value.weight * heads[:, None], self.value.bias * heads),
@@ -129,12 +140,16 @@ class EncoderBlock(nn.Module):
             ffn_out=self.ffn_out.weight * neurons[None, :],
         )
 
-    def _prepare(self, layer: LayerConfig, scheme: str, width: int, ffn: int, *, query, key, value, attention_out, ffn_in, ffn_out) -> BlockWeights:
-        """Prune by magnitude (rows keep ``row width`` weights after slicing), then quantize."""
+    def _prepare(self, layer: LayerConfig, scheme: str, width: int, ffn: int, int8_engine: bool, *,
+                 query, key, value, attention_out, ffn_in, ffn_out) -> BlockWeights:
+        """Prune by magnitude (rows keep ``row width`` weights after slicing), then quantize (and
+        store at int8 where the engine runs the layer on int8)."""
         hidden = self.query.in_features
+        int8 = int8_engine and layer.bits <= INT8_MAX_BITS
 
         def finish(weight: torch.Tensor, row_width: int) -> torch.Tensor:
-            return quantize_weight(magnitude_prune(weight, layer.sparsity, row_width), layer.bits, scheme)
+            weight = quantize_weight(magnitude_prune(weight, layer.sparsity, row_width), layer.bits, scheme)
+            return engine_int8_weight(weight) if int8 else weight
 
         return BlockWeights(
             query=finish(query[0], hidden), query_bias=query[1],
@@ -142,27 +157,33 @@ class EncoderBlock(nn.Module):
             value=finish(value[0], hidden), value_bias=value[1],
             attention_out=finish(attention_out, width),
             ffn_in=finish(ffn_in[0], hidden), ffn_in_bias=ffn_in[1],
-            ffn_out=finish(ffn_out, ffn),
+            ffn_out=finish(ffn_out, ffn), int8_inputs=int8,
         )
 
-    def forward(self, x: torch.Tensor, attention_bias: torch.Tensor, w: BlockWeights) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, attention_bias: torch.Tensor, w: BlockWeights,
+                valid: torch.Tensor | None = None) -> torch.Tensor:
+        """``valid`` ``(batch, seq)``: the tokens that are not padding (used only by int8 inputs)."""
         batch, seq, _ = x.shape
+
+        def product_input(t: torch.Tensor) -> torch.Tensor:
+            return engine_int8_activations(t, valid) if w.int8_inputs else t
 
         def split(t: torch.Tensor) -> torch.Tensor:  # (batch, seq, heads * d) -> (batch, heads, seq, d)
             return t.view(batch, seq, -1, self.head_dim).transpose(1, 2)
 
+        q = product_input(x)
         context = F.scaled_dot_product_attention(
-            split(F.linear(x, w.query, w.query_bias)),
-            split(F.linear(x, w.key, w.key_bias)),
-            split(F.linear(x, w.value, w.value_bias)),
+            split(F.linear(q, w.query, w.query_bias)),
+            split(F.linear(q, w.key, w.key_bias)),
+            split(F.linear(q, w.value, w.value_bias)),
             attn_mask=attention_bias,
             dropout_p=self.attention_dropout if self.training else 0.0,
         )
         context = context.transpose(1, 2).reshape(batch, seq, -1)
-        attended = F.linear(context, w.attention_out, self.attention_out.bias)
+        attended = F.linear(product_input(context), w.attention_out, self.attention_out.bias)
         x = self.attention_norm(x + self.hidden_dropout(attended))
-        inner = self.activation(F.linear(x, w.ffn_in, w.ffn_in_bias))
-        out = F.linear(inner, w.ffn_out, self.ffn_out.bias)
+        inner = self.activation(F.linear(product_input(x), w.ffn_in, w.ffn_in_bias))
+        out = F.linear(product_input(inner), w.ffn_out, self.ffn_out.bias)
         return self.ffn_norm(x + self.hidden_dropout(out))
 
 

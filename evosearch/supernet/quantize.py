@@ -11,6 +11,13 @@ Two schemes, as EdgeBERT (Tambe et al., MICRO 2021) offers:
 
 Quantized values are returned as floats on the quantization grid ("fake" quantization); the
 gradient passes straight through to the float weights.
+
+The deployment engine's int8 arithmetic is simulated too (:func:`engine_int8_weight`,
+:func:`engine_int8_activations`), so that the supernet's accuracy estimate is the accuracy of the
+shipped model: ONNX Runtime's dynamic quantization stores the weights of layers at <= 8 bits as
+int8 (symmetric, per output channel) and quantizes each matrix product's input at run time to
+uint8 (asymmetric, one scale per tensor from its range including 0; ``DynamicQuantizeLinear`` in
+the ONNX specification, the scheme of Jacob et al., CVPR 2018).
 """
 
 from __future__ import annotations
@@ -49,6 +56,34 @@ def quantize_rows(rows: torch.Tensor, bits: int, scheme: str) -> torch.Tensor:
     else:
         raise ValueError(f"unknown quantization scheme {scheme!r}")
     return _straight_through(rows, quantized)
+
+
+def engine_int8_weight(weight: torch.Tensor) -> torch.Tensor:
+    """A weight matrix as the engine stores it at int8: per output channel, symmetric over
+    [-127, 127]. Exact for 8-bit ``int`` weights; other grids at <= 8 bits (fewer bits,
+    AdaptivFloat) are rounded onto it, as ``quantize_dynamic`` does."""
+    return _straight_through(weight, _int_grid(weight, 8))
+
+
+def engine_int8_activations(x: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+    """A matrix product's input ``x`` ``(batch, seq, features)`` as the engine quantizes it at run
+    time: uint8 with one scale and zero point per tensor, from its range widened to include 0.
+
+    The deployment runs one sentence at a time, so the range is taken per batch row over its
+    ``valid`` tokens ``(batch, seq)`` (None: all); the padding of an evaluation batch and the
+    other sentences in it change nothing.
+    """
+    w = x.detach()
+    low, high = torch.aminmax(w, dim=-1)  # per token first: padding is dropped on (batch, seq), not on x
+    if valid is not None:
+        low, high = low.masked_fill(~valid.bool(), 0), high.masked_fill(~valid.bool(), 0)
+    low = low.amin(dim=1).clamp(max=0)[:, None, None]
+    high = high.amax(dim=1).clamp(min=0)[:, None, None]
+    scale = ((high - low) / 255).clamp_min(torch.finfo(x.dtype).tiny)
+    zero = torch.round(-low / scale)
+    # the uint8 code minus the zero point, clamped to the codes 0..255
+    quantized = w.div(scale).round_().clamp_(min=-zero, max=255 - zero).mul_(scale)
+    return _straight_through(x, quantized) if x.requires_grad else quantized
 
 
 def magnitude_prune(weight: torch.Tensor, sparsity: float, row_width: int) -> torch.Tensor:

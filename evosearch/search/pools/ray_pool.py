@@ -92,8 +92,8 @@ def _worker_class():
 
         @ray.remote(num_cpus=1, max_restarts=0)
         class EvalWorker:
-            def __init__(self, arch, span_ramp, state, batches, space, objectives, latency_model=None, threads=1,
-                         cache_size=512):
+            def __init__(self, arch, span_ramp, state, batches, space, objectives, latency_model=None,
+                         int8_engine=True, threads=1, cache_size=512):
                 import torch
 
                 from evosearch.supernet import Supernet
@@ -103,7 +103,7 @@ def _worker_class():
                 supernet = Supernet(arch, span_ramp=span_ramp)
                 supernet.load_state_dict(state)
                 self.evaluator = Evaluator(supernet, batches, space, objectives, cache_size=cache_size,
-                                           latency_model=latency_model)
+                                           latency_model=latency_model, int8_engine=int8_engine)
 
             def ready(self):
                 return True
@@ -134,7 +134,8 @@ class RayPool:
     def __init__(self, supernet, batches: Sequence[Mapping], space: BoundSpace, objectives: ObjectiveSet,
                  num_workers: int = 2, address: str | None = None, threads_per_worker: int = 1,
                  tasks_per_worker: int = 2, task_timeout_s: float | None = 1800.0, start_timeout_s: float = 600.0,
-                 on_dispatch: Callable[["RayPool"], None] | None = None, latency_model=None):
+                 on_dispatch: Callable[["RayPool"], None] | None = None, latency_model=None,
+                 int8_engine: bool = True):
         import ray
 
         if num_workers < 1:
@@ -165,7 +166,7 @@ class RayPool:
         state = {k: v.detach().cpu() for k, v in supernet.state_dict().items()}
         # the driver's latency model travels with the task: workers never look for (or calibrate) their own
         self._args = (supernet.arch, supernet.span_ramp, ray.put(state), ray.put(list(batches)), space, objectives,
-                      latency_model)
+                      latency_model, int8_engine)
         self.actors = [self._spawn() for _ in range(num_workers)]
         self.forward_calls = 0
         self.failures = self.timeouts = self.isolated = self.lost_slots = 0
