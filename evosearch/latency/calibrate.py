@@ -2,9 +2,14 @@
 
 Calibration exports random sub-networks of the supernet exactly as ``evosearch export`` does
 (ONNX segments in random layouts, int8 where a layer is at <= 8 bits), times sentences of several
-lengths end to end through every segment with the deployment's runner and ONNX Runtime at the
-deployment's thread count, and fits the model's coefficients by non-negative least squares (a
-sentence's time is the sum of its segments' features, so varied layouts identify each term). It stops when its time budget is spent (at least
+lengths with the deployment's runner and ONNX Runtime at the deployment's thread count, each
+leaving at a random exit (:func:`~.measure.time_to_exit`), and fits the model's coefficients by
+non-negative least squares on relative errors. A sentence's time is the sum of the features of
+the segments it passes, so varied layouts and exit depths identify each term: with every
+sentence run to the last layer, the embeddings, the segment calls and the layers' fixed cost
+cannot be told apart, and a fit made that way mispriced the early-exiting models a search
+finds (issue 11). Relative errors weigh a 1 ms model as much as a 10 ms one, as the MAPE the
+model is judged by does. It stops when its time budget is spent (at least
 ``min_subnets`` sub-networks), so the first search or quickstart that needs a prediction can
 calibrate on its own (:func:`ensure_latency_model`); ``evosearch calibrate`` does it on demand
 with a larger budget and a validation on held-out sub-networks (:func:`validate`).
@@ -24,7 +29,7 @@ import numpy as np
 
 from .errors import LatencyError
 from .machine import arch_shape, machine_id, predictor_path
-from .measure import random_sentence, time_full_depth, time_sentences
+from .measure import random_sentence, time_sentences, time_to_exit
 from .model import LatencyModel, segment_features, segments
 
 LENGTHS = (8, 16, 24, 32, 48, 64)
@@ -91,9 +96,11 @@ def calibrate(supernet, *, threads: int = 1, budget_s: float = AUTO_BUDGET_S, le
             runner = _export(supernet, config, thresholds, tmp / f"s{subnets}", threads)
             layout = segments(thresholds, arch.num_layers)
             for T in lengths:
-                targets.append(time_full_depth(runner, random_sentence(arch.vocab_size, T, np_rng), repeats=repeats))
+                leave = rng.randrange(len(layout))  # the segment whose exit the sentence takes
+                targets.append(time_to_exit(runner, random_sentence(arch.vocab_size, T, np_rng), leave,
+                                            repeats=repeats))
                 rows.append(sum(segment_features(config.layers[first:last + 1], T, k == 0)
-                                for k, (first, last) in enumerate(layout)))
+                                for k, (first, last) in enumerate(layout[:leave + 1])))
             shutil.rmtree(tmp / f"s{subnets}", ignore_errors=True)
             subnets += 1
             if progress:
@@ -101,11 +108,13 @@ def calibrate(supernet, *, threads: int = 1, budget_s: float = AUTO_BUDGET_S, le
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     X, y = np.asarray(rows), np.asarray(targets)
-    scale = np.maximum(np.abs(X).max(axis=0), 1e-12)  # NNLS on scaled features, for conditioning
-    coefficients = nnls(X / scale, y)[0] / scale
+    relative = X / y[:, None]  # minimise sum((prediction - y) / y)^2: relative errors
+    scale = np.maximum(np.abs(relative).max(axis=0), 1e-12)  # NNLS on scaled features, for conditioning
+    coefficients = nnls(relative / scale, np.ones_like(y))[0] / scale
     fitted = X @ coefficients
     calibration = {"subnets": subnets, "sentences_timed": len(y), "lengths": list(lengths), "repeats": repeats,
                    "seed": seed, "seconds": round(time.perf_counter() - started, 1), "statistic": "min",
+                   "exits": "random segment per sentence", "loss": "relative squared error",
                    "fit_mape_percent": mape(fitted, y)}
     return LatencyModel(arch_shape(arch), machine_id(threads), coefficients.tolist(), calibration)
 
