@@ -129,3 +129,28 @@ def test_cli_calibrate_and_validate(tmp_path, capsys):
     assert json.loads(out.with_name("model.validation.json").read_text())["n"] == 3
     assert main(["calibrate", "--supernet", str(ckpt), "--threads", "0"]) == 2
     assert "--threads 0" in capsys.readouterr().err
+
+
+def test_time_to_exit_runs_exactly_the_segments_up_to_its_exit(tmp_path):
+    """Calibration times sentences that leave at a chosen exit: the runner's own early-exit path runs
+    the segments up to it (each exit before it tested, not taken) and no further, and the
+    deployment's thresholds are left as they were."""
+    from evosearch.deploy.onnx import OnnxRunner, export_onnx
+    from evosearch.latency import random_sentence, time_to_exit
+    from evosearch.supernet import extract
+
+    supernet = tiny_bert(layers=3)
+    config = SubnetConfig.largest(supernet.arch)
+    export_onnx(extract(supernet, config).eval(), config, [0.5, 0.5], tmp_path, max_length=None)
+    runner = OnnxRunner(tmp_path)
+    before = json.dumps(runner.manifest)
+    calls = []
+    for k, session in enumerate(runner.sessions):
+        run = session.run
+        runner.sessions[k] = type("Counted", (), {"run": lambda self, *a, k=k, run=run: calls.append(k) or run(*a)})()
+    sentence = random_sentence(60, 7, np.random.default_rng(0))
+    for leave in range(3):
+        calls.clear()
+        assert time_to_exit(runner, sentence, leave, repeats=2, warmup=1) > 0
+        assert calls == list(range(leave + 1)) * 3  # warm-up and two timed runs, each through segments 0..leave
+    assert json.dumps(runner.manifest) == before

@@ -3,7 +3,7 @@
 Calibration exports random sub-networks of the supernet exactly as ``evosearch export`` does
 (ONNX segments in random layouts, int8 where a layer is at <= 8 bits), times sentences of several
 lengths with the deployment's runner and ONNX Runtime at the deployment's thread count, each
-leaving at a random exit (:func:`~.measure.time_to_exit`), and fits the model's coefficients by
+leaving at a random exit, in rounds (:func:`~.measure.time_exits`), and fits the model's coefficients by
 non-negative least squares on relative errors. A sentence's time is the sum of the features of
 the segments it passes, so varied layouts and exit depths identify each term: with every
 sentence run to the last layer, the embeddings, the segment calls and the layers' fixed cost
@@ -29,7 +29,7 @@ import numpy as np
 
 from .errors import LatencyError
 from .machine import arch_shape, machine_id, predictor_path
-from .measure import random_sentence, time_sentences, time_to_exit
+from .measure import random_sentence, time_exits, time_sentences
 from .model import LatencyModel, segment_features, segments
 
 LENGTHS = (8, 16, 24, 32, 48, 64)
@@ -95,10 +95,10 @@ def calibrate(supernet, *, threads: int = 1, budget_s: float = AUTO_BUDGET_S, le
             thresholds = random_thresholds(arch.num_layers, rng)
             runner = _export(supernet, config, thresholds, tmp / f"s{subnets}", threads)
             layout = segments(thresholds, arch.num_layers)
-            for T in lengths:
-                leave = rng.randrange(len(layout))  # the segment whose exit the sentence takes
-                targets.append(time_to_exit(runner, random_sentence(arch.vocab_size, T, np_rng), leave,
-                                            repeats=repeats))
+            leaves = [rng.randrange(len(layout)) for _ in lengths]  # the segment whose exit each sentence takes
+            jobs = [(random_sentence(arch.vocab_size, T, np_rng), leave) for T, leave in zip(lengths, leaves)]
+            targets.extend(time_exits(runner, jobs, repeats=repeats).tolist())
+            for T, leave in zip(lengths, leaves):
                 rows.append(sum(segment_features(config.layers[first:last + 1], T, k == 0)
                                 for k, (first, last) in enumerate(layout[:leave + 1])))
             shutil.rmtree(tmp / f"s{subnets}", ignore_errors=True)
@@ -114,7 +114,7 @@ def calibrate(supernet, *, threads: int = 1, budget_s: float = AUTO_BUDGET_S, le
     fitted = X @ coefficients
     calibration = {"subnets": subnets, "sentences_timed": len(y), "lengths": list(lengths), "repeats": repeats,
                    "seed": seed, "seconds": round(time.perf_counter() - started, 1), "statistic": "min",
-                   "exits": "random segment per sentence", "loss": "relative squared error",
+                   "exits": "random segment per sentence, timed in rounds", "loss": "relative squared error",
                    "fit_mape_percent": mape(fitted, y)}
     return LatencyModel(arch_shape(arch), machine_id(threads), coefficients.tolist(), calibration)
 

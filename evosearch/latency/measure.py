@@ -9,6 +9,7 @@ minimum is the most repeatable statistic).
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -26,16 +27,12 @@ def random_sentence(vocab_size: int, length: int, rng: np.random.Generator) -> t
 def time_full_depth(runner, sentence, repeats: int = 5, warmup: int = 2) -> float:
     """Fastest time (ms) of one sentence run end to end through every segment (no early exit):
     :meth:`OnnxRunner.predict`'s whole code path, each segment's session call and exit test included."""
-    return _fastest(runner, sentence, repeats, warmup, early_exit=False)
-
-
-def _fastest(runner, sentence, repeats: int, warmup: int, early_exit: bool) -> float:
     if repeats < 1 or warmup < 0:
         raise LatencyError(f"repeats={repeats}, warmup={warmup}: need repeats >= 1 and warmup >= 0")
     best = float("inf")
     for r in range(warmup + repeats):
         start = time.perf_counter()
-        runner.predict(*sentence, early_exit=early_exit)
+        runner.predict(*sentence, early_exit=False)
         elapsed = (time.perf_counter() - start) * 1e3
         if r >= warmup:
             best = min(best, elapsed)
@@ -45,13 +42,38 @@ def _fastest(runner, sentence, repeats: int, warmup: int, early_exit: bool) -> f
 def time_to_exit(runner, sentence, segment: int, repeats: int = 5, warmup: int = 2) -> float:
     """Fastest time (ms) of one sentence that leaves at exit segment ``segment`` (0-based) of an
     :class:`OnnxRunner`: the deployment's early-exit path, each exit before it tested and not
-    taken, the one at ``segment`` taken, whatever the logits say. Sentences that leave at varied
-    depths are what tells the embeddings and each segment call apart from the layers' own time."""
+    taken, the one at ``segment`` taken, whatever the logits say."""
+    return float(time_exits(runner, [(sentence, segment)], repeats, warmup)[0])
+
+
+def time_exits(runner, jobs, repeats: int = 5, warmup: int = 1) -> np.ndarray:
+    """Fastest time (ms) of each ``(sentence, segment)`` job, the sentence leaving at that exit
+    segment (:func:`time_to_exit`). The jobs run in rounds, one after another, as a deployment
+    runs its sentences: what the cache holds is what the previous sentences, leaving at other
+    depths, left there, not the same sentence's weights. Sentences that leave at varied depths
+    are what tells the embeddings and each segment call apart from the layers' own time."""
+    if repeats < 1 or warmup < 0:
+        raise LatencyError(f"repeats={repeats}, warmup={warmup}: need repeats >= 1 and warmup >= 0")
+    best = np.full(len(jobs), np.inf)
+    for r in range(warmup + repeats):
+        for i, (sentence, segment) in enumerate(jobs):
+            with _leaving_at(runner, segment):
+                start = time.perf_counter()
+                runner.predict(*sentence)
+                elapsed = (time.perf_counter() - start) * 1e3
+            if r >= warmup:
+                best[i] = min(best[i], elapsed)
+    return best
+
+
+@contextmanager
+def _leaving_at(runner, segment: int):
+    """The runner with every exit before ``segment`` closed and the one at ``segment`` always taken."""
     manifest = runner.manifest
     forced = [dict(s, exit_threshold=0.0 if k < segment else None) for k, s in enumerate(manifest["segments"][:segment + 1])]
     runner.manifest = {**manifest, "segments": forced + manifest["segments"][segment + 1:]}
     try:
-        return _fastest(runner, sentence, repeats, warmup, early_exit=True)
+        yield runner
     finally:
         runner.manifest = manifest
 

@@ -8,9 +8,13 @@ The deployment runs one ONNX graph per *segment* (layers up to an exit whose thr
         [ call(T) + sum over the segment's layers of layer(heads, ffn, T, int8) ]
 
 with ``call(T)`` the session call, the exit ramp and the entropy test, and a layer's time linear
-in the work it does: ``c0 + T (c_h heads + c_f ffn + c_t) + T^2 c_a heads`` (projections and FFN
-grow with T, attention scores with T^2), one set of coefficients for float and one for int8
-layers. The coefficients are fitted (non-negative least squares) on calibration measurements of
+in the work it does and the weights it reads:
+``c0 + w_h heads + w_f ffn + T (c_h heads + c_f ffn + c_t) + T^2 c_a heads`` (projections and FFN
+grow with T, attention scores with T^2; the weight terms are the time to bring a layer's
+matrices from memory, which at batch 1 and short sentences is as large as the arithmetic: one
+segment's weights, run on its own, stay in the cache and run about 3x faster than the same
+segment between others, as a deployment runs it), one set of coefficients for float and one for
+int8 layers. The coefficients are fitted (non-negative least squares) on calibration measurements of
 whole exported sub-networks (:mod:`.calibrate`), so what is measured is what is predicted.
 
 The expected latency of a candidate is the mean over the task's dev sentences of the time of
@@ -31,9 +35,9 @@ import numpy as np
 from ..specs import INT8_MAX_BITS
 from .errors import LatencyError
 
-FORMAT_VERSION = 3  # 3: calibrated on sentences leaving at random exits, relative errors
+FORMAT_VERSION = 4  # 4: weight-reading terms; sentences leaving at random exits, timed in rounds
 KIND = "evosearch-onnx-latency-model"
-LAYER_FEATURES = ("1", "T*heads", "T*ffn", "T", "T^2*heads")
+LAYER_FEATURES = ("1", "heads", "ffn", "T*heads", "T*ffn", "T", "T^2*heads")
 FEATURES = (["call", "call*T", "embed", "embed*T"] + [f"fp32:{f}" for f in LAYER_FEATURES]
             + [f"int8:{f}" for f in LAYER_FEATURES])
 
@@ -55,7 +59,8 @@ def segment_features(layers, T: int, first: bool) -> np.ndarray:
         f[2], f[3] = 1.0, T
     for layer in layers:
         base = 4 if layer.bits > INT8_MAX_BITS else 4 + len(LAYER_FEATURES)
-        f[base:base + 5] += (1.0, T * layer.heads, T * layer.ffn, T, T * T * layer.heads)
+        f[base:base + len(LAYER_FEATURES)] += (1.0, layer.heads, layer.ffn, T * layer.heads, T * layer.ffn, T,
+                                               T * T * layer.heads)
     return f
 
 
