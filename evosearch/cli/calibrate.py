@@ -10,8 +10,9 @@ predicts the per-sentence latency of the ONNX Runtime deployment `evosearch expo
 for layers at <= 8 bits, early exit between segments) on this machine at --threads threads.
 
 Calibration exports random sub-networks of the model as ONNX deployments, times sentences of
-several lengths end to end, and fits per-layer and per-segment costs (non-negative least squares)
-until --budget seconds are spent. The model is cached per machine, model shape and thread count
+several lengths that leave at random exits (in interleaved rounds, as a deployment runs them), and
+fits per-segment costs and per-layer costs of work and of reading weights (non-negative least
+squares on relative errors) until --budget seconds are spent. The model is cached per machine, model shape and thread count
 ($EVOSEARCH_CACHE/latency/), where searches and verifications find it. A search or quickstart that
 needs one and finds none calibrates on its own (about 90 s); run this command for a longer
 calibration or to check the model: --validate N times N held-out sub-networks end to end (each
