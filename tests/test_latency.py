@@ -145,9 +145,16 @@ def test_time_to_exit_runs_exactly_the_segments_up_to_its_exit(tmp_path):
     runner = OnnxRunner(tmp_path)
     before = json.dumps(runner.manifest)
     calls = []
-    for k, session in enumerate(runner.sessions):
-        run = session.run
-        runner.sessions[k] = type("Counted", (), {"run": lambda self, *a, k=k, run=run: calls.append(k) or run(*a)})()
+
+    class Counted:  # the real session, its calls recorded
+        def __init__(self, k, session):
+            self.k, self.session = k, session
+
+        def run(self, *args):
+            calls.append(self.k)
+            return self.session.run(*args)
+
+    runner.sessions = [Counted(k, s) for k, s in enumerate(runner.sessions)]
     sentence = random_sentence(60, 7, np.random.default_rng(0))
     for leave in range(3):
         calls.clear()
