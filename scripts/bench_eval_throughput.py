@@ -8,6 +8,9 @@
    the search's :class:`~evosearch.search.Evaluator` with its cache on and off (``lazy=False``:
    every architecture runs all layers and its exit logits are kept; the evaluator's default lazy
    path runs each sentence only to its exit and keeps nothing to reuse).
+3. The int8-engine estimate: the sliced sub-networks again in the supernet's float arithmetic
+   (``int8_engine=False``), to show what estimating accuracy as the int8 deployment computes it
+   costs (the sliced row is in that arithmetic, as searches run).
 
     python scripts/bench_eval_throughput.py [--supernet CKPT] [--sentences 256] [--threads 1]
 
@@ -76,10 +79,10 @@ def main() -> None:
     configs = [space.decode(g)[0] for g in architectures]
     collect_exit_logits(supernet, batches[:1], configs[0])  # warm-up
     timings = {}
-    for name, masked in (("sliced", False), ("masked", True)):
+    for name, masked, int8_engine in (("sliced", False, True), ("masked", True, True), ("sliced_float", False, False)):
         start = time.perf_counter()
         for config in configs:
-            collect_exit_logits(supernet, batches, config, masked=masked)
+            collect_exit_logits(supernet, batches, config, masked=masked, int8_engine=int8_engine)
         timings[name] = len(configs) / (time.perf_counter() - start)
     for name, cache_size in (("cache_on", 512), ("cache_off", 0)):
         # lazy=False: the lazy path (early exit only, the evaluator's default) keeps no exit logits
@@ -102,11 +105,14 @@ def main() -> None:
     }
     result["sliced_over_masked"] = round(timings["sliced"] / timings["masked"], 2)
     result["cache_speedup"] = round(timings["cache_on"] / timings["cache_off"], 2)
+    result["int8_engine_cost"] = round(timings["sliced_float"] / timings["sliced"], 2)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(f"{result['sentences']} dev sentences, space {args.space}, {result['torch_threads']} threads")
     print(f"  sliced    {timings['sliced']:7.3f} sub-networks/s")
     print(f"  masked    {timings['masked']:7.3f} sub-networks/s   (sliced {result['sliced_over_masked']}x faster)")
+    print(f"  sliced, float arithmetic {timings['sliced_float']:7.3f} sub-networks/s   (the int8-engine estimate takes "
+          f"{result['int8_engine_cost']}x as long)")
     print(f"  cache on  {timings['cache_on']:7.3f} evaluations/s ({timings['cache_on_model_runs']} model runs for {len(population)} genomes)")
     print(f"  cache off {timings['cache_off']:7.3f} evaluations/s ({timings['cache_off_model_runs']} model runs; cache {result['cache_speedup']}x faster)")
 
