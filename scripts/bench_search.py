@@ -70,6 +70,14 @@ def cmd_run(args) -> int:
     objectives = ObjectiveSet(objectives.objectives, objectives.constraints, objectives.target,
                               dict(zip(objectives.objectives, [r * s for r, s in zip(ref, objectives.signs)])))
     runs_dir = Path(tempfile.mkdtemp(prefix="bench-search-"))
+    path = Path(args.out) / f"search-{args.tag}.json"
+
+    def save(data):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(data, indent=1))
+        tmp.replace(path)
+
     out = {"supernet": args.supernet, "space": args.space, "objectives": objectives.to_dict(), "reference_point": ref,
            "dev_examples": base.num_examples, "budget_model_runs": args.budget, "population": args.population,
            "threads": args.threads, "accuracy_arithmetic": args.accuracy_arithmetic, "runs": {}}
@@ -84,11 +92,15 @@ def cmd_run(args) -> int:
                 curve = []
                 started = time.perf_counter()
 
+                entry = {"seed": seed, "curve": curve, "finished": False, "complete": False}
+                out["runs"].setdefault(name, []).append(entry)
+
                 def record(stats, curve=curve, started=started):
                     curve.append({"generation": stats.generation, "stage": stats.stage,
                                   "model_runs": stats.model_runs, "evaluations": stats.evaluations,
                                   "hypervolume": stats.hypervolume, "front_size": stats.front_size,
                                   "seconds": round(time.perf_counter() - started, 2)})
+                    save(out)  # a benchmark killed mid-run keeps the curve so far ("complete": false)
                     if stats.model_runs >= args.budget:
                         raise BudgetSpent
 
@@ -99,18 +111,17 @@ def cmd_run(args) -> int:
                                    progress=False, on_generation=record)
                 try:
                     search.run()
-                    finished = True
+                    entry["finished"] = True
                 except BudgetSpent:
-                    finished = False
-                out["runs"].setdefault(name, []).append({"seed": seed, "curve": curve, "finished": finished})
+                    pass
+                entry["complete"] = True
+                save(out)
                 last = curve[-1]
                 print(f"  {name:<20} seed {seed}: hv {last['hypervolume']:.6g} after {last['model_runs']} model runs, "
-                      f"{last['seconds']:.0f} s{' (local search converged)' if finished else ''}", flush=True)
-                Path(args.out).mkdir(parents=True, exist_ok=True)
-                (Path(args.out) / f"search-{args.tag}.json").write_text(json.dumps(out, indent=1))
+                      f"{last['seconds']:.0f} s{' (local search converged)' if entry['finished'] else ''}", flush=True)
     finally:
         shutil.rmtree(runs_dir, ignore_errors=True)
-    print(f"wrote {Path(args.out) / f'search-{args.tag}.json'}")
+    print(f"wrote {path}")
     return 0
 
 
@@ -154,6 +165,8 @@ def cmd_summarize(args) -> int:
             "hv_at_budget_sd": statistics.stdev(hv) if len(hv) > 1 else 0.0,
             "model_runs_to_target": [r[0] for r in reach], "seconds_to_target": [r[1] for r in reach],
             "budget_model_runs": data["budget_model_runs"],
+            # how far each seed got (less than the budget when the benchmark was stopped)
+            "model_runs_done": [e["curve"][-1]["model_runs"] if e["curve"] else 0 for e in entries],
         }
     baseline = next((v for k, v in table.items() if k.endswith(":nsga2-sbx-pm")), None)
 
@@ -172,14 +185,16 @@ def cmd_summarize(args) -> int:
                "target_hv": target, "budget": budget, "table": table}
     if baseline:
         base_mean = typical(baseline["model_runs_to_target"], baseline["budget_model_runs"])
+        unreached = [done for done, r in zip(baseline["model_runs_done"], baseline["model_runs_to_target"]) if r is None]
+        lower = min(unreached) if unreached else None  # a seed that has not reached it needs more than it ran
         base_txt = (f"{base_mean:.0f}" if base_mean is not None else
-                    f"> {baseline['budget_model_runs']} (not reached by every seed within its budget)")
+                    f"> {lower} (not reached by every seed in the model runs it had)")
         print(f"NSGA-II with the old operators needs {base_txt} model runs on average")
         for key, row in table.items():
             mean = typical(row["model_runs_to_target"], row["budget_model_runs"])
             if mean is None:
                 continue
-            bound = base_mean if base_mean is not None else baseline["budget_model_runs"]
+            bound = base_mean if base_mean is not None else lower
             ratio = mean / bound
             row["ratio_to_old_nsga2"] = ratio
             print(f"  {key}: {mean:.0f} model runs = {'' if base_mean is not None else '< '}{ratio:.2f} of the old "
