@@ -131,12 +131,12 @@ def test_cli_calibrate_and_validate(tmp_path, capsys):
     assert "--threads 0" in capsys.readouterr().err
 
 
-def test_time_to_exit_runs_exactly_the_segments_up_to_its_exit(tmp_path):
+def test_time_exits_runs_exactly_the_segments_up_to_each_exit(tmp_path):
     """Calibration times sentences that leave at a chosen exit: the runner's own early-exit path runs
     the segments up to it (each exit before it tested, not taken) and no further, and the
     deployment's thresholds are left as they were."""
     from evosearch.deploy.onnx import OnnxRunner, export_onnx
-    from evosearch.latency import random_sentence, time_to_exit
+    from evosearch.latency import random_sentence, time_exits
     from evosearch.supernet import extract
 
     supernet = tiny_bert(layers=3)
@@ -158,6 +158,6 @@ def test_time_to_exit_runs_exactly_the_segments_up_to_its_exit(tmp_path):
     sentence = random_sentence(60, 7, np.random.default_rng(0))
     for leave in range(3):
         calls.clear()
-        assert time_to_exit(runner, sentence, leave, repeats=2, warmup=1) > 0
+        assert time_exits(runner, [(sentence, leave)], repeats=2, warmup=1)[0] > 0
         assert calls == list(range(leave + 1)) * 3  # warm-up and two timed runs, each through segments 0..leave
     assert json.dumps(runner.manifest) == before

@@ -12,11 +12,12 @@ for layers at <= 8 bits, early exit between segments) on this machine at --threa
 Calibration exports random sub-networks of the model as ONNX deployments, times sentences of
 several lengths that leave at random exits (in interleaved rounds, as a deployment runs them), and
 fits per-segment costs and per-layer costs of work and of reading weights (non-negative least
-squares on relative errors) until --budget seconds are spent. The model is cached per machine, model shape and thread count
-($EVOSEARCH_CACHE/latency/), where searches and verifications find it. A search or quickstart that
-needs one and finds none calibrates on its own (about 90 s); run this command for a longer
-calibration or to check the model: --validate N times N held-out sub-networks end to end (each
-twice, for the noise floor) and prints MAPE and Spearman correlation of predicted against measured.
+squares on relative errors) until --budget seconds are spent. The model is cached per machine,
+model shape and thread count ($EVOSEARCH_CACHE/latency/), where searches and verifications find
+it. A search or quickstart that needs one and finds none calibrates on its own (about 90 s); run
+this command for a longer calibration or to check the model: --validate N times N held-out
+sub-networks end to end (each twice, for the noise floor) and prints MAPE and Spearman
+correlation of predicted against measured.
 """
 
 

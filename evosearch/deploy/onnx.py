@@ -19,8 +19,9 @@ Precision: the weight matrices of layers at <= 8 bits (and ALBERT's embedding pr
 channel, symmetric: an 8-bit ``int`` layer's weights are reproduced exactly; activations are
 quantized per tensor at run time); everything else, exit ramps included, stays float32.
 
-``onnx/manifest.json`` says whether int8 was asked for (``int8``) and lists the segments (file, layers, exit threshold in nats; ``null`` for the
-last, which always answers), the inputs and the tokenizer's maximum length.
+``onnx/manifest.json`` says whether int8 was asked for (``int8``) and lists the segments (file,
+layers, exit threshold in nats; ``null`` for the last, which always answers), the inputs and the
+tokenizer's maximum length.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ exit, one sentence at a time, on the task's real sentences.
 
 * accuracy (with early exit) on the validation and test splits, next to the supernet's estimate
   by the same computation (the sliced supernet's exit logits with the same thresholds on the same
-  sentences, in the engine's int8 arithmetic where the export is int8; must agree within 0.5 points), the share of sentences whose prediction agrees, and
-  the search's own number for the candidate;
+  sentences, in the engine's int8 arithmetic where the export is int8; must agree within 0.5
+  points), the share of sentences whose prediction agrees, and the search's own number for the
+  candidate;
 * CPU latency: the mean per-sentence time with early exit on dev sentences (batch 1, each
   sentence timed ``repeats`` times, its fastest run taken), next to the prediction of the CPU
   latency objective (:mod:`evosearch.latency`) for the same sentences and exits;

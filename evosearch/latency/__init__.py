@@ -10,11 +10,11 @@
 from .calibrate import ValidationResult, calibrate, ensure_latency_model, mape, random_subnet, spearman, validate
 from .errors import LatencyError
 from .machine import machine_id, predictor_path
-from .measure import random_sentence, time_exits, time_full_depth, time_sentences, time_to_exit
+from .measure import random_sentence, time_exits, time_full_depth, time_sentences
 from .model import LatencyModel, segments
 
 __all__ = [
     "LatencyError", "LatencyModel", "ValidationResult", "calibrate", "ensure_latency_model", "machine_id", "mape",
     "predictor_path", "random_sentence", "random_subnet", "segments", "spearman", "time_full_depth", "time_sentences",
-    "time_exits", "time_to_exit", "validate",
+    "time_exits", "validate",
 ]

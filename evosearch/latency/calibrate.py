@@ -95,12 +95,13 @@ def calibrate(supernet, *, threads: int = 1, budget_s: float = AUTO_BUDGET_S, le
             thresholds = random_thresholds(arch.num_layers, rng)
             runner = _export(supernet, config, thresholds, tmp / f"s{subnets}", threads)
             layout = segments(thresholds, arch.num_layers)
-            leaves = [rng.randrange(len(layout)) for _ in lengths]  # the segment whose exit each sentence takes
-            jobs = [(random_sentence(arch.vocab_size, T, np_rng), leave) for T, leave in zip(lengths, leaves)]
-            targets.extend(time_exits(runner, jobs, repeats=repeats).tolist())
-            for T, leave in zip(lengths, leaves):
+            jobs = []
+            for T in lengths:
+                leave = rng.randrange(len(layout))  # the segment whose exit this sentence takes
+                jobs.append((random_sentence(arch.vocab_size, T, np_rng), leave))
                 rows.append(sum(segment_features(config.layers[first:last + 1], T, k == 0)
                                 for k, (first, last) in enumerate(layout[:leave + 1])))
+            targets.extend(time_exits(runner, jobs, repeats=repeats).tolist())
             shutil.rmtree(tmp / f"s{subnets}", ignore_errors=True)
             subnets += 1
             if progress:

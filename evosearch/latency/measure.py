@@ -39,16 +39,11 @@ def time_full_depth(runner, sentence, repeats: int = 5, warmup: int = 2) -> floa
     return best
 
 
-def time_to_exit(runner, sentence, segment: int, repeats: int = 5, warmup: int = 2) -> float:
-    """Fastest time (ms) of one sentence that leaves at exit segment ``segment`` (0-based) of an
-    :class:`OnnxRunner`: the deployment's early-exit path, each exit before it tested and not
-    taken, the one at ``segment`` taken, whatever the logits say."""
-    return float(time_exits(runner, [(sentence, segment)], repeats, warmup)[0])
-
-
 def time_exits(runner, jobs, repeats: int = 5, warmup: int = 1) -> np.ndarray:
-    """Fastest time (ms) of each ``(sentence, segment)`` job, the sentence leaving at that exit
-    segment (:func:`time_to_exit`). The jobs run in rounds, one after another, as a deployment
+    """Fastest time (ms) of each ``(sentence, segment)`` job of an :class:`OnnxRunner`: the
+    sentence leaves at exit segment ``segment`` (0-based) by the deployment's early-exit path,
+    each exit before it tested and not taken, the one at ``segment`` taken whatever the logits
+    say. The jobs run in rounds, one after another, as a deployment
     runs its sentences: what the cache holds is what the previous sentences, leaving at other
     depths, left there, not the same sentence's weights. Sentences that leave at varied depths
     are what tells the embeddings and each segment call apart from the layers' own time."""
@@ -70,7 +65,8 @@ def time_exits(runner, jobs, repeats: int = 5, warmup: int = 1) -> np.ndarray:
 def _leaving_at(runner, segment: int):
     """The runner with every exit before ``segment`` closed and the one at ``segment`` always taken."""
     manifest = runner.manifest
-    forced = [dict(s, exit_threshold=0.0 if k < segment else None) for k, s in enumerate(manifest["segments"][:segment + 1])]
+    forced = [dict(s, exit_threshold=0.0 if k < segment else None)
+              for k, s in enumerate(manifest["segments"][:segment + 1])]
     runner.manifest = {**manifest, "segments": forced + manifest["segments"][segment + 1:]}
     try:
         yield runner

@@ -7,6 +7,6 @@ from .spans import default_ramp, reference_length, span_tokens
 from .subnet import INT8_MAX_BITS, QUANT_SCHEMES, SUPPORTED_BITS, LayerConfig, SubnetConfig, SubnetConfigError
 
 __all__ = [
-    "INT8_MAX_BITS", "POOLINGS", "QUANT_SCHEMES", "SUPPORTED_BITS", "Architecture", "LayerConfig", "SubnetConfig", "SubnetConfigError",
-    "SupernetBounds", "TrainingSpace", "TrainingSpaceError", "default_ramp", "reference_length", "span_tokens",
+    "INT8_MAX_BITS", "POOLINGS", "QUANT_SCHEMES", "SUPPORTED_BITS", "Architecture", "LayerConfig", "SubnetConfig",
+    "SubnetConfigError", "SupernetBounds", "TrainingSpace", "TrainingSpaceError", "default_ramp", "reference_length", "span_tokens",
 ]

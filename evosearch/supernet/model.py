@@ -25,9 +25,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..specs import Architecture
+from ..specs import INT8_MAX_BITS, Architecture, SubnetConfig
 from .modules import BlockWeights, Embeddings, EncoderBlock, ExitRamp
-from ..specs import INT8_MAX_BITS, SubnetConfig
 from .quantize import engine_int8_weight, quantize_weight
 from .span import span_bias
 

@@ -62,7 +62,7 @@ def engine_int8_weight(weight: torch.Tensor) -> torch.Tensor:
     """A weight matrix as the engine stores it at int8: per output channel, symmetric over
     [-127, 127]. Exact for 8-bit ``int`` weights; other grids at <= 8 bits (fewer bits,
     AdaptivFloat) are rounded onto it, as ``quantize_dynamic`` does."""
-    return _straight_through(weight, _int_grid(weight, 8))
+    return quantize_weight(weight, 8, "int")
 
 
 def engine_int8_activations(x: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
@@ -73,16 +73,17 @@ def engine_int8_activations(x: torch.Tensor, valid: torch.Tensor | None) -> torc
     ``valid`` tokens ``(batch, seq)`` (None: all); the padding of an evaluation batch and the
     other sentences in it change nothing.
     """
-    w = x.detach()
-    low, high = torch.aminmax(w, dim=-1)  # per token first: padding is dropped on (batch, seq), not on x
+    values = x.detach()
+    low, high = torch.aminmax(values, dim=-1)  # per token first: padding is dropped on (batch, seq), not on x
     if valid is not None:
-        low, high = low.masked_fill(~valid.bool(), 0), high.masked_fill(~valid.bool(), 0)
+        padding = ~valid.bool()
+        low, high = low.masked_fill(padding, 0), high.masked_fill(padding, 0)
     low = low.amin(dim=1).clamp(max=0)[:, None, None]
     high = high.amax(dim=1).clamp(min=0)[:, None, None]
     scale = ((high - low) / 255).clamp_min(torch.finfo(x.dtype).tiny)
     zero = torch.round(-low / scale)
     # the uint8 code minus the zero point, clamped to the codes 0..255
-    quantized = w.div(scale).round_().clamp_(min=-zero, max=255 - zero).mul_(scale)
+    quantized = values.div(scale).round_().clamp_(min=-zero, max=255 - zero).mul_(scale)
     return _straight_through(x, quantized) if x.requires_grad else quantized
 
 
