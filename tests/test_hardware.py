@@ -185,6 +185,41 @@ def test_attention_pairs_counts_the_band():
 
 
 # ---------------------------------------------------------------------------------------------
+# number format (AdaptivFloat)
+
+
+def test_adaptivfloat_mac_energy_is_the_stated_factor_of_int():
+    """Only MAC energy counts on the unit target: the whole energy scales by the YAML's factor."""
+    arch = Architecture("bert", 10, 4, 4, 2, (2,), (8,), (0,), 16, 1, 2)
+    cfg = SubnetConfig((LayerConfig(2, 8, 8, None),), embedding_bits=8)
+    as_int = estimate(arch, cfg, target_from_dict(_unit_target()), seq_len=4)
+    af = _unit_target()
+    af["compute"] = dict(af["compute"], number_format="adaptivfloat", format_mac_energy_factor=0.9)
+    as_af = estimate(arch, cfg, target_from_dict(af), seq_len=4)
+    assert as_af.energy_uj == pytest.approx(0.9 * as_int.energy_uj, rel=1e-12)
+    assert as_af.latency_ms == as_int.latency_ms and as_af.model_size_bytes == as_int.model_size_bytes
+
+
+def test_edgebert_target_prices_adaptivfloat_macs_at_its_factor():
+    """On the shipped target, every GEMM's MAC energy is format_mac_energy_factor x the int8 MAC's;
+    memory, leakage and vector-unit energy do not depend on the format."""
+    data = _target_dict("edgebert-12nm")
+    af = target_from_dict(data)
+    assert af.number_format == "adaptivfloat" and af.format_mac_energy_factor == 0.9
+    data["compute"]["number_format"] = "int"
+    del data["compute"]["format_mac_energy_factor"]
+    as_int = target_from_dict(data)
+    cfg = SubnetConfig.uniform(MINILM, 0.5, bits=8, embedding_bits=8)
+    a = estimate(MINILM, cfg, af, seq_len=32)
+    b = estimate(MINILM, cfg, as_int, seq_len=32)
+    for op_a, op_b in zip(a.layers[0].ops, b.layers[0].ops):
+        factor = 0.9 if op_a.macs else 1.0
+        assert op_a.compute_pj == pytest.approx(factor * op_b.compute_pj, rel=1e-12), op_a.name
+        assert op_a.memory_pj == op_b.memory_pj and op_a.leakage_pj == op_b.leakage_pj
+    assert a.energy_uj < b.energy_uj and a.latency_ms == b.latency_ms
+
+
+# ---------------------------------------------------------------------------------------------
 # sparsity
 
 

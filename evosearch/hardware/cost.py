@@ -9,6 +9,10 @@ ICCAD 2019; EdgeBERT's own energy accounting, Tambe et al. MICRO 2021):
   Energy per MAC is the target's 8-bit (datapath) MAC energy scaled by ``(b_w * b_a) /
   (datapath_bits * activation_bits)`` — multiplier energy grows roughly with the product of the
   operand widths (Horowitz ISSCC 2014: 8-bit mult 0.2 pJ vs 32-bit 3.1 pJ, ~16x for 4x width).
+  The datapath MAC energy is the integer MAC's times the target's ``format_mac_energy_factor``
+  for its ``number_format`` (AdaptivFloat: 0.9, Tambe et al. DAC 2020; the factor covers the
+  format's decode inside the PE). Stored bits do not change with the format: an 8-bit
+  AdaptivFloat weight is 8 bits, plus a 3-bit exponent bias per tensor that is not counted.
 * **Data movement** (bits per level): the stationary operand is read once per GEMM from its
   level (weights: the ``weights`` level — SRAM, DRAM or eNVM; K and V: the activation level);
   the streamed operand is read once per column tile (``ceil(N / C)`` times); partial sums spill
@@ -125,7 +129,7 @@ class _Pricer:
         col_tiles = math.ceil(op.n / t.array_cols)
         macs = op.count * op.m * op.k * op.n * density
         cycles = op.count * op.m * row_tiles * col_tiles * passes * density
-        compute_pj = macs * t.mac_energy_pj * self.vscale * (wb * act_bits) / (t.datapath_bits * t.activation_bits)
+        compute_pj = macs * t.mac_energy_format_pj * self.vscale * (wb * act_bits) / (t.datapath_bits * t.activation_bits)
         self._move(reads, writes, level, bits_read=op.count * op.k * op.n * density * stored_bits)
         self._move(reads, writes, self.act, bits_read=op.count * op.m * op.k * act_bits * col_tiles)
         spills = op.count * op.m * op.n * (row_tiles - 1) * t.accumulator_bits

@@ -3,8 +3,9 @@
 A target is a YAML file (shipped ones live in ``evosearch/objectives/hardware/``; users add their own and
 load them by path). It names
 
-* the MAC array (rows x cols, datapath and accumulator bit widths, energy per MAC at the datapath
-  width, zero skipping for unstructured sparsity),
+* the MAC array (rows x cols, datapath and accumulator bit widths, the datapath's number format,
+  energy per integer MAC at the datapath width and the factor another format costs relative to it,
+  zero skipping for unstructured sparsity),
 * a vector unit for softmax / layer-norm / GELU / residual adds,
 * the memory levels (per-bit read/write energy, bandwidth, leakage, capacity, on- or off-chip),
 * where weights, embeddings, activations and partial sums live (EdgeBERT, Tambe et al. MICRO 2021:
@@ -33,6 +34,7 @@ from ..yamlfiles import load_yaml
 SHIPPED_TARGETS_DIR = Path(__file__).resolve().parents[1] / "objectives" / "hardware"  # package data
 
 PLACEMENT_ROLES = ("weights", "embeddings", "activations", "partial_sums")
+NUMBER_FORMATS = ("int", "adaptivfloat")
 VECTOR_OPS = ("softmax", "layernorm", "gelu", "add")
 
 
@@ -85,7 +87,7 @@ class HardwareTarget:
     datapath_bits: int  # weight operand width of one MAC
     activation_bits: int  # activation operand width (activations are kept at this width)
     accumulator_bits: int
-    mac_energy_pj: float  # one datapath_bits x activation_bits MAC at the nominal voltage
+    mac_energy_pj: float  # one integer datapath_bits x activation_bits MAC at the nominal voltage
     zero_skipping: bool
     index_bits: int  # per non-zero weight, when zero skipping stores weights compressed
     compute_leakage_mw: float
@@ -101,6 +103,8 @@ class HardwareTarget:
     dvfs_points: tuple[DVFSPoint, ...]
     nominal_dvfs: int
     leakage_voltage_exponent: float = 1.0
+    number_format: str = "int"  # the datapath's number format (NUMBER_FORMATS)
+    format_mac_energy_factor: float = 1.0  # MAC energy of number_format relative to an integer MAC
     source: str = ""
     description: str = ""
     # derived
@@ -121,6 +125,11 @@ class HardwareTarget:
     @property
     def nominal_point(self) -> DVFSPoint:
         return self.dvfs_points[self.nominal_dvfs]
+
+    @property
+    def mac_energy_format_pj(self) -> float:
+        """Energy of one datapath_bits x activation_bits MAC in the datapath's own number format."""
+        return self.mac_energy_pj * self.format_mac_energy_factor
 
     @property
     def macs_per_cycle(self) -> int:
@@ -322,6 +331,7 @@ def target_from_dict(data: Mapping[str, Any]) -> HardwareTarget:
         raise HardwareTargetError(f"field 'dvfs.nominal' = {nominal}; allowed: an index in [0, {len(points) - 1}]")
 
     datapath_bits = _get(data, "compute.datapath_bits", "int", allow_zero=False)
+    number_format, format_factor = _number_format(data)
     return HardwareTarget(
         name=name,
         technology_nm=float(_get(data, "technology_nm", "number", allow_zero=False)),
@@ -343,9 +353,29 @@ def target_from_dict(data: Mapping[str, Any]) -> HardwareTarget:
         dvfs_points=tuple(points),
         nominal_dvfs=nominal,
         leakage_voltage_exponent=float(_get(data, "dvfs.leakage_voltage_exponent", "number", default=1.0)),
+        number_format=number_format,
+        format_mac_energy_factor=format_factor,
         source=str(data.get("source", "")),
         description=str(data.get("description", "")),
     )
+
+
+def _number_format(data: Mapping) -> tuple[str, float]:
+    """``compute.number_format`` and its ``compute.format_mac_energy_factor`` (required for a
+    non-integer format: the MAC energy relative to ``mac_energy_pj``, an integer MAC)."""
+    fmt = _get(data, "compute.number_format", "str", default="int")
+    if fmt not in NUMBER_FORMATS:
+        raise HardwareTargetError(f"field 'compute.number_format' = {fmt!r}; allowed: {', '.join(NUMBER_FORMATS)}")
+    factor = _get(data, "compute.format_mac_energy_factor", "number", default=None, allow_zero=False)
+    if fmt == "int":
+        if factor is not None and factor != 1:
+            raise HardwareTargetError(f"field 'compute.format_mac_energy_factor' = {factor!r} with number_format "
+                                      "'int'; an integer datapath is priced at mac_energy_pj (remove it or use 1)")
+        return fmt, 1.0
+    if factor is None:
+        raise HardwareTargetError(f"missing field 'compute.format_mac_energy_factor' (a number > 0: the energy of "
+                                  f"one {fmt} MAC relative to the integer MAC of 'compute.mac_energy_pj')")
+    return fmt, float(factor)
 
 
 def _missing(path: str):
