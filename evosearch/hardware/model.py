@@ -5,8 +5,9 @@ Public entry points:
 * :func:`estimate` — one call per candidate (caches everything reusable behind the scenes);
 * :class:`CostModel` — the same, bound to (architecture, target, length distribution, DVFS point);
   hold one in a search loop;
-* :func:`pick_dvfs` — EdgeBERT's per-sentence DVFS: the lowest-energy operating point that meets a
-  latency target (Tambe et al., MICRO 2021).
+* :func:`pick_dvfs` — one operating point for a whole workload: the lowest-energy point whose
+  expected latency meets a target (EdgeBERT's per-sentence policy, Tambe et al. MICRO 2021, is
+  :func:`evosearch.hardware.dvfs.dvfs_workload`).
 
 Workload. Costs are for one sentence; with a sequence-length distribution (a list of lengths or a
 ``{length: count}`` histogram) every per-layer cost is the weighted average over lengths (all
@@ -430,7 +431,8 @@ def pick_dvfs(
     latency_target_ms: float,
     **estimate_kwargs,
 ) -> DVFSChoice | None:
-    """EdgeBERT's DVFS choice: the lowest-energy operating point whose latency meets the target.
+    """The lowest-energy operating point whose (expected) latency meets the target, one point for
+    every sentence; :func:`evosearch.hardware.dvfs.dvfs_workload` picks a point per sentence.
 
     Returns None when no point of the target meets ``latency_target_ms`` (check
     ``choice is None`` before using it). ``estimate_kwargs`` go to :func:`estimate`

@@ -141,7 +141,8 @@ class Evaluator:
             accuracy = float((preds == self.labels).float().mean())
             exits = exit_layer.tolist()
         inputs = MetricInputs(self.arch, config, thresholds, self.workload.with_exits(exits), accuracy, sparsity,
-                              self.objectives.target, self.supernet.span_ramp, self.latency_model)
+                              self.objectives.target, self.supernet.span_ramp, self.latency_model,
+                              latency_target_ms=self.objectives.latency_target_ms)
         out: dict[str, float] = {}
         if accuracy is not None:
             for name in ("accuracy", "error", "mean_exit_layer"):

@@ -1,0 +1,108 @@
+"""Per-sentence DVFS under a latency target, EdgeBERT's central mechanism (Tambe et al., MICRO 2021).
+
+EdgeBERT runs every sentence at its own voltage/frequency point. After the first layer, the entropy
+of its exit ramp goes through a lookup table that predicts the exit layer, and the DVFS controller
+sets the LDO voltage and ADPLL clock (one of 16 code pairs, harvard-acc/EdgeBERT
+``hw/cmod/Dvfs/Dvfs.h``) at which the predicted remaining layers just meet the sentence's latency
+target: the lowest energy that still answers in time.
+
+:func:`dvfs_workload` prices that policy with an *oracle* exit prediction ("latency-aware DVFS with
+oracle exit prediction"): every sentence of a workload, with its length and the exit layer it takes,
+runs at the lowest-energy operating point of the target whose latency for exactly its layers meets
+the target; energy and latency are expectations over the sentences. It differs from EdgeBERT's
+entropy-predictor version in three ways, each of which can only lower the energy for the same
+hardware numbers:
+
+* the exit layer is known, not predicted: a predictor that over-predicts picks a faster point than
+  needed, one that under-predicts must speed up later or miss the deadline;
+* EdgeBERT runs the first layer at the nominal point, before it has the entropy; here the whole
+  sentence runs at one point;
+* switching points costs nothing (EdgeBERT's LDO and ADPLL settle within a small part of a sentence).
+
+A sentence that misses the target even at the fastest point runs at that point and counts in
+``miss_rate``. Time left before the deadline is power-gated and costs nothing, as everywhere in
+:mod:`evosearch.hardware`, so running fast and idling ("race to idle") is not charged for the idle
+time: the DVFS saving is not overstated by idle leakage.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Sequence
+
+from ..specs import Architecture, SubnetConfig
+from .model import CostModel, _as_target, cost_model
+
+
+@dataclass(frozen=True)
+class DVFSCost:
+    """Expected per-sentence cost of a workload under per-sentence DVFS (see module docstring)."""
+
+    energy_uj: float
+    latency_ms: float
+    miss_rate: float  # share of sentences over the latency target even at the fastest point
+    point_shares: tuple[float, ...]  # share of sentences run at each of the target's DVFS points
+
+
+def exit_profile(model: CostModel, config: SubnetConfig, exits: Sequence[int] | None = None,
+                 sparsity: Sequence[float] | None = None) -> tuple[list[float], list[float]]:
+    """Latency (ns) and energy (pJ) of one sentence that leaves after layer k, for every k.
+
+    The sentence runs the embeddings, layers 0..k and the deployed exit ramps among them (``exits``
+    and the last layer, as :meth:`CostModel.estimate` keeps them): cumulative sums of the per-layer
+    costs at the model's length and DVFS point.
+    """
+    cost = model.estimate(config, None, sparsity, exits)
+    steps = [(layer.latency_ns + (ramp.latency_ns if ramp else 0.0), layer.energy_pj + (ramp.energy_pj if ramp else 0.0))
+             for layer, ramp in zip(cost.layers, cost.ramps)]
+    latency = list(accumulate((s[0] for s in steps), initial=cost.embedding.latency_ns))[1:]
+    energy = list(accumulate((s[1] for s in steps), initial=cost.embedding.energy_pj))[1:]
+    return latency, energy
+
+
+def dvfs_workload(
+    arch: Architecture,
+    config: SubnetConfig,
+    target,
+    workload,
+    latency_target_ms: float,
+    *,
+    exits: Sequence[int] | None = None,
+    sparsity: Sequence[float] | None = None,
+    span_ramp: int = 0,
+) -> DVFSCost:
+    """Per-sentence DVFS over a :class:`evosearch.workload.Workload` with a per-sentence latency
+    target in ms (module docstring: EdgeBERT's policy with an oracle exit prediction).
+
+    ``exits``: the layers with a deployed exit ramp (default: where the workload's sentences leave).
+    """
+    if isinstance(latency_target_ms, bool) or not isinstance(latency_target_ms, (int, float)) \
+            or not math.isfinite(latency_target_ms) or latency_target_ms <= 0:
+        raise ValueError(f"latency_target_ms={latency_target_ms!r}; allowed: a finite number of ms > 0")
+    tgt = _as_target(target)
+    if workload.exits is not None and exits is None:
+        exits = sorted(set(workload.exits))
+    points = tgt.dvfs_points
+    fastest = max(range(len(points)), key=lambda j: points[j].frequency_mhz)
+    deadline_ns = latency_target_ms * 1e6
+    shares = [0.0] * len(points)
+    energy = latency = missed = 0.0
+    by_length: dict[int, list[tuple[int, float]]] = {}
+    for (length, exit_layer), share in workload.pairs().items():
+        by_length.setdefault(length, []).append((exit_layer, share))
+    for length, classes in by_length.items():
+        profiles = [exit_profile(cost_model(arch, tgt, seq_len=length, span_ramp=span_ramp, dvfs_point=p), config,
+                                 exits, sparsity) for p in points]
+        for k, share in classes:
+            meets = [j for j, (lat, _) in enumerate(profiles) if lat[k] <= deadline_ns]
+            if meets:
+                j = min(meets, key=lambda i: profiles[i][1][k])
+            else:
+                j = fastest
+                missed += share
+            shares[j] += share
+            latency += share * profiles[j][0][k]
+            energy += share * profiles[j][1][k]
+    return DVFSCost(energy * 1e-6, latency * 1e-6, missed, tuple(shares))
