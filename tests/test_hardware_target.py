@@ -115,6 +115,8 @@ def _error(mutate) -> str:
         (lambda d: d["vector_unit"]["ops_per_element"].pop("gelu"), ["vector_unit.ops_per_element.gelu"]),
         (lambda d: d["compute"].update(zero_skipping="yes"), ["compute.zero_skipping", "true or false"]),
         (lambda d: d["memory"]["act_sram"].update(capacity_kb=float("inf")), ["capacity_kb", "finite"]),
+        (lambda d: d["compute"].update(activation_bits_supported=[16]), ["compute.activation_bits_supported", "(8)"]),
+        (lambda d: d["compute"].update(activation_bits_supported=8), ["compute.activation_bits_supported", "list"]),
         (lambda d: d["compute"].update(number_format="posit"), ["compute.number_format", "posit", "int, adaptivfloat"]),
         (lambda d: d["compute"].pop("format_mac_energy_factor"), ["missing", "compute.format_mac_energy_factor"]),
         (lambda d: d["compute"].update(number_format="int"), ["compute.format_mac_energy_factor", "'int'"]),

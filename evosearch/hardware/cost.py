@@ -6,9 +6,13 @@ ICCAD 2019; EdgeBERT's own energy accounting, Tambe et al. MICRO 2021):
 * **Compute.** A GEMM of ``count`` x (M x K) . (K x N) on an R x C weight-stationary MAC array
   takes ``count * M * ceil(K / R) * ceil(N / C) * passes`` cycles, ``passes = ceil(b_w / datapath
   bits)`` (operands wider than the datapath are bit-sliced; narrower ones gain no throughput).
-  Energy per MAC is the target's 8-bit (datapath) MAC energy scaled by ``(b_w * b_a) /
-  (datapath_bits * activation_bits)`` — multiplier energy grows roughly with the product of the
-  operand widths (Horowitz ISSCC 2014: 8-bit mult 0.2 pJ vs 32-bit 3.1 pJ, ~16x for 4x width).
+  Activations wider than the MAC's activation operand (``activation_bits``) take
+  ``ceil(b_a / activation_bits)`` passes as well. Energy per MAC is the target's 8-bit (datapath)
+  MAC energy scaled by ``(b_w * b_a) / (datapath_bits * activation_bits)`` — multiplier energy
+  grows roughly with the product of the operand widths (Horowitz ISSCC 2014: 8-bit mult 0.2 pJ vs
+  32-bit 3.1 pJ, ~16x for 4x width). ``b_a`` is the priced activation width (default the target's
+  ``activation_bits``; any of its ``activation_bits_supported``), also the width activations are
+  stored and moved at.
   The datapath MAC energy is the integer MAC's times the target's ``format_mac_energy_factor``
   for its ``number_format`` (AdaptivFloat: 0.9, Tambe et al. DAC 2020; the factor covers the
   format's decode inside the PE). Stored bits do not change with the format: an 8-bit
@@ -63,8 +67,9 @@ class OpCost:
 class _Pricer:
     """Prices ops on one target at one DVFS point (precomputes the per-level constants)."""
 
-    def __init__(self, target: HardwareTarget, point: DVFSPoint) -> None:
+    def __init__(self, target: HardwareTarget, point: DVFSPoint, activation_bits: int) -> None:
         self.t = target
+        self.act_bits = activation_bits
         nominal = target.nominal_point
         self.vscale = (point.voltage / nominal.voltage) ** 2
         self.ghz = point.frequency_mhz * 1e-3
@@ -109,7 +114,7 @@ class _Pricer:
     # -- ops -----------------------------------------------------------------------------------
     def gemm(self, op: Gemm) -> OpCost:
         t = self.t
-        act_bits = t.activation_bits
+        act_bits = self.act_bits
         n_levels = len(self.names)
         reads = [0.0] * n_levels
         writes = [0.0] * n_levels
@@ -124,7 +129,7 @@ class _Pricer:
             level = self.act
             density = 1.0
             stored_bits = wb
-        passes = math.ceil(wb / t.datapath_bits)
+        passes = math.ceil(wb / t.datapath_bits) * math.ceil(act_bits / t.activation_bits)
         row_tiles = math.ceil(op.k / t.array_rows)
         col_tiles = math.ceil(op.n / t.array_cols)
         macs = op.count * op.m * op.k * op.n * density
@@ -145,7 +150,7 @@ class _Pricer:
         n_ops = op.elements * t.ops_per_element(op.kind)
         cycles = n_ops / t.vector_lanes
         compute_pj = n_ops * t.vector_op_energy_pj * self.vscale
-        bits = op.elements * t.activation_bits
+        bits = op.elements * self.act_bits
         self._move(reads, writes, self.act, bits_read=bits, bits_written=bits)
         return self._finish(op.name, 0.0, cycles, compute_pj, reads, writes)
 
@@ -154,7 +159,7 @@ class _Pricer:
         reads = [0.0] * n_levels
         writes = [0.0] * n_levels
         self._move(reads, writes, self.emb, bits_read=op.rows * op.width * op.bits)
-        self._move(reads, writes, self.act, bits_written=op.rows * op.width * self.t.activation_bits)
+        self._move(reads, writes, self.act, bits_written=op.rows * op.width * self.act_bits)
         return self._finish(op.name, 0.0, 0.0, 0.0, reads, writes)
 
     def price(self, op) -> OpCost:
@@ -170,17 +175,20 @@ class _Pricer:
 _PRICERS: dict = {}
 
 
-def pricer(target: HardwareTarget, point: DVFSPoint) -> _Pricer:
-    key = (target, point)
+def pricer(target: HardwareTarget, point: DVFSPoint, activation_bits: int | None = None) -> _Pricer:
+    bits = target.resolve_activation_bits(activation_bits)
+    key = (target, point, bits)
     p = _PRICERS.get(key)
     if p is None:
-        p = _PRICERS[key] = _Pricer(target, point)
+        p = _PRICERS[key] = _Pricer(target, point, bits)
     return p
 
 
-def price_ops(ops: list, target: HardwareTarget, point: DVFSPoint | None = None) -> list[OpCost]:
-    """Price every op of ``ops`` on ``target`` at DVFS ``point`` (nominal when None)."""
-    p = pricer(target, point or target.nominal_point)
+def price_ops(ops: list, target: HardwareTarget, point: DVFSPoint | None = None,
+              activation_bits: int | None = None) -> list[OpCost]:
+    """Price every op of ``ops`` on ``target`` at DVFS ``point`` (nominal when None) with activations
+    at ``activation_bits`` (the target's ``activation_bits`` when None)."""
+    p = pricer(target, point or target.nominal_point, activation_bits)
     return [p.price(op) for op in ops]
 
 

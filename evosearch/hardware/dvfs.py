@@ -72,11 +72,13 @@ def dvfs_workload(
     exits: Sequence[int] | None = None,
     sparsity: Sequence[float] | None = None,
     span_ramp: int = 0,
+    activation_bits: int | None = None,
 ) -> DVFSCost:
     """Per-sentence DVFS over a :class:`evosearch.workload.Workload` with a per-sentence latency
     target in ms (module docstring: EdgeBERT's policy with an oracle exit prediction).
 
     ``exits``: the layers with a deployed exit ramp (default: where the workload's sentences leave).
+    ``activation_bits``: as in :func:`evosearch.hardware.estimate`.
     """
     if isinstance(latency_target_ms, bool) or not isinstance(latency_target_ms, (int, float)) \
             or not math.isfinite(latency_target_ms) or latency_target_ms <= 0:
@@ -93,8 +95,8 @@ def dvfs_workload(
     for (length, exit_layer), share in workload.pairs().items():
         by_length.setdefault(length, []).append((exit_layer, share))
     for length, classes in by_length.items():
-        profiles = [exit_profile(cost_model(arch, tgt, seq_len=length, span_ramp=span_ramp, dvfs_point=p), config,
-                                 exits, sparsity) for p in points]
+        profiles = [exit_profile(cost_model(arch, tgt, seq_len=length, span_ramp=span_ramp, dvfs_point=p,
+                                            activation_bits=activation_bits), config, exits, sparsity) for p in points]
         for k, share in classes:
             meets = [j for j, (lat, _) in enumerate(profiles) if lat[k] <= deadline_ns]
             if meets:

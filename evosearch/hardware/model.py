@@ -3,8 +3,8 @@
 Public entry points:
 
 * :func:`estimate` — one call per candidate (caches everything reusable behind the scenes);
-* :class:`CostModel` — the same, bound to (architecture, target, length distribution, DVFS point);
-  hold one in a search loop;
+* :class:`CostModel` — the same, bound to (architecture, target, length distribution, DVFS point,
+  activation width); hold one in a search loop;
 * :func:`pick_dvfs` — one operating point for a whole workload: the lowest-energy point whose
   expected latency meets a target (EdgeBERT's per-sentence policy, Tambe et al. MICRO 2021, is
   :func:`evosearch.hardware.dvfs.dvfs_workload`).
@@ -167,10 +167,12 @@ class CostModel:
         span_ramp: int = 0,
         dvfs_point=None,
         lengths: tuple[tuple[int, float], ...] | None = None,
+        activation_bits: int | None = None,
     ) -> None:
         self.arch = arch
         self.target = target if isinstance(target, HardwareTarget) else load_target(target)
         self.point = self.target.resolve_dvfs(dvfs_point)
+        self.activation_bits = self.target.resolve_activation_bits(activation_bits)
         self.lengths = lengths if lengths is not None else normalize_lengths(seq_len, seq_lens)
         self.max_len = max(t for t, _ in self.lengths)
         if span_ramp < 0:
@@ -189,7 +191,7 @@ class CostModel:
 
     # -- cached parts ------------------------------------------------------------------------
     def _average(self, make_ops) -> list[OpCost]:
-        per_len = [(price_ops(make_ops(t), self.target, self.point), w) for t, w in self.lengths]
+        per_len = [(price_ops(make_ops(t), self.target, self.point, self.activation_bits), w) for t, w in self.lengths]
         return per_len[0][0] if len(per_len) == 1 else weighted_sum(per_len)
 
     def layer_cost(self, heads: int, ffn: int, bits: int, span: int | None, sparsity: float = 0.0) -> LayerCost:
@@ -201,7 +203,7 @@ class CostModel:
             ops = self._average(lambda t: layer_ops(a.hidden_size, a.head_dim, heads, ffn, bits, span, t,
                                                     sparsity, self.span_ramp))
             act = layer_activation_bits(a.hidden_size, a.head_dim, heads, ffn, span, self.max_len,
-                                        self.span_ramp, self.target.activation_bits)
+                                        self.span_ramp, self.activation_bits)
             cost = self._layers[key] = LayerCost.of(ops, act)
         return cost
 
@@ -209,7 +211,7 @@ class CostModel:
         cost = self._ramps.get(bits)
         if cost is None:
             a = self.arch
-            ops = price_ops(ramp_ops(a.hidden_size, a.num_labels, bits), self.target, self.point)
+            ops = price_ops(ramp_ops(a.hidden_size, a.num_labels, bits), self.target, self.point, self.activation_bits)
             cost = self._ramps[bits] = LayerCost.of(ops)
         return cost
 
@@ -219,7 +221,7 @@ class CostModel:
             a = self.arch
             ops = self._average(lambda t: embedding_ops(a.embedding_size, a.hidden_size, a.has_projection,
                                                         embedding_bits, t))
-            act = 2 * self.max_len * max(a.embedding_size, a.hidden_size) * self.target.activation_bits
+            act = 2 * self.max_len * max(a.embedding_size, a.hidden_size) * self.activation_bits
             cost = self._embeddings[embedding_bits] = LayerCost.of(ops, act)
         return cost
 
@@ -331,12 +333,13 @@ def _lengths_key(seq_len, seq_lens_key) -> tuple:
 
 @functools.lru_cache(maxsize=256)
 def _cached_model(arch: Architecture, target: HardwareTarget, lengths: tuple, span_ramp: int,
-                  point: DVFSPoint) -> CostModel:
-    return CostModel(arch, target, span_ramp=span_ramp, dvfs_point=point, lengths=lengths)
+                  point: DVFSPoint, activation_bits: int) -> CostModel:
+    return CostModel(arch, target, span_ramp=span_ramp, dvfs_point=point, lengths=lengths,
+                     activation_bits=activation_bits)
 
 
 def cost_model(arch: Architecture, target, seq_len: int | None = None, seq_lens=None, span_ramp: int = 0,
-               dvfs_point=None) -> CostModel:
+               dvfs_point=None, activation_bits: int | None = None) -> CostModel:
     """The shared (cached) :class:`CostModel` for these arguments."""
     tgt = _as_target(target)
     if seq_lens is None:
@@ -346,7 +349,8 @@ def cost_model(arch: Architecture, target, seq_len: int | None = None, seq_lens=
     else:
         key = ("list", tuple(seq_lens))
     lengths = _lengths_key(seq_len, key)
-    return _cached_model(arch, tgt, lengths, span_ramp, tgt.resolve_dvfs(dvfs_point))
+    return _cached_model(arch, tgt, lengths, span_ramp, tgt.resolve_dvfs(dvfs_point),
+                         tgt.resolve_activation_bits(activation_bits))
 
 
 def estimate(
@@ -361,6 +365,7 @@ def estimate(
     dvfs_point=None,
     span_ramp: int = 0,
     exits: Sequence[int] | None = None,
+    activation_bits: int | None = None,
 ) -> HardwareCost:
     """Latency, energy, on-chip memory, model size and MACs of one inference of ``config``.
 
@@ -376,8 +381,10 @@ def estimate(
         ``zero_skipping`` get cheaper.
     dvfs_point: index into the target's DVFS points, a (voltage, MHz) pair, or None (nominal).
     span_ramp: the adaptive-span ramp R; a layer with span z attends to |i - j| <= z + R - 1.
+    activation_bits: the width activations run at, one of the target's
+        ``activation_bits_supported`` (default: its ``activation_bits``).
     """
-    model = cost_model(arch, target, seq_len, seq_lens, span_ramp, dvfs_point)
+    model = cost_model(arch, target, seq_len, seq_lens, span_ramp, dvfs_point, activation_bits)
     return model.estimate(config, exit_distribution, sparsity, exits)
 
 
@@ -391,6 +398,7 @@ def estimate_workload(
     sparsity: Sequence[float] | None = None,
     dvfs_point=None,
     span_ramp: int = 0,
+    activation_bits: int | None = None,
 ) -> HardwareCost:
     """:func:`estimate` averaged over a :class:`evosearch.workload.Workload`: each sentence length
     with the exit distribution of the sentences of that length (length and exit kept together).
@@ -407,13 +415,14 @@ def estimate_workload(
     latency = energy = macs = 0.0
     for length, share, dist in workload.by_length():
         cost = estimate(arch, config, target, seq_len=length, exit_distribution=dist if early else None,
-                        sparsity=sparsity, dvfs_point=dvfs_point, span_ramp=span_ramp, exits=exits)
+                        sparsity=sparsity, dvfs_point=dvfs_point, span_ramp=span_ramp, exits=exits,
+                        activation_bits=activation_bits)
         latency += share * cost.latency_ms
         energy += share * cost.energy_uj
         macs += share * cost.macs
     overall = estimate(arch, config, target, seq_lens=workload.length_histogram(),
                        exit_distribution=workload.exit_distribution() if early else None, sparsity=sparsity,
-                       dvfs_point=dvfs_point, span_ramp=span_ramp, exits=exits)
+                       dvfs_point=dvfs_point, span_ramp=span_ramp, exits=exits, activation_bits=activation_bits)
     return _replace(overall, latency_ms=latency, energy_uj=energy, macs=macs)
 
 

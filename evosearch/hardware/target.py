@@ -85,7 +85,7 @@ class HardwareTarget:
     array_rows: int
     array_cols: int
     datapath_bits: int  # weight operand width of one MAC
-    activation_bits: int  # activation operand width (activations are kept at this width)
+    activation_bits: int  # the MAC's activation operand width; activations are kept at it by default
     accumulator_bits: int
     mac_energy_pj: float  # one integer datapath_bits x activation_bits MAC at the nominal voltage
     zero_skipping: bool
@@ -103,6 +103,7 @@ class HardwareTarget:
     dvfs_points: tuple[DVFSPoint, ...]
     nominal_dvfs: int
     leakage_voltage_exponent: float = 1.0
+    activation_bits_supported: tuple[int, ...] = ()  # activation widths it runs (default: activation_bits only)
     number_format: str = "int"  # the datapath's number format (NUMBER_FORMATS)
     format_mac_energy_factor: float = 1.0  # MAC energy of number_format relative to an integer MAC
     source: str = ""
@@ -112,6 +113,8 @@ class HardwareTarget:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_levels", {m.name: m for m in self.memory})
+        if not self.activation_bits_supported:
+            object.__setattr__(self, "activation_bits_supported", (self.activation_bits,))
 
     def level(self, name: str) -> MemoryLevel:
         return self._levels[name]
@@ -134,6 +137,17 @@ class HardwareTarget:
     @property
     def macs_per_cycle(self) -> int:
         return self.array_rows * self.array_cols
+
+    def resolve_activation_bits(self, bits: int | None) -> int:
+        """The activation width to price: ``bits`` if the target runs it, else an error; None = ``activation_bits``."""
+        if bits is None:
+            return self.activation_bits
+        if isinstance(bits, bool) or bits not in self.activation_bits_supported:
+            raise HardwareTargetError(
+                f"activation_bits={bits!r}; target {self.name!r} runs activations at "
+                f"{', '.join(map(str, self.activation_bits_supported))} bits (field 'compute.activation_bits_supported')"
+            )
+        return int(bits)
 
     def resolve_dvfs(self, point: "DVFSPoint | int | tuple[float, float] | None") -> DVFSPoint:
         """A DVFS point from an index into ``dvfs_points``, a (voltage, MHz) pair or None (nominal)."""
@@ -332,13 +346,20 @@ def target_from_dict(data: Mapping[str, Any]) -> HardwareTarget:
 
     datapath_bits = _get(data, "compute.datapath_bits", "int", allow_zero=False)
     number_format, format_factor = _number_format(data)
+    activation_bits = _get(data, "compute.activation_bits", "int", allow_zero=False)
+    supported = _get(data, "compute.activation_bits_supported", "list", default=[activation_bits])
+    if not supported or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in supported) \
+            or activation_bits not in supported or len(set(supported)) != len(supported):
+        raise HardwareTargetError(f"field 'compute.activation_bits_supported' = {supported!r}; allowed: a list of "
+                                  f"distinct integers >= 1 that includes compute.activation_bits ({activation_bits})")
     return HardwareTarget(
         name=name,
         technology_nm=float(_get(data, "technology_nm", "number", allow_zero=False)),
         array_rows=array[0],
         array_cols=array[1],
         datapath_bits=datapath_bits,
-        activation_bits=_get(data, "compute.activation_bits", "int", allow_zero=False),
+        activation_bits=activation_bits,
+        activation_bits_supported=tuple(supported),
         accumulator_bits=_get(data, "compute.accumulator_bits", "int", allow_zero=False),
         mac_energy_pj=float(_get(data, "compute.mac_energy_pj", "number")),
         zero_skipping=_get(data, "compute.zero_skipping", "bool", default=False),
