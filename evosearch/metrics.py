@@ -31,6 +31,7 @@ class MetricInputs:
     span_ramp: int = 0
     latency_model: object = None  # evosearch.latency.LatencyModel, for cpu_latency_ms
     latency_target_ms: float | None = None  # per-sentence deadline of the DVFS metrics
+    activation_bits: int | None = None  # hardware-only gene; None: the target's activation_bits
     extra: dict = field(default_factory=dict)
 
     @property
@@ -43,14 +44,15 @@ class MetricInputs:
         from .hardware import estimate_workload
 
         return estimate_workload(self.arch, self.config, self.target, self.workload, exits=self.exits,
-                                 sparsity=self.sparsity, span_ramp=self.span_ramp)
+                                 sparsity=self.sparsity, span_ramp=self.span_ramp, activation_bits=self.activation_bits)
 
     @cached_property
     def dvfs(self):
         from .hardware import dvfs_workload
 
         return dvfs_workload(self.arch, self.config, self.target, self.workload, self.latency_target_ms,
-                             exits=self.exits, sparsity=self.sparsity, span_ramp=self.span_ramp)
+                             exits=self.exits, sparsity=self.sparsity, span_ramp=self.span_ramp,
+                             activation_bits=self.activation_bits)
 
 
 @dataclass(frozen=True)
