@@ -2,6 +2,7 @@
 latency-unbounded early exit (nominal voltage/frequency), and with latency-aware per-sentence DVFS.
 
 Usage: python scripts/bench_edgebert_dvfs.py [--target edgebert-12nm] [--threshold 0.23]
+Writes results/bench/edgebert_dvfs.json (``--out``).
 
 EdgeBERT (Tambe et al., MICRO 2021) reports up to 7x lower energy than no early exit and 2.5x lower
 than latency-unbounded early exit. Setting, as EdgeBERT's SST-2 recipe: ALBERT-base (one shared
@@ -25,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
+from pathlib import Path
 
 import yaml
 
@@ -78,8 +81,12 @@ def no_leakage(data: dict) -> None:
         level["leakage_mw"] = 0.0
 
 
-def row(label: str, r: dict) -> str:
+def row(label: str, r: dict, rows: list) -> str:
     e0, e1, e2 = r["no_exit"].energy_uj, r["early"].energy_uj, r["dvfs"].energy_uj
+    rows.append({"case": label, "energy_uj": {"no_exit": e0, "early_exit": e1, "dvfs": e2},
+                 "ratio": {"no_exit/early_exit": e0 / e1, "no_exit/dvfs": e0 / e2, "early_exit/dvfs": e1 / e2},
+                 "deadline_ms": r["deadline"], "dvfs_latency_ms": r["dvfs"].latency_ms,
+                 "mean_voltage": r["mean_voltage"], "miss_rate": r["dvfs"].miss_rate})
     return (f"{label:<34} {e0:9.1f} {e1:9.1f} {e2:9.1f}   {e0 / e1:5.2f}x {e0 / e2:5.2f}x {e1 / e2:5.2f}x"
             f"   {r['deadline']:6.1f} {r['dvfs'].latency_ms:6.1f} {r['mean_voltage']:5.2f} {r['dvfs'].miss_rate:5.2f}")
 
@@ -90,7 +97,9 @@ def main() -> None:
     ap.add_argument("--threshold", type=float, default=0.23, choices=sorted(EXIT_COUNTS))
     ap.add_argument("--targets", type=float, nargs="*", default=[0.5, 2.0],
                     help="further deadlines, as multiples of the worst-case early-exit latency")
+    ap.add_argument("--out", default="results/bench/edgebert_dvfs.json")
     args = ap.parse_args()
+    rows: list = []
     target = load_target(args.target)
     counts = EXIT_COUNTS[args.threshold]
     mean_layers = sum((k + 1) * n for k, n in enumerate(counts)) / sum(counts)
@@ -101,20 +110,25 @@ def main() -> None:
     print(f"{'energy per sentence (uJ)':<34} {'no exit':>9} {'early':>9} {'DVFS':>9}   "
           f"{'no/EE':>6} {'no/DVFS':>7} {'EE/DVFS':>7}   {'target':>6} {'lat':>6} {'meanV':>5} {'miss':>5}")
     r = compare(target, counts)
-    print(row("deadline = worst case at nominal", r))
+    print(row("deadline = worst case at nominal", r, rows))
     for scale in args.targets:
-        print(row(f"deadline = {scale:g} x worst case", compare(target, counts, scale)))
+        print(row(f"deadline = {scale:g} x worst case", compare(target, counts, scale), rows))
     for threshold, other in EXIT_COUNTS.items():
         if threshold != args.threshold:
-            print(row(f"threshold {threshold}", compare(target, other)))
+            print(row(f"threshold {threshold}", compare(target, other), rows))
     if args.target == "edgebert-12nm":
         print("sensitivity (deadline = worst case at nominal):")
-        print(row("linear 250-1000 MHz, leakage ~ V", compare(variant(args.target, linear_clocks), counts)))
-        print(row("no leakage", compare(variant(args.target, no_leakage), counts)))
+        print(row("linear 250-1000 MHz, leakage ~ V", compare(variant(args.target, linear_clocks), counts), rows))
+        print(row("no leakage", compare(variant(args.target, no_leakage), counts), rows))
     parts = r["no_exit"].energy_breakdown_uj
     total = sum(parts.values())
     print("no-exit energy split: " + ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in parts.items()))
     print("EdgeBERT (MICRO 2021): up to 7x (no/DVFS) and 2.5x (EE/DVFS)")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"target": target.name, "threshold": args.threshold, "exit_counts": list(counts),
+                               "seq_len": SEQ_LEN, "energy_split_no_exit": parts, "rows": rows}, indent=1))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
