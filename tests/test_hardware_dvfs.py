@@ -11,7 +11,7 @@ from evosearch.hardware import (
     dvfs_workload,
     estimate,
     estimate_workload,
-    exit_profile,
+    exit_profiles,
     load_target,
     pick_dvfs,
 )
@@ -31,15 +31,21 @@ def _one_sentence(length: int, exit_layer: int, layers: int = 12) -> Workload:
     return Workload((length,), layers, (exit_layer,))
 
 
-def test_exit_profile_equals_estimate_with_everyone_leaving_at_k():
+@pytest.mark.parametrize("target", ["edgebert-12nm", "generic-45nm"])  # on-chip only; DRAM at fixed bandwidth
+def test_exit_profiles_equal_estimate_at_every_point_with_everyone_leaving_at_k(target):
+    """The profiles re-price the nominal model's ops at each point; pricing there directly agrees."""
     cfg = SubnetConfig.uniform(ALBERT, 0.5, bits=8, embedding_bits=8)
     exits = [1, 4, 7]
-    model = cost_model(ALBERT, TARGET, seq_len=40, dvfs_point=3)
-    latency, energy = exit_profile(model, cfg, exits)
-    for k in exits + [11]:
-        c = estimate(ALBERT, cfg, TARGET, seq_len=40, dvfs_point=3, exit_distribution={k: 1.0}, exits=exits)
-        assert latency[k] * 1e-6 == pytest.approx(c.latency_ms, rel=1e-12)
-        assert energy[k] * 1e-6 == pytest.approx(c.energy_uj, rel=1e-12)
+    tgt = load_target(target)
+    profiles = exit_profiles(cost_model(ALBERT, tgt, seq_len=40), cfg, exits)
+    assert len(profiles) == len(tgt.dvfs_points)
+    for j, (latency, energy) in enumerate(profiles):
+        for k in exits + [11]:
+            c = estimate(ALBERT, cfg, tgt, seq_len=40, dvfs_point=j, exit_distribution={k: 1.0}, exits=exits)
+            assert latency[k] * 1e-6 == pytest.approx(c.latency_ms, rel=1e-12)
+            assert energy[k] * 1e-6 == pytest.approx(c.energy_uj, rel=1e-12)
+    with pytest.raises(ValueError, match="one sequence length"):
+        exit_profiles(cost_model(ALBERT, tgt, seq_lens=[20, 40]), cfg, exits)
 
 
 def test_dvfs_picks_a_lower_point_when_the_target_allows_and_the_top_point_when_not():

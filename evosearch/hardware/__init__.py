@@ -11,7 +11,7 @@ NVMExplorer (Pentecost et al., HPCA 2022), adaptive attention span (Sukhbaatar e
 """
 
 from .cost import OpCost, price_ops
-from .dvfs import DVFSCost, dvfs_workload, exit_profile
+from .dvfs import DVFSCost, dvfs_workload, exit_profiles
 from .model import (
     CostModel,
     DVFSChoice,
@@ -49,7 +49,7 @@ from .target import (
 __all__ = [
     "CostModel", "DVFSChoice", "DVFSCost", "DVFSPoint", "HardwareCost", "HardwareTarget", "HardwareTargetError",
     "LayerCost", "MemoryLevel", "OpCost", "SHIPPED_TARGETS_DIR", "clear_caches", "cost_model", "dvfs_workload", "estimate",
-    "estimate_workload", "exit_profile", "onnx_size_bytes", "ramp_layers",
+    "estimate_workload", "exit_profiles", "onnx_size_bytes", "ramp_layers",
     "flops", "iccr", "iccr_complexity", "list_shipped_targets", "load_target", "macs", "model_size_breakdown",
     "model_size_bytes", "normalize_lengths", "parameter_count", "pick_dvfs", "price_ops", "target_from_dict",
 ]

@@ -58,6 +58,7 @@ class OpCost:
     leakage_pj: float
     bits: tuple[float, ...]  # bits read + written at each memory level (target.memory order)
     bound: str  # "compute" or the name of the memory level that sets the time
+    memory_fixed_pj: float = 0.0  # the part of memory_pj at levels whose energy does not scale with voltage
 
     @property
     def energy_pj(self) -> float:
@@ -87,6 +88,7 @@ class _Pricer:
         self.psum = self.index[place["partial_sums"]]
         self.staging = None if target.dram_staging_level is None else self.index[target.dram_staging_level]
         self.on_chip = [lv.on_chip for lv in target.memory]
+        self.fixed = [not lv.scales_with_voltage for lv in target.memory]
         self.names = names
 
     # -- helpers -------------------------------------------------------------------------------
@@ -98,18 +100,34 @@ class _Pricer:
             writes[self.staging] += bits_read
             reads[self.staging] += bits_read
 
+    def _time(self, cycles: float, bits: tuple) -> tuple[float, str]:
+        """Roofline time (ns) and what bounds it: compute, or the slowest memory level."""
+        time = cycles / self.ghz
+        bound = "compute"
+        for i, b in enumerate(bits):
+            if b:
+                tl = b / self.bw[i]
+                if tl > time:
+                    time, bound = tl, self.names[i]
+        return time, bound
+
     def _finish(self, name: str, macs: float, cycles: float, compute_pj: float, reads: list, writes: list) -> OpCost:
         n = len(reads)
         bits = tuple(reads[i] + writes[i] for i in range(n))
-        memory_pj = sum(reads[i] * self.read_pj[i] + writes[i] * self.write_pj[i] for i in range(n))
-        time = cycles / self.ghz
-        bound = "compute"
-        for i in range(n):
-            if bits[i]:
-                tl = bits[i] / self.bw[i]
-                if tl > time:
-                    time, bound = tl, self.names[i]
-        return OpCost(name, macs, cycles, time, compute_pj, memory_pj, self.leak_mw * time, bits, bound)
+        per_level = [reads[i] * self.read_pj[i] + writes[i] * self.write_pj[i] for i in range(n)]
+        fixed = sum(e for e, f in zip(per_level, self.fixed) if f)
+        time, bound = self._time(cycles, bits)
+        return OpCost(name, macs, cycles, time, compute_pj, sum(per_level), self.leak_mw * time, bits, bound, fixed)
+
+    def rescale(self, op: OpCost, source: "_Pricer") -> OpCost:
+        """``op``, priced by ``source`` (same target and activation width, one sequence length), as
+        this pricer's DVFS point prices it: exact, since dynamic energies scale with V^2 (but the
+        ``memory_fixed_pj`` part), time is recomputed from cycles and bits, leakage is power x time."""
+        v = self.vscale / source.vscale
+        time, bound = self._time(op.cycles, op.bits)
+        memory = (op.memory_pj - op.memory_fixed_pj) * v + op.memory_fixed_pj
+        return OpCost(op.name, op.macs, op.cycles, time, op.compute_pj * v, memory, self.leak_mw * time, op.bits,
+                      bound, op.memory_fixed_pj)
 
     # -- ops -----------------------------------------------------------------------------------
     def gemm(self, op: Gemm) -> OpCost:
@@ -197,7 +215,7 @@ def weighted_sum(costs_and_weights: list[tuple[list[OpCost], float]]) -> list[Op
     first = costs_and_weights[0][0]
     out = []
     for j, op in enumerate(first):
-        macs = cycles = time = comp = mem = leak = 0.0
+        macs = cycles = time = comp = mem = leak = fixed = 0.0
         bits = [0.0] * len(op.bits)
         bound_time: dict = {}
         for ops, w in costs_and_weights:
@@ -208,9 +226,10 @@ def weighted_sum(costs_and_weights: list[tuple[list[OpCost], float]]) -> list[Op
             comp += w * c.compute_pj
             mem += w * c.memory_pj
             leak += w * c.leakage_pj
+            fixed += w * c.memory_fixed_pj
             for i, b in enumerate(c.bits):
                 bits[i] += w * b
             bound_time[c.bound] = bound_time.get(c.bound, 0.0) + w * c.time_ns
         bound = max(bound_time, key=bound_time.get)
-        out.append(OpCost(op.name, macs, cycles, time, comp, mem, leak, tuple(bits), bound))
+        out.append(OpCost(op.name, macs, cycles, time, comp, mem, leak, tuple(bits), bound, fixed))
     return out

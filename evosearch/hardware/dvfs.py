@@ -46,20 +46,25 @@ class DVFSCost:
     point_shares: tuple[float, ...]  # share of sentences run at each of the target's DVFS points
 
 
-def exit_profile(model: CostModel, config: SubnetConfig, exits: Sequence[int] | None = None,
-                 sparsity: Sequence[float] | None = None) -> tuple[list[float], list[float]]:
-    """Latency (ns) and energy (pJ) of one sentence that leaves after layer k, for every k.
+def exit_profiles(model: CostModel, config: SubnetConfig, exits: Sequence[int] | None = None,
+                  sparsity: Sequence[float] | None = None) -> list[tuple[list[float], list[float]]]:
+    """For each DVFS point of the target: latency (ns) and energy (pJ) of one sentence that leaves
+    after layer k, for every k.
 
     The sentence runs the embeddings, layers 0..k and the deployed exit ramps among them (``exits``
-    and the last layer, as :meth:`CostModel.estimate` keeps them): cumulative sums of the per-layer
-    costs at the model's length and DVFS point.
+    and the last layer, as :meth:`CostModel.estimate` keeps them): cumulative sums of the per-part
+    costs, re-priced at every point from ``model``'s (one sequence length) ops.
     """
     cost = model.estimate(config, None, sparsity, exits)
-    steps = [(layer.latency_ns + (ramp.latency_ns if ramp else 0.0), layer.energy_pj + (ramp.energy_pj if ramp else 0.0))
-             for layer, ramp in zip(cost.layers, cost.ramps)]
-    latency = list(accumulate((s[0] for s in steps), initial=cost.embedding.latency_ns))[1:]
-    energy = list(accumulate((s[1] for s in steps), initial=cost.embedding.energy_pj))[1:]
-    return latency, energy
+    parts = [[cost.embedding]] + [[layer] + ([ramp] if ramp else []) for layer, ramp in zip(cost.layers, cost.ramps)]
+    steps = [[model.at_dvfs_points(p) for p in group] for group in parts]
+    out = []
+    for j in range(len(model.target.dvfs_points)):
+        totals = [(sum(lat[j] for lat, _ in group), sum(en[j] for _, en in group)) for group in steps]
+        latency = list(accumulate(t[0] for t in totals))[1:]
+        energy = list(accumulate(t[1] for t in totals))[1:]
+        out.append((latency, energy))
+    return out
 
 
 def dvfs_workload(
@@ -95,8 +100,8 @@ def dvfs_workload(
     for (length, exit_layer), share in workload.pairs().items():
         by_length.setdefault(length, []).append((exit_layer, share))
     for length, classes in by_length.items():
-        profiles = [exit_profile(cost_model(arch, tgt, seq_len=length, span_ramp=span_ramp, dvfs_point=p,
-                                            activation_bits=activation_bits), config, exits, sparsity) for p in points]
+        model = cost_model(arch, tgt, seq_len=length, span_ramp=span_ramp, activation_bits=activation_bits)
+        profiles = exit_profiles(model, config, exits, sparsity)
         for k, share in classes:
             meets = [j for j, (lat, _) in enumerate(profiles) if lat[k] <= deadline_ns]
             if meets:

@@ -31,7 +31,7 @@ from typing import Mapping, Sequence
 
 from ..specs import Architecture
 from ..specs import SubnetConfig, SubnetConfigError
-from .cost import OpCost, price_ops, weighted_sum
+from .cost import OpCost, price_ops, pricer, weighted_sum
 from .ops import embedding_ops, layer_activation_bits, layer_ops, ramp_ops
 from .proxies import _sparsity, model_size_breakdown, ramp_layers
 from .target import DVFSPoint, HardwareTarget, load_target
@@ -181,6 +181,7 @@ class CostModel:
         self._layers: dict = {}
         self._ramps: dict = {}
         self._embeddings: dict = {}
+        self._at_points: dict = {}
         self._max_heads = max(arch.block_heads)
         self._max_ffn = max(arch.block_ffn)
         t = self.target
@@ -224,6 +225,23 @@ class CostModel:
             act = 2 * self.max_len * max(a.embedding_size, a.hidden_size) * self.activation_bits
             cost = self._embeddings[embedding_bits] = LayerCost.of(ops, act)
         return cost
+
+    def at_dvfs_points(self, part: LayerCost) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Latency (ns) and energy (pJ) of ``part`` (a layer, ramp or embedding cost of this model) at
+        each of the target's DVFS points, re-priced from its ops (:meth:`_Pricer.rescale`); cached.
+        Only for a model of one sequence length: a length-averaged op's roofline time does not rescale."""
+        if len(self.lengths) != 1:
+            raise ValueError("at_dvfs_points needs a cost model of one sequence length")
+        hit = self._at_points.get(part)
+        if hit is None:
+            source = pricer(self.target, self.point, self.activation_bits)
+            latency, energy = [], []
+            for point in self.target.dvfs_points:
+                ops = [pricer(self.target, point, self.activation_bits).rescale(op, source) for op in part.ops]
+                latency.append(sum(o.time_ns for o in ops))
+                energy.append(sum(o.energy_pj for o in ops))
+            hit = self._at_points[part] = (tuple(latency), tuple(energy))
+        return hit
 
     def _check_layer(self, heads, ffn, bits, span, sparsity) -> None:
         def bad(field, value, allowed):
