@@ -6,8 +6,10 @@
     cost.latency_ms, cost.energy_uj, cost.memory_kb, cost.model_size_bytes, cost.macs
     dvfs_workload(arch, config, target, workload, latency_target_ms=50).energy_uj  # per-sentence DVFS
 
-Sources: EdgeBERT (Tambe et al., MICRO 2021), Horowitz (ISSCC 2014), Timeloop/Accelergy,
-NVMExplorer (Pentecost et al., HPCA 2022), adaptive attention span (Sukhbaatar et al., ACL 2019).
+Sources: EdgeBERT (Tambe et al., MICRO 2021), AdaptivFloat (Tambe et al., DAC 2020), Horowitz
+(ISSCC 2014), Timeloop/Accelergy, NVMExplorer (Pentecost et al., HPCA 2022), adaptive attention span
+(Sukhbaatar et al., ACL 2019), the alpha-power law (Sakurai & Newton, JSSC 1990) for the clocks of
+the DVFS points.
 """
 
 from .cost import OpCost, price_ops

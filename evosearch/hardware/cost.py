@@ -28,7 +28,8 @@ ICCAD 2019; EdgeBERT's own energy accounting, Tambe et al. MICRO 2021):
   by the density (1 - sparsity) and every non-zero weight carries ``index_bits`` of index overhead.
   Targets without zero skipping pay the dense cost.
 * **Time** = max(compute time, bits at each level / that level's bandwidth) (roofline).
-* **Energy** = MAC/vector-op energy + sum of bits x pJ/bit per level + leakage power x time.
+* **Energy** = MAC/vector-op energy + sum of bits x pJ/bit per level + leakage power x time. Leakage
+  is charged while a sentence runs; time between sentences counts as power-gated (not charged).
 * **DVFS** (EdgeBERT): on-chip dynamic energies scale with (V / V_nominal)^2, leakage power with
   (V / V_nominal)^leakage_voltage_exponent, compute time and on-chip bandwidth with the clock
   1 / f; off-chip DRAM bandwidth and energy do not scale.

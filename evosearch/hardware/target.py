@@ -10,7 +10,10 @@ load them by path). It names
 * the memory levels (per-bit read/write energy, bandwidth, leakage, capacity, on- or off-chip),
 * where weights, embeddings, activations and partial sums live (EdgeBERT, Tambe et al. MICRO 2021:
   embeddings in ReRAM eNVM, everything else in SRAM),
-* the DVFS operating points (voltage, frequency) and which one is nominal.
+* the activation widths it runs (``compute.activation_bits_supported``; wider than the MAC's
+  activation operand means more passes),
+* the DVFS operating points (voltage, frequency), which one is nominal, and how leakage power
+  scales with voltage (``dvfs.leakage_voltage_exponent``).
 
 Energy numbers in the shipped files come from Horowitz (ISSCC 2014), Timeloop/Accelergy example
 outputs and NVMExplorer (Pentecost et al., HPCA 2022); each is cited beside the value.
