@@ -50,7 +50,8 @@ from .target import (
 
 __all__ = [
     "CostModel", "DVFSChoice", "DVFSCost", "DVFSPoint", "HardwareCost", "HardwareTarget", "HardwareTargetError",
-    "LayerCost", "MemoryLevel", "OpCost", "SHIPPED_TARGETS_DIR", "clear_caches", "cost_model", "dvfs_workload", "estimate",
+    "LayerCost", "MemoryLevel", "OpCost", "SHIPPED_TARGETS_DIR", "clear_caches", "cost_model", "dvfs_workload",
+    "estimate",
     "estimate_workload", "exit_profiles", "onnx_size_bytes", "ramp_layers",
     "flops", "iccr", "iccr_complexity", "list_shipped_targets", "load_target", "macs", "model_size_breakdown",
     "model_size_bytes", "normalize_lengths", "parameter_count", "pick_dvfs", "price_ops", "target_from_dict",

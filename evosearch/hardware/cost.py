@@ -153,7 +153,8 @@ class _Pricer:
         col_tiles = math.ceil(op.n / t.array_cols)
         macs = op.count * op.m * op.k * op.n * density
         cycles = op.count * op.m * row_tiles * col_tiles * passes * density
-        compute_pj = macs * t.mac_energy_format_pj * self.vscale * (wb * act_bits) / (t.datapath_bits * t.activation_bits)
+        width = (wb * act_bits) / (t.datapath_bits * t.activation_bits)
+        compute_pj = macs * t.mac_energy_format_pj * self.vscale * width
         self._move(reads, writes, level, bits_read=op.count * op.k * op.n * density * stored_bits)
         self._move(reads, writes, self.act, bits_read=op.count * op.m * op.k * act_bits * col_tiles)
         spills = op.count * op.m * op.n * (row_tiles - 1) * t.accumulator_bits

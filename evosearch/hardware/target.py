@@ -148,7 +148,8 @@ class HardwareTarget:
         if isinstance(bits, bool) or bits not in self.activation_bits_supported:
             raise HardwareTargetError(
                 f"activation_bits={bits!r}; target {self.name!r} runs activations at "
-                f"{', '.join(map(str, self.activation_bits_supported))} bits (field 'compute.activation_bits_supported')"
+                f"{', '.join(map(str, self.activation_bits_supported))} bits "
+                "(field 'compute.activation_bits_supported')"
             )
         return int(bits)
 

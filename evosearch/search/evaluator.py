@@ -116,7 +116,8 @@ class Evaluator:
         genome = tuple(int(g) for g in genome)
         config, thresholds = self.space.decode(genome)
         sparsity = self.space.sparsity(genome)
-        metrics, cached = self.metrics(config, thresholds, sparsity, early_exit_only, self.space.activation_bits(genome))
+        activation_bits = self.space.activation_bits(genome)
+        metrics, cached = self.metrics(config, thresholds, sparsity, early_exit_only, activation_bits)
         F = tuple(self.objectives.F(metrics))
         G = tuple(self.objectives.G(metrics))
         return Record(genome, config.to_dict(), tuple(thresholds), metrics, F, G,

@@ -18,10 +18,11 @@ Metrics: the registry :data:`evosearch.metrics.METRICS` (name, direction, unit, 
 comparison only), and, on a hardware target (:mod:`evosearch.hardware`), ``latency_ms``,
 ``energy_uj``, ``memory_kb``, ``fits_on_chip``, and with a per-sentence ``latency_target_ms``,
 ``energy_dvfs_uj`` (each sentence at the lowest-energy DVFS point that meets the target: EdgeBERT's
-per-sentence DVFS, :mod:`evosearch.hardware.dvfs`) and ``deadline_miss_rate``; ``cpu_latency_ms``: the ONNX Runtime deployment on
-this CPU at ``cpu_threads`` threads (default 1), predicted by :mod:`evosearch.latency`
-(``cpu_predictor: PATH``, default this machine's model, calibrated on first use). Costs are
-expectations over the dev sentences and the exit each one takes (:mod:`evosearch.workload`).
+per-sentence DVFS, :mod:`evosearch.hardware.dvfs`) and ``deadline_miss_rate``;
+``cpu_latency_ms``: the ONNX Runtime deployment on this CPU at ``cpu_threads`` threads (default 1),
+predicted by :mod:`evosearch.latency` (``cpu_predictor: PATH``, default this machine's model,
+calibrated on first use). Costs are expectations over the dev sentences and the exit each one
+takes (:mod:`evosearch.workload`).
 """
 
 from __future__ import annotations

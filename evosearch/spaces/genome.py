@@ -351,8 +351,8 @@ class BoundSpace:
                 value = thresholds[layer]
             elif slot.gene == "activation_bits":
                 if activation_bits is None:
-                    raise SearchSpaceError(f"space {self.space.name!r} has an activation_bits gene; give activation_bits "
-                                           f"(one of {list(slot.values)})")
+                    raise SearchSpaceError(f"space {self.space.name!r} has an activation_bits gene; give "
+                                           f"activation_bits (one of {list(slot.values)})")
                 value = activation_bits
             else:
                 value = config.embedding_bits
