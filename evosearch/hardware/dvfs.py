@@ -10,14 +10,18 @@ target: the lowest energy that still answers in time.
 oracle exit prediction"): every sentence of a workload, with its length and the exit layer it takes,
 runs at the lowest-energy operating point of the target whose latency for exactly its layers meets
 the target; energy and latency are expectations over the sentences. It differs from EdgeBERT's
-entropy-predictor version in three ways, each of which can only lower the energy for the same
-hardware numbers:
+entropy-predictor version in three ways:
 
 * the exit layer is known, not predicted: a predictor that over-predicts picks a faster point than
-  needed, one that under-predicts must speed up later or miss the deadline;
-* EdgeBERT runs the first layer at the nominal point, before it has the entropy; here the whole
-  sentence runs at one point;
-* switching points costs nothing (EdgeBERT's LDO and ADPLL settle within a small part of a sentence).
+  needed, one that under-predicts must speed up later or miss the deadline (the oracle is never
+  worse);
+* EdgeBERT runs the first layer at the nominal point, before it has the entropy, and the rest at
+  the chosen point; here the whole sentence runs at one point (with discrete points a two-point
+  schedule is occasionally cheaper than any single point, so this is not a strict bound);
+* switching points costs nothing here (EdgeBERT integrates a fast-switching LDO and a fast-locking
+  ADPLL for this; their settling time is not modelled).
+
+So for the same hardware numbers this is close to a lower bound on EdgeBERT's energy.
 
 A sentence that misses the target even at the fastest point runs at that point and counts in
 ``miss_rate``. Time left before the deadline is power-gated and costs nothing, as everywhere in
