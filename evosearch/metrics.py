@@ -30,6 +30,8 @@ class MetricInputs:
     target: str | None = None  # hardware target (name or YAML path)
     span_ramp: int = 0
     latency_model: object = None  # evosearch.latency.LatencyModel, for cpu_latency_ms
+    latency_target_ms: float | None = None  # per-sentence deadline of the DVFS metrics
+    activation_bits: int | None = None  # hardware-only gene; None: the target's activation_bits
     extra: dict = field(default_factory=dict)
 
     @property
@@ -42,7 +44,15 @@ class MetricInputs:
         from .hardware import estimate_workload
 
         return estimate_workload(self.arch, self.config, self.target, self.workload, exits=self.exits,
-                                 sparsity=self.sparsity, span_ramp=self.span_ramp)
+                                 sparsity=self.sparsity, span_ramp=self.span_ramp, activation_bits=self.activation_bits)
+
+    @cached_property
+    def dvfs(self):
+        from .hardware import dvfs_workload
+
+        return dvfs_workload(self.arch, self.config, self.target, self.workload, self.latency_target_ms,
+                             exits=self.exits, sparsity=self.sparsity, span_ramp=self.span_ramp,
+                             activation_bits=self.activation_bits)
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,7 @@ class Metric:
     compute: Callable[[MetricInputs], float]
     model: bool = False  # needs the supernet's forward pass (accuracy, exits)
     hardware: bool = False  # needs a hardware target
+    deadline: bool = False  # needs the objective set's latency_target_ms
     reference: float | None = None  # fixed hypervolume reference value; None: from the space's largest point
 
 
@@ -104,6 +115,13 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
            lambda x: float(x.hardware.latency_ms), model=True, hardware=True),
     Metric("energy_uj", "min", "Energy", "uj", "expected energy per sentence on the hardware target",
            lambda x: float(x.hardware.energy_uj), model=True, hardware=True),
+    Metric("energy_dvfs_uj", "min", "Energy (DVFS)", "uj",
+           "expected energy per sentence on the hardware target, each sentence at the lowest-energy DVFS point "
+           "that meets latency_target_ms for the layers it runs (EdgeBERT's per-sentence DVFS, oracle exit)",
+           lambda x: float(x.dvfs.energy_uj), model=True, hardware=True, deadline=True),
+    Metric("deadline_miss_rate", "min", "Deadline misses", "percent",
+           "share of sentences over latency_target_ms even at the fastest DVFS point",
+           lambda x: float(x.dvfs.miss_rate), model=True, hardware=True, deadline=True, reference=1.0),
     Metric("memory_kb", "min", "On-chip memory", "kb", "on-chip memory footprint on the hardware target",
            lambda x: float(x.hardware.memory_kb), hardware=True),
     Metric("fits_on_chip", "max", "Fits on chip", "plain", "1 if weights and activations fit the target's on-chip memories",

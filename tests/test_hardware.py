@@ -185,6 +185,77 @@ def test_attention_pairs_counts_the_band():
 
 
 # ---------------------------------------------------------------------------------------------
+# number format (AdaptivFloat)
+
+
+def test_adaptivfloat_mac_energy_is_the_stated_factor_of_int():
+    """Only MAC energy counts on the unit target: the whole energy scales by the YAML's factor."""
+    arch = Architecture("bert", 10, 4, 4, 2, (2,), (8,), (0,), 16, 1, 2)
+    cfg = SubnetConfig((LayerConfig(2, 8, 8, None),), embedding_bits=8)
+    as_int = estimate(arch, cfg, target_from_dict(_unit_target()), seq_len=4)
+    af = _unit_target()
+    af["compute"] = dict(af["compute"], number_format="adaptivfloat", format_mac_energy_factor=0.9)
+    as_af = estimate(arch, cfg, target_from_dict(af), seq_len=4)
+    assert as_af.energy_uj == pytest.approx(0.9 * as_int.energy_uj, rel=1e-12)
+    assert as_af.latency_ms == as_int.latency_ms and as_af.model_size_bytes == as_int.model_size_bytes
+
+
+def test_edgebert_target_prices_adaptivfloat_macs_at_its_factor():
+    """On the shipped target, every GEMM's MAC energy is format_mac_energy_factor x the int8 MAC's;
+    memory, leakage and vector-unit energy do not depend on the format."""
+    data = _target_dict("edgebert-12nm")
+    af = target_from_dict(data)
+    assert af.number_format == "adaptivfloat" and af.format_mac_energy_factor == 0.9
+    data["compute"]["number_format"] = "int"
+    del data["compute"]["format_mac_energy_factor"]
+    as_int = target_from_dict(data)
+    cfg = SubnetConfig.uniform(MINILM, 0.5, bits=8, embedding_bits=8)
+    a = estimate(MINILM, cfg, af, seq_len=32)
+    b = estimate(MINILM, cfg, as_int, seq_len=32)
+    for op_a, op_b in zip(a.layers[0].ops, b.layers[0].ops):
+        factor = 0.9 if op_a.macs else 1.0
+        assert op_a.compute_pj == pytest.approx(factor * op_b.compute_pj, rel=1e-12), op_a.name
+        assert op_a.memory_pj == op_b.memory_pj and op_a.leakage_pj == op_b.leakage_pj
+    assert a.energy_uj < b.energy_uj and a.latency_ms == b.latency_ms
+
+
+# ---------------------------------------------------------------------------------------------
+# activation width
+
+
+def test_16_bit_activations_on_the_unit_target_by_hand():
+    """The tiny BERT of the hand-computed example with 16-bit activations on an 8-bit MAC: weight GEMMs
+    (536 MACs) take 2 passes at 2 pJ, activation x activation GEMMs (128 MACs) 4 passes at 4 pJ:
+    1072 + 512 = 1584 pJ and 1584 cycles, against 664 at 8 bits."""
+    arch = Architecture("bert", 10, 4, 4, 2, (2,), (8,), (0,), 16, 1, 2)
+    data = _unit_target()
+    data["compute"] = dict(data["compute"], activation_bits_supported=[8, 16])
+    target = target_from_dict(data)
+    cfg = SubnetConfig((LayerConfig(2, 8, 8, None),), embedding_bits=8)
+    c8 = estimate(arch, cfg, target, seq_len=4)
+    c16 = estimate(arch, cfg, target, seq_len=4, activation_bits=16)
+    assert estimate(arch, cfg, target, seq_len=4, activation_bits=8) == c8
+    assert c8.energy_uj == pytest.approx(664e-6) and c16.energy_uj == pytest.approx(1584e-6)
+    assert c16.latency_ms == pytest.approx(1584e-6) and c16.macs == c8.macs
+    assert c16.layers[0].activation_bits == 2 * c8.layers[0].activation_bits and c16.memory_kb > c8.memory_kb
+
+
+def test_activation_width_must_be_one_the_target_runs():
+    from evosearch.hardware import HardwareTargetError
+
+    cfg = SubnetConfig.uniform(MINILM, 0.5, bits=8, embedding_bits=8)
+    wide = estimate(MINILM, cfg, "edgebert-12nm", seq_len=32, activation_bits=16)
+    narrow = estimate(MINILM, cfg, "edgebert-12nm", seq_len=32)
+    assert wide.energy_uj > narrow.energy_uj and wide.latency_ms > narrow.latency_ms
+    with pytest.raises(HardwareTargetError, match=r"activation_bits=4.*8, 16.*compute.activation_bits_supported"):
+        estimate(MINILM, cfg, "edgebert-12nm", seq_len=32, activation_bits=4)
+    unit = target_from_dict(_unit_target())  # no activation_bits_supported: its activation_bits only
+    assert unit.activation_bits_supported == (8,)
+    with pytest.raises(HardwareTargetError, match=r"at 8 bits \(field 'compute.activation_bits_supported'\)"):
+        estimate(MINILM, cfg, unit, seq_len=32, activation_bits=16)
+
+
+# ---------------------------------------------------------------------------------------------
 # sparsity
 
 

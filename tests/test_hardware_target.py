@@ -41,6 +41,20 @@ def test_edgebert_target_matches_the_paper_shape():
     assert t.nominal_point.voltage == max(p.voltage for p in t.dvfs_points)
 
 
+def test_edgebert_dvfs_points_follow_the_stated_alpha_power_law():
+    """The YAML's clocks are f = 1 GHz * ((V - 0.3)^1.3 / V) / ((0.8 - 0.3)^1.3 / 0.8), rounded to 1 MHz,
+    at 16 voltages from 0.5 to 0.8 V (EdgeBERT's 16-entry DVFS table)."""
+    t = load_target("edgebert-12nm")
+    assert len(t.dvfs_points) == 16 and t.nominal_point.voltage == 0.8 and t.nominal_point.frequency_mhz == 1000
+
+    def law(v):
+        return 1000.0 * ((v - 0.3) ** 1.3 / v) / ((0.8 - 0.3) ** 1.3 / 0.8)
+
+    for i, p in enumerate(t.dvfs_points):
+        assert p.voltage == pytest.approx(0.5 + 0.02 * i)
+        assert abs(p.frequency_mhz - law(p.voltage)) <= 0.5, p
+
+
 def test_every_number_in_shipped_files_has_a_comment():
     """Each numeric line cites its source (or says ASSUMPTION) in a trailing comment."""
     for name in list_shipped_targets():
@@ -94,13 +108,19 @@ def _error(mutate) -> str:
         (lambda d: d["memory"]["rram"].update(bandwidth_gb_per_s=10), ["memory.rram", "exactly one"]),
         (lambda d: d["memory"]["rram"].update(speed=3), ["speed", "memory.rram"]),
         (lambda d: d.update(colour="red"), ["colour", "allowed"]),
-        (lambda d: d["dvfs"].update(nominal=9), ["dvfs.nominal", "[0, 3]"]),
+        (lambda d: d["dvfs"].update(nominal=99), ["dvfs.nominal", "[0, 15]"]),
         (lambda d: d["dvfs"]["points"][0].pop("voltage"), ["dvfs.points[0].voltage"]),
         (lambda d: d["dvfs"]["points"][1].update(frequency_mhz=0), ["frequency_mhz", "> 0"]),
         (lambda d: d["dvfs"].update(points=[]), ["dvfs.points"]),
         (lambda d: d["vector_unit"]["ops_per_element"].pop("gelu"), ["vector_unit.ops_per_element.gelu"]),
         (lambda d: d["compute"].update(zero_skipping="yes"), ["compute.zero_skipping", "true or false"]),
         (lambda d: d["memory"]["act_sram"].update(capacity_kb=float("inf")), ["capacity_kb", "finite"]),
+        (lambda d: d["compute"].update(activation_bits_supported=[16]), ["compute.activation_bits_supported", "(8)"]),
+        (lambda d: d["compute"].update(activation_bits_supported=8), ["compute.activation_bits_supported", "list"]),
+        (lambda d: d["compute"].update(number_format="posit"), ["compute.number_format", "posit", "int, adaptivfloat"]),
+        (lambda d: d["compute"].pop("format_mac_energy_factor"), ["missing", "compute.format_mac_energy_factor"]),
+        (lambda d: d["compute"].update(number_format="int"), ["compute.format_mac_energy_factor", "'int'"]),
+        (lambda d: d["compute"].update(format_mac_energy_factor=0), ["compute.format_mac_energy_factor", "> 0"]),
     ],
 )
 def test_schema_errors_name_the_field(mutate, words):

@@ -56,7 +56,7 @@ def register(subparsers) -> None:
                         "default: edgebert")
     p.add_argument("--objectives", metavar="YAML",
                    help="objective set: a YAML path or a shipped name (evosearch/objectives/search/: default, proxies, "
-                        "edgebert-energy, three-way); default: default")
+                        "edgebert-energy, edgebert-dvfs, three-way); default: default")
     p.add_argument("--algorithm", choices=list(ALGORITHMS),
                    help="nsga2 (pymoo, default), nsga3 (pymoo, for 3+ objectives), deap-nsga2, random, local")
     p.add_argument("--crossover", choices=list(CROSSOVERS),

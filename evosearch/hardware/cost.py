@@ -6,9 +6,17 @@ ICCAD 2019; EdgeBERT's own energy accounting, Tambe et al. MICRO 2021):
 * **Compute.** A GEMM of ``count`` x (M x K) . (K x N) on an R x C weight-stationary MAC array
   takes ``count * M * ceil(K / R) * ceil(N / C) * passes`` cycles, ``passes = ceil(b_w / datapath
   bits)`` (operands wider than the datapath are bit-sliced; narrower ones gain no throughput).
-  Energy per MAC is the target's 8-bit (datapath) MAC energy scaled by ``(b_w * b_a) /
-  (datapath_bits * activation_bits)`` — multiplier energy grows roughly with the product of the
-  operand widths (Horowitz ISSCC 2014: 8-bit mult 0.2 pJ vs 32-bit 3.1 pJ, ~16x for 4x width).
+  Activations wider than the MAC's activation operand (``activation_bits``) take
+  ``ceil(b_a / activation_bits)`` passes as well. Energy per MAC is the target's 8-bit (datapath)
+  MAC energy scaled by ``(b_w * b_a) / (datapath_bits * activation_bits)`` — multiplier energy
+  grows roughly with the product of the operand widths (Horowitz ISSCC 2014: 8-bit mult 0.2 pJ vs
+  32-bit 3.1 pJ, ~16x for 4x width). ``b_a`` is the priced activation width (default the target's
+  ``activation_bits``; any of its ``activation_bits_supported``), also the width activations are
+  stored and moved at.
+  The datapath MAC energy is the integer MAC's times the target's ``format_mac_energy_factor``
+  for its ``number_format`` (AdaptivFloat: 0.9, Tambe et al. DAC 2020; the factor covers the
+  format's decode inside the PE). Stored bits do not change with the format: an 8-bit
+  AdaptivFloat weight is 8 bits, plus a 3-bit exponent bias per tensor that is not counted.
 * **Data movement** (bits per level): the stationary operand is read once per GEMM from its
   level (weights: the ``weights`` level — SRAM, DRAM or eNVM; K and V: the activation level);
   the streamed operand is read once per column tile (``ceil(N / C)`` times); partial sums spill
@@ -20,7 +28,8 @@ ICCAD 2019; EdgeBERT's own energy accounting, Tambe et al. MICRO 2021):
   by the density (1 - sparsity) and every non-zero weight carries ``index_bits`` of index overhead.
   Targets without zero skipping pay the dense cost.
 * **Time** = max(compute time, bits at each level / that level's bandwidth) (roofline).
-* **Energy** = MAC/vector-op energy + sum of bits x pJ/bit per level + leakage power x time.
+* **Energy** = MAC/vector-op energy + sum of bits x pJ/bit per level + leakage power x time. Leakage
+  is charged while a sentence runs; time between sentences counts as power-gated (not charged).
 * **DVFS** (EdgeBERT): on-chip dynamic energies scale with (V / V_nominal)^2, leakage power with
   (V / V_nominal)^leakage_voltage_exponent, compute time and on-chip bandwidth with the clock
   1 / f; off-chip DRAM bandwidth and energy do not scale.
@@ -50,6 +59,7 @@ class OpCost:
     leakage_pj: float
     bits: tuple[float, ...]  # bits read + written at each memory level (target.memory order)
     bound: str  # "compute" or the name of the memory level that sets the time
+    memory_fixed_pj: float = 0.0  # the part of memory_pj at levels whose energy does not scale with voltage
 
     @property
     def energy_pj(self) -> float:
@@ -59,8 +69,9 @@ class OpCost:
 class _Pricer:
     """Prices ops on one target at one DVFS point (precomputes the per-level constants)."""
 
-    def __init__(self, target: HardwareTarget, point: DVFSPoint) -> None:
+    def __init__(self, target: HardwareTarget, point: DVFSPoint, activation_bits: int) -> None:
         self.t = target
+        self.act_bits = activation_bits
         nominal = target.nominal_point
         self.vscale = (point.voltage / nominal.voltage) ** 2
         self.ghz = point.frequency_mhz * 1e-3
@@ -78,6 +89,7 @@ class _Pricer:
         self.psum = self.index[place["partial_sums"]]
         self.staging = None if target.dram_staging_level is None else self.index[target.dram_staging_level]
         self.on_chip = [lv.on_chip for lv in target.memory]
+        self.fixed = [not lv.scales_with_voltage for lv in target.memory]
         self.names = names
 
     # -- helpers -------------------------------------------------------------------------------
@@ -89,23 +101,39 @@ class _Pricer:
             writes[self.staging] += bits_read
             reads[self.staging] += bits_read
 
+    def _time(self, cycles: float, bits: tuple) -> tuple[float, str]:
+        """Roofline time (ns) and what bounds it: compute, or the slowest memory level."""
+        time = cycles / self.ghz
+        bound = "compute"
+        for i, b in enumerate(bits):
+            if b:
+                tl = b / self.bw[i]
+                if tl > time:
+                    time, bound = tl, self.names[i]
+        return time, bound
+
     def _finish(self, name: str, macs: float, cycles: float, compute_pj: float, reads: list, writes: list) -> OpCost:
         n = len(reads)
         bits = tuple(reads[i] + writes[i] for i in range(n))
-        memory_pj = sum(reads[i] * self.read_pj[i] + writes[i] * self.write_pj[i] for i in range(n))
-        time = cycles / self.ghz
-        bound = "compute"
-        for i in range(n):
-            if bits[i]:
-                tl = bits[i] / self.bw[i]
-                if tl > time:
-                    time, bound = tl, self.names[i]
-        return OpCost(name, macs, cycles, time, compute_pj, memory_pj, self.leak_mw * time, bits, bound)
+        per_level = [reads[i] * self.read_pj[i] + writes[i] * self.write_pj[i] for i in range(n)]
+        fixed = sum(e for e, f in zip(per_level, self.fixed) if f)
+        time, bound = self._time(cycles, bits)
+        return OpCost(name, macs, cycles, time, compute_pj, sum(per_level), self.leak_mw * time, bits, bound, fixed)
+
+    def rescale(self, op: OpCost, source: "_Pricer") -> OpCost:
+        """``op``, priced by ``source`` (same target and activation width, one sequence length), as
+        this pricer's DVFS point prices it: exact, since dynamic energies scale with V^2 (but the
+        ``memory_fixed_pj`` part), time is recomputed from cycles and bits, leakage is power x time."""
+        v = self.vscale / source.vscale
+        time, bound = self._time(op.cycles, op.bits)
+        memory = (op.memory_pj - op.memory_fixed_pj) * v + op.memory_fixed_pj
+        return OpCost(op.name, op.macs, op.cycles, time, op.compute_pj * v, memory, self.leak_mw * time, op.bits,
+                      bound, op.memory_fixed_pj)
 
     # -- ops -----------------------------------------------------------------------------------
     def gemm(self, op: Gemm) -> OpCost:
         t = self.t
-        act_bits = t.activation_bits
+        act_bits = self.act_bits
         n_levels = len(self.names)
         reads = [0.0] * n_levels
         writes = [0.0] * n_levels
@@ -120,12 +148,13 @@ class _Pricer:
             level = self.act
             density = 1.0
             stored_bits = wb
-        passes = math.ceil(wb / t.datapath_bits)
+        passes = math.ceil(wb / t.datapath_bits) * math.ceil(act_bits / t.activation_bits)
         row_tiles = math.ceil(op.k / t.array_rows)
         col_tiles = math.ceil(op.n / t.array_cols)
         macs = op.count * op.m * op.k * op.n * density
         cycles = op.count * op.m * row_tiles * col_tiles * passes * density
-        compute_pj = macs * t.mac_energy_pj * self.vscale * (wb * act_bits) / (t.datapath_bits * t.activation_bits)
+        width = (wb * act_bits) / (t.datapath_bits * t.activation_bits)
+        compute_pj = macs * t.mac_energy_format_pj * self.vscale * width
         self._move(reads, writes, level, bits_read=op.count * op.k * op.n * density * stored_bits)
         self._move(reads, writes, self.act, bits_read=op.count * op.m * op.k * act_bits * col_tiles)
         spills = op.count * op.m * op.n * (row_tiles - 1) * t.accumulator_bits
@@ -141,7 +170,7 @@ class _Pricer:
         n_ops = op.elements * t.ops_per_element(op.kind)
         cycles = n_ops / t.vector_lanes
         compute_pj = n_ops * t.vector_op_energy_pj * self.vscale
-        bits = op.elements * t.activation_bits
+        bits = op.elements * self.act_bits
         self._move(reads, writes, self.act, bits_read=bits, bits_written=bits)
         return self._finish(op.name, 0.0, cycles, compute_pj, reads, writes)
 
@@ -150,7 +179,7 @@ class _Pricer:
         reads = [0.0] * n_levels
         writes = [0.0] * n_levels
         self._move(reads, writes, self.emb, bits_read=op.rows * op.width * op.bits)
-        self._move(reads, writes, self.act, bits_written=op.rows * op.width * self.t.activation_bits)
+        self._move(reads, writes, self.act, bits_written=op.rows * op.width * self.act_bits)
         return self._finish(op.name, 0.0, 0.0, 0.0, reads, writes)
 
     def price(self, op) -> OpCost:
@@ -166,17 +195,20 @@ class _Pricer:
 _PRICERS: dict = {}
 
 
-def pricer(target: HardwareTarget, point: DVFSPoint) -> _Pricer:
-    key = (target, point)
+def pricer(target: HardwareTarget, point: DVFSPoint, activation_bits: int | None = None) -> _Pricer:
+    bits = target.resolve_activation_bits(activation_bits)
+    key = (target, point, bits)
     p = _PRICERS.get(key)
     if p is None:
-        p = _PRICERS[key] = _Pricer(target, point)
+        p = _PRICERS[key] = _Pricer(target, point, bits)
     return p
 
 
-def price_ops(ops: list, target: HardwareTarget, point: DVFSPoint | None = None) -> list[OpCost]:
-    """Price every op of ``ops`` on ``target`` at DVFS ``point`` (nominal when None)."""
-    p = pricer(target, point or target.nominal_point)
+def price_ops(ops: list, target: HardwareTarget, point: DVFSPoint | None = None,
+              activation_bits: int | None = None) -> list[OpCost]:
+    """Price every op of ``ops`` on ``target`` at DVFS ``point`` (nominal when None) with activations
+    at ``activation_bits`` (the target's ``activation_bits`` when None)."""
+    p = pricer(target, point or target.nominal_point, activation_bits)
     return [p.price(op) for op in ops]
 
 
@@ -185,7 +217,7 @@ def weighted_sum(costs_and_weights: list[tuple[list[OpCost], float]]) -> list[Op
     first = costs_and_weights[0][0]
     out = []
     for j, op in enumerate(first):
-        macs = cycles = time = comp = mem = leak = 0.0
+        macs = cycles = time = comp = mem = leak = fixed = 0.0
         bits = [0.0] * len(op.bits)
         bound_time: dict = {}
         for ops, w in costs_and_weights:
@@ -196,9 +228,10 @@ def weighted_sum(costs_and_weights: list[tuple[list[OpCost], float]]) -> list[Op
             comp += w * c.compute_pj
             mem += w * c.memory_pj
             leak += w * c.leakage_pj
+            fixed += w * c.memory_fixed_pj
             for i, b in enumerate(c.bits):
                 bits[i] += w * b
             bound_time[c.bound] = bound_time.get(c.bound, 0.0) + w * c.time_ns
         bound = max(bound_time, key=bound_time.get)
-        out.append(OpCost(op.name, macs, cycles, time, comp, mem, leak, tuple(bits), bound))
+        out.append(OpCost(op.name, macs, cycles, time, comp, mem, leak, tuple(bits), bound, fixed))
     return out

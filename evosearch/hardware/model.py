@@ -3,10 +3,11 @@
 Public entry points:
 
 * :func:`estimate` — one call per candidate (caches everything reusable behind the scenes);
-* :class:`CostModel` — the same, bound to (architecture, target, length distribution, DVFS point);
-  hold one in a search loop;
-* :func:`pick_dvfs` — EdgeBERT's per-sentence DVFS: the lowest-energy operating point that meets a
-  latency target (Tambe et al., MICRO 2021).
+* :class:`CostModel` — the same, bound to (architecture, target, length distribution, DVFS point,
+  activation width); hold one in a search loop;
+* :func:`pick_dvfs` — one operating point for a whole workload: the lowest-energy point whose
+  expected latency meets a target (EdgeBERT's per-sentence policy, Tambe et al. MICRO 2021, is
+  :func:`evosearch.hardware.dvfs.dvfs_workload`).
 
 Workload. Costs are for one sentence; with a sequence-length distribution (a list of lengths or a
 ``{length: count}`` histogram) every per-layer cost is the weighted average over lengths (all
@@ -30,7 +31,7 @@ from typing import Mapping, Sequence
 
 from ..specs import Architecture
 from ..specs import SubnetConfig, SubnetConfigError
-from .cost import OpCost, price_ops, weighted_sum
+from .cost import OpCost, price_ops, pricer, weighted_sum
 from .ops import embedding_ops, layer_activation_bits, layer_ops, ramp_ops
 from .proxies import _sparsity, model_size_breakdown, ramp_layers
 from .target import DVFSPoint, HardwareTarget, load_target
@@ -166,10 +167,12 @@ class CostModel:
         span_ramp: int = 0,
         dvfs_point=None,
         lengths: tuple[tuple[int, float], ...] | None = None,
+        activation_bits: int | None = None,
     ) -> None:
         self.arch = arch
         self.target = target if isinstance(target, HardwareTarget) else load_target(target)
         self.point = self.target.resolve_dvfs(dvfs_point)
+        self.activation_bits = self.target.resolve_activation_bits(activation_bits)
         self.lengths = lengths if lengths is not None else normalize_lengths(seq_len, seq_lens)
         self.max_len = max(t for t, _ in self.lengths)
         if span_ramp < 0:
@@ -178,6 +181,7 @@ class CostModel:
         self._layers: dict = {}
         self._ramps: dict = {}
         self._embeddings: dict = {}
+        self._at_points: dict = {}
         self._max_heads = max(arch.block_heads)
         self._max_ffn = max(arch.block_ffn)
         t = self.target
@@ -188,7 +192,7 @@ class CostModel:
 
     # -- cached parts ------------------------------------------------------------------------
     def _average(self, make_ops) -> list[OpCost]:
-        per_len = [(price_ops(make_ops(t), self.target, self.point), w) for t, w in self.lengths]
+        per_len = [(price_ops(make_ops(t), self.target, self.point, self.activation_bits), w) for t, w in self.lengths]
         return per_len[0][0] if len(per_len) == 1 else weighted_sum(per_len)
 
     def layer_cost(self, heads: int, ffn: int, bits: int, span: int | None, sparsity: float = 0.0) -> LayerCost:
@@ -200,7 +204,7 @@ class CostModel:
             ops = self._average(lambda t: layer_ops(a.hidden_size, a.head_dim, heads, ffn, bits, span, t,
                                                     sparsity, self.span_ramp))
             act = layer_activation_bits(a.hidden_size, a.head_dim, heads, ffn, span, self.max_len,
-                                        self.span_ramp, self.target.activation_bits)
+                                        self.span_ramp, self.activation_bits)
             cost = self._layers[key] = LayerCost.of(ops, act)
         return cost
 
@@ -208,7 +212,7 @@ class CostModel:
         cost = self._ramps.get(bits)
         if cost is None:
             a = self.arch
-            ops = price_ops(ramp_ops(a.hidden_size, a.num_labels, bits), self.target, self.point)
+            ops = price_ops(ramp_ops(a.hidden_size, a.num_labels, bits), self.target, self.point, self.activation_bits)
             cost = self._ramps[bits] = LayerCost.of(ops)
         return cost
 
@@ -218,9 +222,26 @@ class CostModel:
             a = self.arch
             ops = self._average(lambda t: embedding_ops(a.embedding_size, a.hidden_size, a.has_projection,
                                                         embedding_bits, t))
-            act = 2 * self.max_len * max(a.embedding_size, a.hidden_size) * self.target.activation_bits
+            act = 2 * self.max_len * max(a.embedding_size, a.hidden_size) * self.activation_bits
             cost = self._embeddings[embedding_bits] = LayerCost.of(ops, act)
         return cost
+
+    def at_dvfs_points(self, part: LayerCost) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Latency (ns) and energy (pJ) of ``part`` (a layer, ramp or embedding cost of this model) at
+        each of the target's DVFS points, re-priced from its ops (:meth:`_Pricer.rescale`); cached.
+        Only for a model of one sequence length: a length-averaged op's roofline time does not rescale."""
+        if len(self.lengths) != 1:
+            raise ValueError("at_dvfs_points needs a cost model of one sequence length")
+        hit = self._at_points.get(part)
+        if hit is None:
+            source = pricer(self.target, self.point, self.activation_bits)
+            latency, energy = [], []
+            for point in self.target.dvfs_points:
+                ops = [pricer(self.target, point, self.activation_bits).rescale(op, source) for op in part.ops]
+                latency.append(sum(o.time_ns for o in ops))
+                energy.append(sum(o.energy_pj for o in ops))
+            hit = self._at_points[part] = (tuple(latency), tuple(energy))
+        return hit
 
     def _check_layer(self, heads, ffn, bits, span, sparsity) -> None:
         def bad(field, value, allowed):
@@ -330,12 +351,13 @@ def _lengths_key(seq_len, seq_lens_key) -> tuple:
 
 @functools.lru_cache(maxsize=256)
 def _cached_model(arch: Architecture, target: HardwareTarget, lengths: tuple, span_ramp: int,
-                  point: DVFSPoint) -> CostModel:
-    return CostModel(arch, target, span_ramp=span_ramp, dvfs_point=point, lengths=lengths)
+                  point: DVFSPoint, activation_bits: int) -> CostModel:
+    return CostModel(arch, target, span_ramp=span_ramp, dvfs_point=point, lengths=lengths,
+                     activation_bits=activation_bits)
 
 
 def cost_model(arch: Architecture, target, seq_len: int | None = None, seq_lens=None, span_ramp: int = 0,
-               dvfs_point=None) -> CostModel:
+               dvfs_point=None, activation_bits: int | None = None) -> CostModel:
     """The shared (cached) :class:`CostModel` for these arguments."""
     tgt = _as_target(target)
     if seq_lens is None:
@@ -345,7 +367,8 @@ def cost_model(arch: Architecture, target, seq_len: int | None = None, seq_lens=
     else:
         key = ("list", tuple(seq_lens))
     lengths = _lengths_key(seq_len, key)
-    return _cached_model(arch, tgt, lengths, span_ramp, tgt.resolve_dvfs(dvfs_point))
+    return _cached_model(arch, tgt, lengths, span_ramp, tgt.resolve_dvfs(dvfs_point),
+                         tgt.resolve_activation_bits(activation_bits))
 
 
 def estimate(
@@ -360,6 +383,7 @@ def estimate(
     dvfs_point=None,
     span_ramp: int = 0,
     exits: Sequence[int] | None = None,
+    activation_bits: int | None = None,
 ) -> HardwareCost:
     """Latency, energy, on-chip memory, model size and MACs of one inference of ``config``.
 
@@ -375,8 +399,10 @@ def estimate(
         ``zero_skipping`` get cheaper.
     dvfs_point: index into the target's DVFS points, a (voltage, MHz) pair, or None (nominal).
     span_ramp: the adaptive-span ramp R; a layer with span z attends to |i - j| <= z + R - 1.
+    activation_bits: the width activations run at, one of the target's
+        ``activation_bits_supported`` (default: its ``activation_bits``).
     """
-    model = cost_model(arch, target, seq_len, seq_lens, span_ramp, dvfs_point)
+    model = cost_model(arch, target, seq_len, seq_lens, span_ramp, dvfs_point, activation_bits)
     return model.estimate(config, exit_distribution, sparsity, exits)
 
 
@@ -390,6 +416,7 @@ def estimate_workload(
     sparsity: Sequence[float] | None = None,
     dvfs_point=None,
     span_ramp: int = 0,
+    activation_bits: int | None = None,
 ) -> HardwareCost:
     """:func:`estimate` averaged over a :class:`evosearch.workload.Workload`: each sentence length
     with the exit distribution of the sentences of that length (length and exit kept together).
@@ -406,13 +433,14 @@ def estimate_workload(
     latency = energy = macs = 0.0
     for length, share, dist in workload.by_length():
         cost = estimate(arch, config, target, seq_len=length, exit_distribution=dist if early else None,
-                        sparsity=sparsity, dvfs_point=dvfs_point, span_ramp=span_ramp, exits=exits)
+                        sparsity=sparsity, dvfs_point=dvfs_point, span_ramp=span_ramp, exits=exits,
+                        activation_bits=activation_bits)
         latency += share * cost.latency_ms
         energy += share * cost.energy_uj
         macs += share * cost.macs
     overall = estimate(arch, config, target, seq_lens=workload.length_histogram(),
                        exit_distribution=workload.exit_distribution() if early else None, sparsity=sparsity,
-                       dvfs_point=dvfs_point, span_ramp=span_ramp, exits=exits)
+                       dvfs_point=dvfs_point, span_ramp=span_ramp, exits=exits, activation_bits=activation_bits)
     return _replace(overall, latency_ms=latency, energy_uj=energy, macs=macs)
 
 
@@ -430,7 +458,8 @@ def pick_dvfs(
     latency_target_ms: float,
     **estimate_kwargs,
 ) -> DVFSChoice | None:
-    """EdgeBERT's DVFS choice: the lowest-energy operating point whose latency meets the target.
+    """The lowest-energy operating point whose (expected) latency meets the target, one point for
+    every sentence; :func:`evosearch.hardware.dvfs.dvfs_workload` picks a point per sentence.
 
     Returns None when no point of the target meets ``latency_target_ms`` (check
     ``choice is None`` before using it). ``estimate_kwargs`` go to :func:`estimate`

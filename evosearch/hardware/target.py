@@ -3,13 +3,17 @@
 A target is a YAML file (shipped ones live in ``evosearch/objectives/hardware/``; users add their own and
 load them by path). It names
 
-* the MAC array (rows x cols, datapath and accumulator bit widths, energy per MAC at the datapath
-  width, zero skipping for unstructured sparsity),
+* the MAC array (rows x cols, datapath and accumulator bit widths, the datapath's number format,
+  energy per integer MAC at the datapath width and the factor another format costs relative to it,
+  zero skipping for unstructured sparsity),
 * a vector unit for softmax / layer-norm / GELU / residual adds,
 * the memory levels (per-bit read/write energy, bandwidth, leakage, capacity, on- or off-chip),
 * where weights, embeddings, activations and partial sums live (EdgeBERT, Tambe et al. MICRO 2021:
   embeddings in ReRAM eNVM, everything else in SRAM),
-* the DVFS operating points (voltage, frequency) and which one is nominal.
+* the activation widths it runs (``compute.activation_bits_supported``; wider than the MAC's
+  activation operand means more passes),
+* the DVFS operating points (voltage, frequency), which one is nominal, and how leakage power
+  scales with voltage (``dvfs.leakage_voltage_exponent``).
 
 Energy numbers in the shipped files come from Horowitz (ISSCC 2014), Timeloop/Accelergy example
 outputs and NVMExplorer (Pentecost et al., HPCA 2022); each is cited beside the value.
@@ -33,6 +37,7 @@ from ..yamlfiles import load_yaml
 SHIPPED_TARGETS_DIR = Path(__file__).resolve().parents[1] / "objectives" / "hardware"  # package data
 
 PLACEMENT_ROLES = ("weights", "embeddings", "activations", "partial_sums")
+NUMBER_FORMATS = ("int", "adaptivfloat")
 VECTOR_OPS = ("softmax", "layernorm", "gelu", "add")
 
 
@@ -83,9 +88,9 @@ class HardwareTarget:
     array_rows: int
     array_cols: int
     datapath_bits: int  # weight operand width of one MAC
-    activation_bits: int  # activation operand width (activations are kept at this width)
+    activation_bits: int  # the MAC's activation operand width; activations are kept at it by default
     accumulator_bits: int
-    mac_energy_pj: float  # one datapath_bits x activation_bits MAC at the nominal voltage
+    mac_energy_pj: float  # one integer datapath_bits x activation_bits MAC at the nominal voltage
     zero_skipping: bool
     index_bits: int  # per non-zero weight, when zero skipping stores weights compressed
     compute_leakage_mw: float
@@ -101,6 +106,9 @@ class HardwareTarget:
     dvfs_points: tuple[DVFSPoint, ...]
     nominal_dvfs: int
     leakage_voltage_exponent: float = 1.0
+    activation_bits_supported: tuple[int, ...] = ()  # activation widths it runs (default: activation_bits only)
+    number_format: str = "int"  # the datapath's number format (NUMBER_FORMATS)
+    format_mac_energy_factor: float = 1.0  # MAC energy of number_format relative to an integer MAC
     source: str = ""
     description: str = ""
     # derived
@@ -108,6 +116,8 @@ class HardwareTarget:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_levels", {m.name: m for m in self.memory})
+        if not self.activation_bits_supported:
+            object.__setattr__(self, "activation_bits_supported", (self.activation_bits,))
 
     def level(self, name: str) -> MemoryLevel:
         return self._levels[name]
@@ -123,8 +133,25 @@ class HardwareTarget:
         return self.dvfs_points[self.nominal_dvfs]
 
     @property
+    def mac_energy_format_pj(self) -> float:
+        """Energy of one datapath_bits x activation_bits MAC in the datapath's own number format."""
+        return self.mac_energy_pj * self.format_mac_energy_factor
+
+    @property
     def macs_per_cycle(self) -> int:
         return self.array_rows * self.array_cols
+
+    def resolve_activation_bits(self, bits: int | None) -> int:
+        """The activation width to price: ``bits`` if the target runs it, else an error; None = ``activation_bits``."""
+        if bits is None:
+            return self.activation_bits
+        if isinstance(bits, bool) or bits not in self.activation_bits_supported:
+            raise HardwareTargetError(
+                f"activation_bits={bits!r}; target {self.name!r} runs activations at "
+                f"{', '.join(map(str, self.activation_bits_supported))} bits "
+                "(field 'compute.activation_bits_supported')"
+            )
+        return int(bits)
 
     def resolve_dvfs(self, point: "DVFSPoint | int | tuple[float, float] | None") -> DVFSPoint:
         """A DVFS point from an index into ``dvfs_points``, a (voltage, MHz) pair or None (nominal)."""
@@ -322,13 +349,21 @@ def target_from_dict(data: Mapping[str, Any]) -> HardwareTarget:
         raise HardwareTargetError(f"field 'dvfs.nominal' = {nominal}; allowed: an index in [0, {len(points) - 1}]")
 
     datapath_bits = _get(data, "compute.datapath_bits", "int", allow_zero=False)
+    number_format, format_factor = _number_format(data)
+    activation_bits = _get(data, "compute.activation_bits", "int", allow_zero=False)
+    supported = _get(data, "compute.activation_bits_supported", "list", default=[activation_bits])
+    if not supported or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in supported) \
+            or activation_bits not in supported or len(set(supported)) != len(supported):
+        raise HardwareTargetError(f"field 'compute.activation_bits_supported' = {supported!r}; allowed: a list of "
+                                  f"distinct integers >= 1 that includes compute.activation_bits ({activation_bits})")
     return HardwareTarget(
         name=name,
         technology_nm=float(_get(data, "technology_nm", "number", allow_zero=False)),
         array_rows=array[0],
         array_cols=array[1],
         datapath_bits=datapath_bits,
-        activation_bits=_get(data, "compute.activation_bits", "int", allow_zero=False),
+        activation_bits=activation_bits,
+        activation_bits_supported=tuple(supported),
         accumulator_bits=_get(data, "compute.accumulator_bits", "int", allow_zero=False),
         mac_energy_pj=float(_get(data, "compute.mac_energy_pj", "number")),
         zero_skipping=_get(data, "compute.zero_skipping", "bool", default=False),
@@ -343,9 +378,29 @@ def target_from_dict(data: Mapping[str, Any]) -> HardwareTarget:
         dvfs_points=tuple(points),
         nominal_dvfs=nominal,
         leakage_voltage_exponent=float(_get(data, "dvfs.leakage_voltage_exponent", "number", default=1.0)),
+        number_format=number_format,
+        format_mac_energy_factor=format_factor,
         source=str(data.get("source", "")),
         description=str(data.get("description", "")),
     )
+
+
+def _number_format(data: Mapping) -> tuple[str, float]:
+    """``compute.number_format`` and its ``compute.format_mac_energy_factor`` (required for a
+    non-integer format: the MAC energy relative to ``mac_energy_pj``, an integer MAC)."""
+    fmt = _get(data, "compute.number_format", "str", default="int")
+    if fmt not in NUMBER_FORMATS:
+        raise HardwareTargetError(f"field 'compute.number_format' = {fmt!r}; allowed: {', '.join(NUMBER_FORMATS)}")
+    factor = _get(data, "compute.format_mac_energy_factor", "number", default=None, allow_zero=False)
+    if fmt == "int":
+        if factor is not None and factor != 1:
+            raise HardwareTargetError(f"field 'compute.format_mac_energy_factor' = {factor!r} with number_format "
+                                      "'int'; an integer datapath is priced at mac_energy_pj (remove it or use 1)")
+        return fmt, 1.0
+    if factor is None:
+        raise HardwareTargetError(f"missing field 'compute.format_mac_energy_factor' (a number > 0: the energy of "
+                                  f"one {fmt} MAC relative to the integer MAC of 'compute.mac_energy_pj')")
+    return fmt, float(factor)
 
 
 def _missing(path: str):

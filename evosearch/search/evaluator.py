@@ -69,6 +69,7 @@ class Evaluator:
         self.latency_model = latency_model
         if "cpu_latency_ms" in objectives.metrics and latency_model is None:
             self.latency_model = cpu_latency_model(supernet, objectives)
+        _check_activation_gene(space, objectives)
 
     @property
     def num_examples(self) -> int:
@@ -115,17 +116,19 @@ class Evaluator:
         genome = tuple(int(g) for g in genome)
         config, thresholds = self.space.decode(genome)
         sparsity = self.space.sparsity(genome)
-        metrics, cached = self.metrics(config, thresholds, sparsity, early_exit_only)
+        activation_bits = self.space.activation_bits(genome)
+        metrics, cached = self.metrics(config, thresholds, sparsity, early_exit_only, activation_bits)
         F = tuple(self.objectives.F(metrics))
         G = tuple(self.objectives.G(metrics))
         return Record(genome, config.to_dict(), tuple(thresholds), metrics, F, G,
                       time.perf_counter() - start, cached)
 
     def metrics(self, config: SubnetConfig, thresholds: Sequence[float], sparsity=None,
-                early_exit_only: bool = False) -> tuple[dict, bool]:
+                early_exit_only: bool = False, activation_bits: int | None = None) -> tuple[dict, bool]:
         """Every metric the objectives need (:data:`evosearch.metrics.METRICS`), and whether the
         exit logits came from the cache. With a model run, also accuracy, error, the mean exit
-        layer and the share of dev sentences leaving at each exit (``exit_share_<k>``)."""
+        layer and the share of dev sentences leaving at each exit (``exit_share_<k>``); with the
+        hardware-only ``activation_bits`` gene, its value (``activation_bits``)."""
         wanted = self.objectives.metrics
         cached = False
         accuracy, exits = None, None
@@ -141,8 +144,11 @@ class Evaluator:
             accuracy = float((preds == self.labels).float().mean())
             exits = exit_layer.tolist()
         inputs = MetricInputs(self.arch, config, thresholds, self.workload.with_exits(exits), accuracy, sparsity,
-                              self.objectives.target, self.supernet.span_ramp, self.latency_model)
+                              self.objectives.target, self.supernet.span_ramp, self.latency_model,
+                              latency_target_ms=self.objectives.latency_target_ms, activation_bits=activation_bits)
         out: dict[str, float] = {}
+        if activation_bits is not None:
+            out["activation_bits"] = float(activation_bits)
         if accuracy is not None:
             for name in ("accuracy", "error", "mean_exit_layer"):
                 out[name] = float(METRICS[name].compute(inputs))
@@ -161,7 +167,8 @@ def reference_point(space: BoundSpace, objectives: ObjectiveSet, evaluator: Eval
     cost metrics: ``margin`` x their value at the space's most expensive point (largest of every
     gene, no early exit), which bounds every candidate.
     """
-    config, thresholds = space.largest()
+    genome = space.largest_genome()
+    config, thresholds = space.decode(genome)
     costs = None
     ref = []
     for name, sign in zip(objectives.objectives, objectives.signs):
@@ -174,12 +181,31 @@ def reference_point(space: BoundSpace, objectives: ObjectiveSet, evaluator: Eval
         else:
             if costs is None:
                 no_exit = tuple(0.0 for _ in thresholds)
-                costs, _ = evaluator.metrics(config, no_exit, None)
+                costs, _ = evaluator.metrics(config, no_exit, None, activation_bits=space.activation_bits(genome))
             value = margin * costs[name]
         if not math.isfinite(value):
             raise ObjectiveError(f"reference_point: {name} = {value}; give a finite value")
         ref.append(sign * float(value))
     return ref
+
+
+def _check_activation_gene(space: BoundSpace, objectives: ObjectiveSet) -> None:
+    """The hardware-only ``activation_bits`` gene needs a hardware metric and a target that runs its widths."""
+    slot = next((s for s in space.slots if s.gene == "activation_bits"), None)
+    if slot is None:
+        return
+    if not objectives.needs_target:
+        raise SearchSpaceError(f"space {space.space.name!r}: gene 'activation_bits' changes only hardware metrics "
+                               "(latency_ms, energy_uj, ...), and the objective set has none; remove the gene or "
+                               "add a hardware metric and a target")
+    from ..hardware import HardwareTargetError, load_target
+
+    target = load_target(objectives.target)
+    for bits in slot.values:
+        try:
+            target.resolve_activation_bits(bits)
+        except HardwareTargetError as err:
+            raise SearchSpaceError(f"space {space.space.name!r}: gene 'activation_bits': {err}") from None
 
 
 def front_mask(F: np.ndarray, G: np.ndarray | None = None) -> np.ndarray:

@@ -6,6 +6,7 @@
     constraints: ["latency_ms <= 5", "fits_on_chip >= 1"]
     target: edgebert-12nm                 # hardware target for latency_ms / energy_uj / memory_kb
     reference_point: {error: 1.0}         # optional; missing entries are derived from the space
+    latency_target_ms: 50                 # per-sentence deadline; only with energy_dvfs_uj / deadline_miss_rate
 
 Every constraint becomes a pymoo inequality ``G <= 0`` (``value - bound`` for ``<=``,
 ``bound - value`` for ``>=``): infeasible candidates are kept and ranked by the algorithm
@@ -15,20 +16,24 @@ Metrics: the registry :data:`evosearch.metrics.METRICS` (name, direction, unit, 
 ``error`` / ``accuracy`` (on the dev subset, with early exits), ``mean_exit_layer``, ``params``,
 ``model_size_bytes`` (at the bit widths), ``onnx_size_bytes``, ``macs``, ``iccr`` (P-BERT, for
 comparison only), and, on a hardware target (:mod:`evosearch.hardware`), ``latency_ms``,
-``energy_uj``, ``memory_kb``, ``fits_on_chip``; ``cpu_latency_ms``: the ONNX Runtime deployment on
-this CPU at ``cpu_threads`` threads (default 1), predicted by :mod:`evosearch.latency`
-(``cpu_predictor: PATH``, default this machine's model, calibrated on first use). Costs are
-expectations over the dev sentences and the exit each one takes (:mod:`evosearch.workload`).
+``energy_uj``, ``memory_kb``, ``fits_on_chip``, and with a per-sentence ``latency_target_ms``,
+``energy_dvfs_uj`` (each sentence at the lowest-energy DVFS point that meets the target: EdgeBERT's
+per-sentence DVFS, :mod:`evosearch.hardware.dvfs`) and ``deadline_miss_rate``;
+``cpu_latency_ms``: the ONNX Runtime deployment on this CPU at ``cpu_threads`` threads (default 1),
+predicted by :mod:`evosearch.latency` (``cpu_predictor: PATH``, default this machine's model,
+calibrated on first use). Costs are expectations over the dev sentences and the exit each one
+takes (:mod:`evosearch.workload`).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, PositiveInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, StrictStr, field_validator
 
 from ..metrics import METRICS
 from ..yamlfiles import load_yaml
@@ -84,6 +89,7 @@ class ObjectiveFile(BaseModel):
     reference_point: dict[str, float] | list[float] | None = None
     cpu_predictor: StrictStr | None = None
     cpu_threads: PositiveInt = 1
+    latency_target_ms: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     description: str = ""
 
     @field_validator("objectives", mode="before")
@@ -110,6 +116,7 @@ class ObjectiveSet:
     reference_point: Mapping[str, float] = field(default_factory=dict)
     cpu_predictor: str | None = None  # a saved latency model (JSON); default: this machine's, calibrated on first use
     cpu_threads: int = 1  # ONNX Runtime threads of the CPU deployment cpu_latency_ms predicts
+    latency_target_ms: float | None = None  # per-sentence deadline of energy_dvfs_uj / deadline_miss_rate
 
     def __post_init__(self):
         object.__setattr__(self, "objectives", tuple(self.objectives))
@@ -125,6 +132,17 @@ class ObjectiveSet:
             hw = [m for m in self.metrics if METRICS[m].hardware]
             raise ObjectiveError(f"target: metrics {', '.join(hw)} need a hardware target; add 'target: NAME' "
                                  "(a shipped name under evosearch/objectives/hardware/ or a YAML path)")
+        deadline = [m for m in self.metrics if METRICS[m].deadline]
+        if deadline and self.latency_target_ms is None:
+            raise ObjectiveError(f"latency_target_ms: metrics {', '.join(deadline)} need a per-sentence latency "
+                                 "target; add 'latency_target_ms: NUMBER' (milliseconds, > 0)")
+        if self.latency_target_ms is not None:
+            if not deadline:
+                raise ObjectiveError("latency_target_ms: only energy_dvfs_uj and deadline_miss_rate use it; add one "
+                                     "of them to objectives or constraints, or remove latency_target_ms")
+            value = self.latency_target_ms
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ObjectiveError(f"latency_target_ms: {value!r}; allowed: a finite number of milliseconds > 0")
         for k in self.reference_point:
             if k not in self.objectives:
                 raise ObjectiveError(f"reference_point: {k!r} is not an objective; objectives: {', '.join(self.objectives)}")
@@ -144,7 +162,8 @@ class ObjectiveSet:
                 raise ObjectiveError(f"{where}: 'reference_point' has {len(ref)} values for {len(objectives)} objectives")
             ref = dict(zip(objectives, ref))
         return cls(tuple(objectives), tuple(Constraint.parse(c, f"{where}: constraints") for c in parsed.constraints),
-                   parsed.target, {k: float(v) for k, v in ref.items()}, parsed.cpu_predictor, parsed.cpu_threads)
+                   parsed.target, {k: float(v) for k, v in ref.items()}, parsed.cpu_predictor, parsed.cpu_threads,
+                   parsed.latency_target_ms)
 
     @classmethod
     def load(cls, path_or_name: str | Path) -> "ObjectiveSet":
@@ -159,6 +178,8 @@ class ObjectiveSet:
             out["cpu_predictor"] = self.cpu_predictor
         if "cpu_latency_ms" in self.metrics:
             out["cpu_threads"] = self.cpu_threads
+        if self.latency_target_ms is not None:
+            out["latency_target_ms"] = self.latency_target_ms
         return out
 
     @property

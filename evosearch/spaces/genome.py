@@ -9,6 +9,13 @@ one value per exit except the last (which always answers) unless ``tied: true`` 
 threshold). ``embedding_bits`` is one value. A gene left out takes its default: all heads, all
 neurons, 32 bits, unlimited span, no sparsity, threshold 0 (no early exit), 32-bit embeddings.
 
+``activation_bits`` is one value too, and a *hardware-only* gene: the width activations run at on
+the hardware target (one of its ``compute.activation_bits_supported``), read by the hardware metrics
+through :meth:`BoundSpace.activation_bits`. The supernet never quantizes activations (it runs them
+in float at every width), so the accuracy estimate does not see this gene: a candidate at 8-bit
+activations is scored with float-activation accuracy. Left out, activations run at the target's
+``activation_bits``.
+
 ``heads`` and ``ffn`` take either ``choices`` (absolute counts) or ``fractions`` (of the layer's
 size, so one space fits MiniLM-L6 and ALBERT-base alike). ``span`` takes ``choices`` (tokens) or
 ``fractions`` of the task's reference length (the 95th percentile of training sentence lengths,
@@ -142,6 +149,9 @@ class SearchSpace:
             for v in spec.values:
                 _check_bits("embedding_bits", None, v, bounds, self.name, key="embedding_bits")
             slots.append(Slot("embedding_bits", None, tuple(spec.values)))
+        spec = self.genes.get("activation_bits")
+        if spec is not None:  # hardware only: no supernet bound to check (see the module docstring)
+            slots.append(Slot("activation_bits", None, tuple(spec.values)))
         return BoundSpace(self, arch, tuple(slots), quant)
 
     def _resolve(self, gene: str, spec: GeneSpec, arch: Architecture, layer: int, bounds: SupernetBounds) -> tuple:
@@ -278,7 +288,7 @@ class BoundSpace:
                     thresholds = [float(value)] * len(thresholds)
                 else:
                     thresholds[slot.layer] = float(value)
-            else:
+            elif slot.gene == "embedding_bits":
                 embedding_bits = value
         layers = []
         for i in range(L):
@@ -305,8 +315,19 @@ class BoundSpace:
                     out[i] = float(value)
         return tuple(out)
 
-    def encode(self, config: SubnetConfig, thresholds: float | Sequence[float] = 0.0) -> np.ndarray:
-        """The genome of ``(config, thresholds)``; error if a value is not among the slot's choices."""
+    def activation_bits(self, genome: Sequence[int]) -> int | None:
+        """The hardware-only activation width of a genome, or None when the space has no such gene."""
+        if "activation_bits" not in self.space.genes:
+            return None
+        for slot, value in zip(self.slots, self._values(genome)):
+            if slot.gene == "activation_bits":
+                return int(value)
+        raise AssertionError("activation_bits slot missing")
+
+    def encode(self, config: SubnetConfig, thresholds: float | Sequence[float] = 0.0,
+               activation_bits: int | None = None) -> np.ndarray:
+        """The genome of ``(config, thresholds, activation_bits)``; error if a value is not among the
+        slot's choices (``activation_bits`` is needed only when the space has that gene)."""
         L = self.arch.num_layers
         if len(config.layers) != L:
             raise SearchSpaceError(f"config has {len(config.layers)} layers; the model has {L}")
@@ -328,6 +349,11 @@ class BoundSpace:
                                                f"config has different values per layer: {sorted(seen, key=str)}")
             elif slot.gene == "exit_threshold":
                 value = thresholds[layer]
+            elif slot.gene == "activation_bits":
+                if activation_bits is None:
+                    raise SearchSpaceError(f"space {self.space.name!r} has an activation_bits gene; give "
+                                           f"activation_bits (one of {list(slot.values)})")
+                value = activation_bits
             else:
                 value = config.embedding_bits
             if value not in slot.values:
@@ -337,6 +363,10 @@ class BoundSpace:
 
     def largest(self) -> tuple[SubnetConfig, tuple[float, ...]]:
         """The most expensive point: the largest value of every gene, no early exit."""
+        return self.decode(self.largest_genome())
+
+    def largest_genome(self) -> np.ndarray:
+        """The genome of :meth:`largest` (with the widest activations, where the space has that gene)."""
         genome = []
         for i in self.free:
             slot = self.slots[i]
@@ -349,4 +379,4 @@ class BoundSpace:
                 genome.append(int(np.argmin(slot.values)))
             else:
                 genome.append(int(np.argmax(slot.values)))
-        return self.decode(genome)
+        return np.array(genome, dtype=int)

@@ -11,6 +11,7 @@
       span:   {fractions: [0.125, 0.25, 0.5, null]}  # of the task's reference length; null = unlimited
       exit_threshold: {choices: [0.0, 0.15, 0.3, 0.6], tied: true}   # fractions of ln(num_labels)
       embedding_bits: {choices: [8, 32]}
+      activation_bits: {choices: [8, 16]}            # hardware only: the width activations run at
 
 A gene is a mapping with exactly one of ``choices`` or ``fractions`` (``heads``, ``ffn`` and
 ``span`` only) and an optional ``tied``, or just a list of choices. See
@@ -27,7 +28,8 @@ from ..errors import EvosearchError
 from ..specs import SUPPORTED_BITS
 
 LAYER_GENES = ("heads", "ffn", "bits", "span", "sparsity")
-GENES = LAYER_GENES + ("exit_threshold", "embedding_bits")
+GLOBAL_GENES = ("embedding_bits", "activation_bits")  # one value for the whole sub-network
+GENES = LAYER_GENES + ("exit_threshold",) + GLOBAL_GENES
 FRACTION_GENES = ("heads", "ffn", "span")
 
 
@@ -81,7 +83,7 @@ class SpaceFile(BaseModel):
 
 def check_gene(name: str, gene: GeneFile) -> None:
     here = f"gene {name!r}"
-    if gene.tied and name == "embedding_bits":
+    if gene.tied and name in GLOBAL_GENES:
         raise ValueError(f"{here}: 'tied' is meaningless for a single gene; remove it")
     if (gene.choices is None) == (gene.fractions is None):
         allowed = "'choices' or 'fractions'" if name in FRACTION_GENES else "'choices'"
@@ -117,6 +119,8 @@ def _value_ok(name, v, fractions):
         return (_is_int(v) and v >= 1), "integers >= 1 (or use 'fractions')"
     if name in ("bits", "embedding_bits"):
         return (_is_int(v) and v in SUPPORTED_BITS), f"bit widths among {', '.join(map(str, SUPPORTED_BITS))}"
+    if name == "activation_bits":
+        return (_is_int(v) and 1 <= v <= 32), "integers in [1, 32] (the hardware target says which it runs)"
     if name == "span":
         return (v is None or (_is_int(v) and v >= 1)), "integers >= 1 or null (unlimited)"
     if name == "sparsity":
