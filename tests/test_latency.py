@@ -87,6 +87,13 @@ def test_calibration_fits_and_validates(fitted):
     assert set(result.to_dict()) >= {"mape_percent", "spearman", "noise_mape_percent"}
 
 
+def test_calibration_scales_times_to_its_median_speed(fitted):
+    """A reference deployment is timed between sub-networks; the calibration keeps its median time
+    and how much it varied."""
+    supernet, model = fitted
+    assert model.calibration["reference_ms"] > 0 and model.calibration["reference_spread_percent"] >= 0
+
+
 def test_model_save_load_and_arch_check(fitted, tmp_path):
     supernet, model = fitted
     path = model.save(tmp_path / "m.json")

@@ -21,6 +21,10 @@ correlation of predicted against measured.
 """
 
 
+#: A reference-time spread above this (percent) during calibration is worth telling the user about.
+BUSY_SPREAD_PERCENT = 20.0
+
+
 def register(subparsers) -> None:
     from argparse import RawDescriptionHelpFormatter
 
@@ -64,7 +68,11 @@ def run(args) -> int:
     print(f"saved latency model: {path}")
     print(f"machine: {model.machine}")
     print(f"{cal['subnets']} sub-networks, {cal['sentences_timed']} timed sentences in {cal['seconds']} s; "
-          f"fit MAPE {cal['fit_mape_percent']:.1f}%")
+          f"fit MAPE {cal['fit_mape_percent']:.1f}%; the machine's speed varied by {cal['reference_spread_percent']:.1f}% "
+          "(10th to 90th percentile of a reference deployment's time)")
+    if cal["reference_spread_percent"] > BUSY_SPREAD_PERCENT:
+        print("note: the machine's speed varied a lot while calibrating (other work running?); the model is "
+              "fitted at its median speed; calibrate again on a quieter machine for steadier predictions")
     if args.validate:
         bar = tqdm(total=args.validate, desc="validating", unit="sub-network")
         try:

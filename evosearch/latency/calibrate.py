@@ -9,7 +9,12 @@ the segments it passes, so varied layouts and exit depths identify each term: wi
 sentence run to the last layer, the embeddings, the segment calls and the layers' fixed cost
 cannot be told apart, and a fit made that way mispriced the early-exiting models a search
 finds (issue 11). Relative errors weigh a 1 ms model as much as a 10 ms one, as the MAPE the
-model is judged by does. It stops when its time budget is spent (at least
+model is judged by does. A fixed reference deployment (:class:`Reference`) is timed between
+sub-networks, and each sub-network's times are scaled to the calibration's median speed: a
+shared machine that speeds up or slows down while it calibrates (5-10 % within minutes on the
+2-core machine this was built on) then blurs the fit less; how much the reference's time varied
+is kept with the model (``reference_spread_percent``), so a calibration made on a busy machine
+shows. It stops when its time budget is spent (at least
 ``min_subnets`` sub-networks), so the first search or quickstart that needs a prediction can
 calibrate on its own (:func:`ensure_latency_model`); ``evosearch calibrate`` does it on demand
 with a larger budget and a validation on held-out sub-networks (:func:`validate`).
@@ -66,6 +71,37 @@ def random_thresholds(num_layers: int, rng: random.Random) -> list[float]:
     return [rng.choice([0.0, 1.0]) for _ in range(num_layers - 1)]
 
 
+def reference_subnet(arch):
+    """The reference deployment's sub-network: half the heads and FFN neurons of every layer, int8."""
+    from ..supernet import LayerConfig, SubnetConfig
+
+    return SubnetConfig(tuple(LayerConfig(max(1, arch.heads_of_layer(i) // 2), max(1, arch.ffn_of_layer(i) // 2), 8)
+                              for i in range(arch.num_layers)))
+
+
+class Reference:
+    """A fixed deployment (:func:`reference_subnet`, an exit after every layer) and fixed random
+    sentences, one per calibration length, leaving at successive exits: timed now, it says how fast
+    this machine runs at this moment."""
+
+    SEED = 999
+
+    def __init__(self, supernet, folder: Path, threads: int):
+        arch = supernet.arch
+        self.runner = _export(supernet, reference_subnet(arch), [1.0] * (arch.num_layers - 1), folder, threads)
+        rng = np.random.default_rng(self.SEED)
+        self.jobs = [(random_sentence(arch.vocab_size, T, rng), k % arch.num_layers)
+                     for k, T in enumerate(_lengths(arch, LENGTHS))]
+
+    def ms(self, repeats: int = 3) -> float:
+        """The summed fastest times (ms) of the reference sentences."""
+        return float(time_exits(self.runner, self.jobs, repeats=repeats).sum())
+
+
+def _lengths(arch, lengths: Sequence[int]) -> list[int]:
+    return [t for t in lengths if 1 <= t <= arch.max_position_embeddings] or [min(8, arch.max_position_embeddings)]
+
+
 def _export(supernet, config, thresholds, folder: Path, threads: int):
     from ..deploy.onnx import OnnxRunner, export_onnx
     from ..supernet import extract
@@ -84,12 +120,14 @@ def calibrate(supernet, *, threads: int = 1, budget_s: float = AUTO_BUDGET_S, le
     if threads < 1:
         raise LatencyError(f"threads={threads}; give a positive number of threads")
     arch = supernet.arch
-    lengths = [t for t in lengths if 1 <= t <= arch.max_position_embeddings] or [min(8, arch.max_position_embeddings)]
+    lengths = _lengths(arch, lengths)
     rng, np_rng = random.Random(seed), np.random.default_rng(seed)
-    rows, targets, subnets = [], [], 0  # one row per (sub-network, length): summed segment features
+    rows, targets, speeds, subnets = [], [], [], 0  # one row per (sub-network, length): summed segment features
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="evosearch-calibrate-"))
     try:
+        reference = Reference(supernet, tmp / "reference", threads)
+        before = reference.ms()
         while subnets < max_subnets and (subnets < min_subnets or time.perf_counter() - started < budget_s):
             config = random_subnet(arch, rng) if subnets else _largest(arch)
             thresholds = random_thresholds(arch.num_layers, rng)
@@ -102,13 +140,18 @@ def calibrate(supernet, *, threads: int = 1, budget_s: float = AUTO_BUDGET_S, le
                 rows.append(sum(segment_features(config.layers[first:last + 1], T, k == 0)
                                 for k, (first, last) in enumerate(layout[:leave + 1])))
             targets.extend(time_exits(runner, jobs, repeats=repeats).tolist())
+            after = reference.ms()
+            speeds.extend([(before + after) / 2] * len(jobs))  # the reference's time around these jobs
+            before = after
             shutil.rmtree(tmp / f"s{subnets}", ignore_errors=True)
             subnets += 1
             if progress:
                 progress(f"sub-network {subnets}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    X, y = np.asarray(rows), np.asarray(targets)
+    speeds = np.asarray(speeds)
+    reference_ms = float(np.median(speeds))
+    X, y = np.asarray(rows), np.asarray(targets) * reference_ms / speeds  # at the calibration's median speed
     relative = X / y[:, None]  # minimise sum((prediction - y) / y)^2: relative errors
     scale = np.maximum(np.abs(relative).max(axis=0), 1e-12)  # NNLS on scaled features, for conditioning
     coefficients = nnls(relative / scale, np.ones_like(y))[0] / scale
@@ -116,7 +159,8 @@ def calibrate(supernet, *, threads: int = 1, budget_s: float = AUTO_BUDGET_S, le
     calibration = {"subnets": subnets, "sentences_timed": len(y), "lengths": list(lengths), "repeats": repeats,
                    "seed": seed, "seconds": round(time.perf_counter() - started, 1), "statistic": "min",
                    "exits": "random segment per sentence, timed in rounds", "loss": "relative squared error",
-                   "fit_mape_percent": mape(fitted, y)}
+                   "fit_mape_percent": mape(fitted, y), "reference_ms": reference_ms,
+                   "reference_spread_percent": float(100 * np.ptp(np.percentile(speeds, [10, 90])) / reference_ms)}
     return LatencyModel(arch_shape(arch), machine_id(threads), coefficients.tolist(), calibration)
 
 

@@ -35,7 +35,7 @@ import numpy as np
 from ..specs import INT8_MAX_BITS
 from .errors import LatencyError
 
-FORMAT_VERSION = 4  # 4: weight-reading terms; sentences leaving at random exits, timed in rounds
+FORMAT_VERSION = 5  # 5: a reference time (machine speed); 4: weight-reading terms, random exits, rounds
 KIND = "evosearch-onnx-latency-model"
 LAYER_FEATURES = ("1", "heads", "ffn", "T*heads", "T*ffn", "T", "T^2*heads")
 FEATURES = (["call", "call*T", "embed", "embed*T"] + [f"fp32:{f}" for f in LAYER_FEATURES]
