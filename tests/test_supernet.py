@@ -56,9 +56,13 @@ def test_albert_virtual_layers_share_blocks():
 
 @pytest.mark.parametrize("name", HF_MODELS)
 @pytest.mark.parametrize("quant", ["int", "adaptivfloat"])
-def test_sliced_equals_masked_reference_and_extracted(name, quant):
+@pytest.mark.parametrize("pruning", ["magnitude", "movement"])
+def test_sliced_equals_masked_reference_and_extracted(name, quant, pruning):
     torch.manual_seed(1)
-    supernet = supernet_from_hf(HF_MODELS[name]()).eval()
+    supernet = supernet_from_hf(HF_MODELS[name](), pruning=pruning).eval()
+    with torch.no_grad():
+        for scores in supernet.movement_scores():  # learned scores, unlike the weights' magnitudes
+            scores.normal_()
     rng = random.Random(name + quant)
     ids, mask, types = batch(seed=3)
     for _ in range(4):

@@ -29,7 +29,8 @@ class TrainingSpace:
     :meth:`resolve` fills it from the fractions (or give tokens yourself, and the fractions are
     ignored). span_ramp: the ramp R of the span mask in tokens (None: 1/16 of the reference length).
     embedding_bits: embedding bit widths sampled. quant: the quantization scheme.
-    sparsity: per-layer unstructured magnitude sparsities sampled (0.0 = dense only).
+    sparsity: per-layer unstructured sparsities sampled (0.0 = dense only); the training's pruning
+    criterion (magnitude or movement) chooses which weights they zero.
     """
 
     min_head_fraction: float = 0.25

@@ -33,7 +33,8 @@ class LayerConfig:
     ffn: FFN neurons kept (the first ``ffn`` of the block).
     bits: weight bit width of this layer's matrices (32 = float, no quantization).
     span: attention span in tokens (None = unlimited).
-    sparsity: fraction of each weight row set to zero by magnitude (unstructured; 0 = dense).
+    sparsity: fraction of each weight row set to zero (unstructured; 0 = dense), chosen by the
+    supernet's pruning criterion (``Architecture.pruning``: magnitude or movement scores).
     """
 
     heads: int

@@ -1,7 +1,9 @@
 """Extract a sub-network as a stand-alone, smaller model.
 
 The result is a :class:`Supernet` whose blocks hold only the kept heads and neurons, with the
-quantized weights baked in, and whose ``default_config`` fixes the attention spans. Its forward
+pruned (zeros where the magnitude or movement mask drops a weight) and quantized weights baked in,
+and whose ``default_config`` fixes the attention spans. It has no movement scores: its weights
+already carry the mask. Its forward
 equals the supernetwork's forward for that config. On a shared-weight ALBERT, virtual layers that
 share a block *and* keep the same heads, neurons and bit width keep sharing one extracted block;
 layers that differ get blocks of their own.
@@ -33,6 +35,7 @@ def extract(supernet: Supernet, config: SubnetConfig) -> Supernet:
             "block_heads": tuple(k[1] for k in shapes),
             "block_ffn": tuple(k[2] for k in shapes),
             "block_of_layer": tuple(block_of_layer),
+            "pruning": "magnitude",  # dense from here on (sparsity 0): the mask is baked into the weights
         }
     )
     fixed = SubnetConfig(

@@ -64,6 +64,10 @@ class Supernet(nn.Module):
         self.default_config = default_config or SubnetConfig.largest(arch)
         self.default_config.validate(arch)
 
+    def movement_scores(self) -> list[nn.Parameter]:
+        """The learned importance scores of movement pruning (empty for magnitude pruning)."""
+        return [p for block in self.blocks if block.scores is not None for p in block.scores.values()]
+
     # ------------------------------------------------------------------ the parts of the loop
     def subnet_weights(self, config: SubnetConfig | None = None, masked: bool = False,
                        int8_engine: bool = False) -> SubnetWeights:
