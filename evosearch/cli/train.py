@@ -72,6 +72,9 @@ def register(subparsers) -> None:
     p.add_argument("--span-ramp", type=int, help="ramp of the span mask in tokens (default: 1/16 of the reference length)")
     p.add_argument("--embedding-bits", type=int, nargs="+", help=f"(default: {' '.join(map(str, d.space.embedding_bits))})")
     p.add_argument("--sparsity", type=float, nargs="+", help="per-layer unstructured magnitude sparsities sampled (default: 0, dense)")
+    p.add_argument("--embedding-sparsity", type=float, nargs="+",
+                   help="fractions of each embedding table pruned by magnitude, sampled (EdgeBERT keeps 40%%: 0.6; "
+                        f"default: {' '.join(map(str, d.space.embedding_sparsity))})")
     p.add_argument("--quant", choices=["int", "adaptivfloat"], help=f"quantization scheme (default: {d.space.quant})")
     p.add_argument("--checkpoint-every", type=int, help=f"save a resumable state every N steps (default: {d.checkpoint_every})")
     p.add_argument("--seed", type=int, help=f"seed of the training randomness (default: {d.seed})")
@@ -87,7 +90,7 @@ def register(subparsers) -> None:
 
 
 SPACE_FLAGS = {"min_head_fraction", "min_ffn_fraction", "bits", "spans", "span_fractions", "span_ramp", "embedding_bits",
-               "quant", "sparsity"}
+               "quant", "sparsity", "embedding_sparsity"}
 
 
 def build_config(args):

@@ -206,6 +206,9 @@ class Trainer:
             raise ResumeError(f"cannot read the training state {path} ({type(err).__name__}): the file is damaged; "
                               "train again with --overwrite") from None
         mine = self.config.to_dict()
+        if isinstance(saved.get("space"), dict) and "embedding_sparsity" not in saved["space"]:
+            # a state from before embedding pruning trained dense embeddings only
+            saved = {**saved, "space": {**saved["space"], "embedding_sparsity": [0.0]}}
         mismatched = [k for k in mine if k not in RESUME_IGNORED and saved.get(k) != mine[k]]
         if mismatched:
             details = ", ".join(f"{k}: saved {saved.get(k)!r}, now {mine[k]!r}" for k in mismatched)
