@@ -221,7 +221,8 @@ def _write_weights(folder: Path, supernet, extracted, config: SubnetConfig) -> t
             meta = {k: v for k, v in stored.items() if not isinstance(v, np.ndarray)}
             meta["bytes"] = stored_bytes(stored)
             if "mask" in stored:
-                meta["kept"] = int(np.unpackbits(stored["mask"], bitorder="little")[: int(np.prod(stored["shape"]))].sum())
+                entries = int(np.prod(stored["shape"]))
+                meta["kept"] = int(np.unpackbits(stored["mask"], bitorder="little")[:entries].sum())
             tensors[name] = meta
             for k, v in stored.items():
                 if isinstance(v, np.ndarray):

@@ -417,7 +417,8 @@ class SearchRun:
             slot = slots[pos]
             up_is_cheaper = slot.gene in ("exit_threshold", "embedding_sparsity")
             cheaper = neighbour[pos] > genome[pos] if up_is_cheaper else neighbour[pos] < genome[pos]
-            kind = {"exit_threshold": 0, "activation_bits": 0, "embedding_bits": 2, "embedding_sparsity": 2}.get(slot.gene, 1)
+            kind = {"exit_threshold": 0, "activation_bits": 0, "embedding_bits": 2,
+                    "embedding_sparsity": 2}.get(slot.gene, 1)
             layer = -1 if slot.layer is None else slot.layer
             return (kind, not cheaper, -layer, pos, neighbour[pos])
 

@@ -127,7 +127,8 @@ def _value_ok(name, v, fractions):
     if name == "sparsity":
         return (_is_num(v) and 0 <= v < 1), "numbers in [0, 1)"
     if name == "embedding_sparsity":
-        return (_is_num(v) and 0 <= v < 1), "fractions in [0, 1) of each embedding table pruned (EdgeBERT keeps 40%: 0.6)"
+        return (_is_num(v) and 0 <= v < 1), ("fractions in [0, 1) of each embedding table pruned "
+                                             "(EdgeBERT keeps 40%: 0.6)")
     if name == "exit_threshold":
         return (_is_num(v) and 0 <= v <= 1), "numbers in [0, 1] (entropy as a fraction of ln(num_labels))"
     raise AssertionError(name)
