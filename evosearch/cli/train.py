@@ -79,6 +79,9 @@ def register(subparsers) -> None:
                    help="which weights a sparsity zeroes: the smallest in magnitude, or those with the lowest learned "
                         "movement scores (Sanh et al., NeurIPS 2020; needs a --sparsity above 0); search and export "
                         f"use the same masks (default: {d.pruning})")
+    p.add_argument("--embedding-sparsity", type=float, nargs="+",
+                   help="fractions of each embedding table pruned by magnitude, sampled (EdgeBERT keeps 40%%: 0.6; "
+                        f"default: {' '.join(map(str, d.space.embedding_sparsity))})")
     p.add_argument("--quant", choices=["int", "adaptivfloat"], help=f"quantization scheme (default: {d.space.quant})")
     p.add_argument("--checkpoint-every", type=int, help=f"save a resumable state every N steps (default: {d.checkpoint_every})")
     p.add_argument("--seed", type=int, help=f"seed of the training randomness (default: {d.seed})")
@@ -94,7 +97,7 @@ def register(subparsers) -> None:
 
 
 SPACE_FLAGS = {"min_head_fraction", "min_ffn_fraction", "bits", "spans", "span_fractions", "span_ramp", "embedding_bits",
-               "quant", "sparsity"}
+               "quant", "sparsity", "embedding_sparsity"}
 
 
 def build_config(args):

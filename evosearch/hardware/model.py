@@ -16,6 +16,11 @@ the per-input exit-layer distribution p_k: layer i and its exit ramp run with pr
 P(exit >= i) = sum_{k >= i} p_k. Without an exit distribution only the final pooler+classifier
 runs (so "everyone exits at the last layer" costs that plus the L - 1 intermediate ramps).
 
+Embeddings. The lookup tables are read from the target's ``embeddings`` level (EdgeBERT: ReRAM
+eNVM); pruned at ``config.embedding_sparsity`` on a zero-skipping target, they are stored and read
+as non-zeros with ``index_bits`` each, and the on-chip fit (``fits_on_chip``, ``memory_kb``)
+counts that compressed size against the level's capacity.
+
 Caching. A layer's cost is a pure function of (heads, ffn, bits, span, sparsity) once the target,
 DVFS point, lengths and ramp are fixed; each :class:`CostModel` keeps a dict of them, and
 :func:`estimate` keeps one :class:`CostModel` per (arch, target, lengths, ramp, DVFS point).
@@ -70,7 +75,7 @@ class HardwareCost:
     latency_ms: float
     energy_uj: float
     memory_kb: float  # on-chip footprint: on-chip weights + on-chip embeddings + peak activations
-    model_size_bytes: float
+    model_size_bytes: float  # as the target stores it (sparse weights and pruned embeddings in its encoding)
     macs: float
     fits_on_chip: bool  # every on-chip level with a capacity holds what is placed in it
     target: str
@@ -189,6 +194,8 @@ class CostModel:
         self._weights_on_chip = t.level(place["weights"]).on_chip
         self._emb_on_chip = t.level(place["embeddings"]).on_chip
         self._index_bits = t.index_bits if t.zero_skipping else None
+        # pruned embedding tables: the target's sparse encoding where it skips zeros, else stored dense
+        self._embedding_storage = "index" if t.zero_skipping else "dense"
 
     # -- cached parts ------------------------------------------------------------------------
     def _average(self, make_ops) -> list[OpCost]:
@@ -216,14 +223,15 @@ class CostModel:
             cost = self._ramps[bits] = LayerCost.of(ops)
         return cost
 
-    def embedding_cost(self, embedding_bits: int) -> LayerCost:
-        cost = self._embeddings.get(embedding_bits)
+    def embedding_cost(self, embedding_bits: int, embedding_sparsity: float = 0.0) -> LayerCost:
+        key = (embedding_bits, float(embedding_sparsity))
+        cost = self._embeddings.get(key)
         if cost is None:
             a = self.arch
             ops = self._average(lambda t: embedding_ops(a.embedding_size, a.hidden_size, a.has_projection,
-                                                        embedding_bits, t))
+                                                        embedding_bits, t, embedding_sparsity))
             act = 2 * self.max_len * max(a.embedding_size, a.hidden_size) * self.activation_bits
-            cost = self._embeddings[embedding_bits] = LayerCost.of(ops, act)
+            cost = self._embeddings[key] = LayerCost.of(ops, act)
         return cost
 
     def at_dvfs_points(self, part: LayerCost) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -275,7 +283,7 @@ class CostModel:
         sp = (0.0,) * n if sparsity is None else _sparsity(arch, sparsity)
         layer_cost = self.layer_cost
         layers = tuple(layer_cost(c.heads, c.ffn, c.bits, c.span, s) for c, s in zip(layers_cfg, sp))
-        emb = self.embedding_cost(config.embedding_bits)
+        emb = self.embedding_cost(config.embedding_bits, config.embedding_sparsity)
         lat = emb.latency_ns
         energy = emb.energy_pj
         macs = emb.macs
@@ -291,7 +299,7 @@ class CostModel:
             lat += p * (lc.latency_ns + (r.latency_ns if r else 0.0))
             energy += p * (lc.energy_pj + (r.energy_pj if r else 0.0))
             macs += p * (lc.macs + (r.macs if r else 0.0))
-        size = model_size_breakdown(arch, config, sparsity, self._index_bits, exits)
+        size = model_size_breakdown(arch, config, sparsity, self._index_bits, exits, self._embedding_storage)
         weight_bits = size["projection"] + size["blocks"] + size["ramps"]
         act_bits = max(max(lc.activation_bits for lc in layers), emb.activation_bits)
         place = dict(self.target.placement)

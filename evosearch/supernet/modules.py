@@ -16,12 +16,19 @@ from torch import nn
 from transformers.activations import ACT2FN
 
 from ..specs import INT8_MAX_BITS, Architecture, LayerConfig
-from .pruning import magnitude_prune, movement_prune
+from ..specs.embedding import TABLES
+from .pruning import keep_above, magnitude_prune, magnitude_threshold, movement_prune
 from .quantize import engine_int8_activations, engine_int8_weight, quantize_rows, quantize_weight
 
 
 class Embeddings(nn.Module):
-    """Word + position + token-type embeddings, layer norm, and ALBERT's E -> H projection."""
+    """Word + position + token-type embeddings, layer norm, and ALBERT's E -> H projection.
+
+    Embedding pruning (EdgeBERT, Tambe et al. MICRO 2021; :mod:`evosearch.specs.embedding`): at
+    ``embedding_sparsity`` s, each of the three tables keeps the entries whose magnitude reaches
+    its own threshold (:meth:`prune_thresholds`, one per whole table); the looked-up rows are
+    pruned with it, then quantized per row, which equals looking up the pruned, quantized table.
+    """
 
     def __init__(self, arch: Architecture):
         super().__init__()
@@ -32,18 +39,45 @@ class Embeddings(nn.Module):
         self.norm = nn.LayerNorm(e, eps=arch.layer_norm_eps)
         self.dropout = nn.Dropout(arch.hidden_dropout)
         self.projection = nn.Linear(e, arch.hidden_size) if arch.has_projection else None
+        self._thresholds: dict = {}  # (table, sparsity, data pointer, version, device) -> threshold; not state
+
+    def prune_thresholds(self, sparsity: float) -> tuple[torch.Tensor, ...] | None:
+        """The magnitude threshold of each table (word, position, token type) at ``sparsity``, or
+        None at 0. Cached while a table is unchanged (the word table is frozen in training by
+        default, so its selection over the whole vocabulary runs once per sparsity)."""
+        if sparsity <= 0:
+            return None
+        cache = self.__dict__.setdefault("_thresholds", {})
+        out = []
+        for name in TABLES:
+            weight = getattr(self, name).weight
+            key = (name, float(sparsity), weight.data_ptr(), weight._version, weight.device)
+            threshold = cache.get(key)
+            if threshold is None:
+                if len(cache) > 32:
+                    cache.clear()
+                threshold = cache[key] = magnitude_threshold(weight, sparsity)
+            out.append(threshold)
+        return tuple(out)
+
+    def pruned_table(self, name: str, sparsity: float) -> torch.Tensor:
+        """Table ``name`` with the entries pruned at ``sparsity`` set to zero (float, not quantized)."""
+        weight = getattr(self, name).weight
+        thresholds = self.prune_thresholds(sparsity)
+        return weight if thresholds is None else keep_above(weight, thresholds[TABLES.index(name)])
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor, bits: int, scheme: str,
                 projection: torch.Tensor | None = None, int8_input: bool = False,
-                valid: torch.Tensor | None = None) -> torch.Tensor:
+                valid: torch.Tensor | None = None, thresholds: tuple | None = None) -> torch.Tensor:
         """Embed at ``bits``; ``projection`` is the already quantized E -> H matrix (ALBERT), if prepared.
         ``int8_input``: the projection's input is quantized as the int8 engine does (per row over
-        the ``valid`` tokens)."""
+        the ``valid`` tokens). ``thresholds``: the tables' pruning thresholds (:meth:`prune_thresholds`)."""
+        word_t, position_t, type_t = thresholds or (None, None, None)
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         x = (
-            quantize_rows(self.word(input_ids), bits, scheme)
-            + quantize_rows(self.token_type(token_type_ids), bits, scheme)
-            + quantize_rows(self.position(positions), bits, scheme)[None]
+            quantize_rows(keep_above(self.word(input_ids), word_t), bits, scheme)
+            + quantize_rows(keep_above(self.token_type(token_type_ids), type_t), bits, scheme)
+            + quantize_rows(keep_above(self.position(positions), position_t), bits, scheme)[None]
         )
         x = self.dropout(self.norm(x))
         if self.projection is not None:

@@ -40,6 +40,29 @@ def magnitude_prune(weight: torch.Tensor, sparsity: float, row_width: int) -> to
     return weight * (magnitude >= threshold)
 
 
+def magnitude_threshold(table: torch.Tensor, sparsity: float) -> torch.Tensor:
+    """The smallest magnitude a table keeps when a ``sparsity`` fraction of *all* its entries is
+    pruned by magnitude (one threshold for the whole tensor): the ``k``-th largest ``|w|``, ``k``
+    from :func:`evosearch.specs.embedding.kept_entries`. EdgeBERT's embedding pruning (Tambe et
+    al., MICRO 2021; its recipe thresholds each embedding tensor at the 60th percentile of its
+    magnitudes), magnitude pruning after Han et al. (NeurIPS 2015). A 0-d tensor."""
+    from ..specs.embedding import kept_entries
+
+    magnitude = table.detach().abs().reshape(-1)
+    n = magnitude.numel()
+    return magnitude.kthvalue(n - kept_entries(n, sparsity) + 1).values
+
+
+def keep_above(values: torch.Tensor, threshold: torch.Tensor | None) -> torch.Tensor:
+    """``values`` with the entries below ``threshold`` in magnitude set to zero (None: unchanged).
+
+    Elementwise, so pruning looked-up rows equals looking up rows of the pruned table. Gradients
+    reach the kept entries only."""
+    if threshold is None:
+        return values
+    return values * (values.detach().abs() >= threshold)
+
+
 def movement_prune(weight: torch.Tensor, scores: torch.Tensor, sparsity: float, row_width: int) -> torch.Tensor:
     """``weight * TopK(scores)`` per row, with the straight-through gradient ``dL/dS = dL/dW' * W``.
 

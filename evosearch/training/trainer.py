@@ -225,6 +225,9 @@ class Trainer:
             raise ResumeError(f"cannot read the training state {path} ({type(err).__name__}): the file is damaged; "
                               "train again with --overwrite") from None
         mine = self.config.to_dict()
+        if isinstance(saved.get("space"), dict) and "embedding_sparsity" not in saved["space"]:
+            # a state from before embedding pruning trained dense embeddings only
+            saved = {**saved, "space": {**saved["space"], "embedding_sparsity": [0.0]}}
         saved = {**TrainConfig().to_dict(), **saved}  # an option added since the state was saved has its default
         mismatched = [k for k in mine if k not in RESUME_IGNORED and saved.get(k) != mine[k]]
         if mismatched:
