@@ -205,6 +205,7 @@ class CostModel:
         self._index_bits = t.index_bits if t.zero_skipping else None
         # pruned embedding tables: the target's sparse encoding where it skips zeros, else stored dense
         self._embedding_storage = "index" if t.zero_skipping else "dense"
+        self._gated = tuple(lv for lv in t.memory if lv.power_gating != "none")
 
     # -- cached parts ------------------------------------------------------------------------
     def _average(self, make_ops) -> list[OpCost]:
@@ -265,10 +266,11 @@ class CostModel:
         switches off when the levels hold ``level_bits`` ({level: bits} or (level, bits) pairs, as
         :attr:`HardwareCost.level_bits`): sum over gated levels of leakage_mw x (1 - leakage_share),
         scaled with the voltage as all leakage is. 0 on a target without power gating."""
+        if not self._gated:
+            return 0.0
         t = self.target
         held = dict(level_bits)
-        saved = sum(lv.leakage_mw * (1.0 - lv.leakage_share(held.get(lv.name, 0.0)))
-                    for lv in t.memory if lv.power_gating != "none")
+        saved = sum(lv.leakage_mw * (1.0 - lv.leakage_share(held.get(lv.name, 0.0))) for lv in self._gated)
         if not saved:
             return 0.0
         point = self.point if point is None else point
