@@ -33,6 +33,16 @@ def _target_dict(name: str) -> dict:
     return yaml.safe_load((SHIPPED_TARGETS_DIR / f"{name}.yaml").read_text())
 
 
+def _all_banks_on(name: str):
+    """The shipped target without power gating: the per-part costs (layers, ramps, embedding) are
+    priced with every bank on and add up to its totals (gating: tests/test_hardware_power_gating.py)."""
+    data = _target_dict(name)
+    for level in data["memory"].values():
+        level.pop("power_gating", None)
+        level.pop("bank_kb", None)
+    return target_from_dict(data)
+
+
 def _random_config(arch: Architecture, rng: random.Random) -> SubnetConfig:
     return SubnetConfig(
         tuple(
@@ -335,14 +345,15 @@ def test_pick_dvfs_lowest_energy_meeting_target():
 
 
 def test_deployed_exit_ramps_cost_what_they_compute():
+    target = _all_banks_on("edgebert-12nm")
     cfg = SubnetConfig.uniform(ALBERT, 0.5, bits=8, embedding_bits=8)
     L = ALBERT.num_layers
-    none = estimate(ALBERT, cfg, "edgebert-12nm", seq_len=64)
+    none = estimate(ALBERT, cfg, target, seq_len=64)
     # nobody leaves early: the deployment keeps no intermediate exit ramp, so nothing changes
-    last = estimate(ALBERT, cfg, "edgebert-12nm", seq_len=64, exit_distribution=[0] * (L - 1) + [1])
+    last = estimate(ALBERT, cfg, target, seq_len=64, exit_distribution=[0] * (L - 1) + [1])
     assert last.latency_ms == pytest.approx(none.latency_ms) and last.energy_uj == pytest.approx(none.energy_uj)
     # ramps deployed after every layer (thresholds above 0) but nobody confident enough to leave
-    every = estimate(ALBERT, cfg, "edgebert-12nm", seq_len=64, exit_distribution=[0] * (L - 1) + [1],
+    every = estimate(ALBERT, cfg, target, seq_len=64, exit_distribution=[0] * (L - 1) + [1],
                      exits=range(L - 1))
     ramp = every.ramps[0]
     assert every.latency_ms == pytest.approx(none.latency_ms + (L - 1) * ramp.latency_ms)
@@ -354,10 +365,11 @@ def test_deployed_exit_ramps_cost_what_they_compute():
 
 
 def test_early_exit_at_layer_zero_costs_one_layer():
+    target = _all_banks_on("edgebert-12nm")
     cfg = SubnetConfig.uniform(ALBERT, 1.0, bits=8, embedding_bits=8)
     L = ALBERT.num_layers
-    none = estimate(ALBERT, cfg, "edgebert-12nm", seq_len=64)
-    first = estimate(ALBERT, cfg, "edgebert-12nm", seq_len=64, exit_distribution={0: 1.0})
+    none = estimate(ALBERT, cfg, target, seq_len=64)
+    first = estimate(ALBERT, cfg, target, seq_len=64, exit_distribution={0: 1.0})
     body = none.energy_uj - none.embedding.energy_uj - none.ramps[-1].energy_uj
     one = first.energy_uj - first.embedding.energy_uj - first.ramps[0].energy_uj
     assert one == pytest.approx(body / L)

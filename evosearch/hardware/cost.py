@@ -31,6 +31,8 @@ ICCAD 2019; EdgeBERT's own energy accounting, Tambe et al. MICRO 2021):
 * **Time** = max(compute time, bits at each level / that level's bandwidth) (roofline).
 * **Energy** = MAC/vector-op energy + sum of bits x pJ/bit per level + leakage power x time. Leakage
   is charged while a sentence runs; time between sentences counts as power-gated (not charged).
+  Ops are priced with every bank of every level leaking; levels with ``power_gating: banks`` get
+  the leakage of their empty banks taken off the model's totals (:mod:`evosearch.hardware.model`).
 * **DVFS** (EdgeBERT): on-chip dynamic energies scale with (V / V_nominal)^2, leakage power with
   (V / V_nominal)^leakage_voltage_exponent, compute time and on-chip bandwidth with the clock
   1 / f; off-chip DRAM bandwidth and energy do not scale.
