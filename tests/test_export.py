@@ -50,6 +50,18 @@ def test_codes_dequantize_to_the_fake_quantized_weights(scheme, bits, per_row):
     assert stored["codes"].nbytes == math.ceil(w.numel() * bits / 8)  # really stored at `bits` bits
 
 
+@pytest.mark.parametrize("scheme, bits", [("int", 8), ("int", 3), ("adaptivfloat", 8), ("int", 32)])
+def test_pruned_tables_are_stored_as_a_mask_and_the_kept_codes(scheme, bits):
+    w = torch.randn(12, 20, generator=torch.Generator().manual_seed(bits)) * 0.05
+    keep = w.abs() >= w.abs().flatten().kthvalue(w.numel() - 96 + 1).values  # 96 of 240 kept (sparsity 0.6)
+    stored = encode(w, bits, scheme, True, keep)
+    pruned = torch.where(keep, w, torch.zeros_like(w))
+    assert torch.equal(decode(stored), quantize_rows(pruned, bits, scheme))
+    assert stored["mask"].nbytes == math.ceil(w.numel() / 8)
+    kept_bytes = stored["values"].nbytes if bits == 32 else stored["codes"].nbytes
+    assert kept_bytes == math.ceil(96 * bits / 8)  # only the kept entries, at `bits` bits
+
+
 MIXED = SubnetConfig((LayerConfig(2, 24, 8, span=4), LayerConfig(4, 12, 4), LayerConfig(3, 48, 32)),
                      embedding_bits=8, quant="int")
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,11 +105,13 @@ def _supernet_predictions(ckpt, config, texts, thresholds, int8_engine=True):
     return preds, exits
 
 
-@pytest.mark.parametrize("quant", ["int", "adaptivfloat"])
-def test_float_onnx_export_equals_supernet(setup, tmp_path, quant):
+@pytest.mark.parametrize("quant, embedding_sparsity", [("int", 0.0), ("adaptivfloat", 0.0), ("int", 0.6),
+                                                        ("adaptivfloat", 0.4)])
+def test_float_onnx_export_equals_supernet(setup, tmp_path, quant, embedding_sparsity):
+    """Sliced supernet = extracted = exported (compact weights and ONNX), with embedding pruning too."""
     tmp, ckpt_dir = setup
     ckpt = load_checkpoint(ckpt_dir)
-    config = SubnetConfig(MIXED.layers, MIXED.embedding_bits, quant)
+    config = SubnetConfig(MIXED.layers, MIXED.embedding_bits, quant, embedding_sparsity)
 
     texts, batch = _dev(tmp, ckpt)
     logits, _ = collect_exit_logits(ckpt.supernet, [batch], config, int8_engine=False)
@@ -123,6 +137,31 @@ def test_float_onnx_export_equals_supernet(setup, tmp_path, quant):
     assert model.predict(texts, batch_size=16) == (labels, exits)
     one = model.predict("good film")
     assert len(one[0]) == 1 and 0 <= one[1][0] <= 2
+    pruning = desc["embedding_pruning"]
+    if not embedding_sparsity:
+        assert pruning is None and "mask" not in json.dumps(desc["tensors"]["embeddings.word.weight"])
+        return
+    # the compact file stores each pruned table as presence bits + the kept codes: what model_size_bytes counts
+    from evosearch.hardware import model_size_bytes
+    from evosearch.specs.embedding import kept_entries, table_shapes
+
+    arch = ckpt.supernet.arch
+    assert pruning["sparsity"] == embedding_sparsity
+    for name, (rows, width) in table_shapes(arch).items():
+        n, kept = rows * width, kept_entries(rows * width, embedding_sparsity)
+        assert pruning["kept_entries"][name] == kept
+        scales = rows * 4  # float32 scales (int) or int32 exponent biases (adaptivfloat), one per row
+        assert pruning["stored_bytes"][name] == math.ceil(n / 8) + math.ceil(kept * 8 / 8) + scales
+    dense = export(Deployment(replace(config, embedding_sparsity=0.0), thresholds, ckpt_dir), tmp_path / "dense",
+                   int8=False)
+    predicted = model_size_bytes(arch, config) - model_size_bytes(arch, replace(config, embedding_sparsity=0.0))
+    stored = lambda d: sum(t["bytes"] for t in json.loads((d / "model.json").read_text())["tensors"].values())  # noqa: E731
+    assert stored(out) - stored(dense) == pytest.approx(predicted, abs=3)  # up to the byte rounding of 3 masks
+    on_disk = (out / "weights.safetensors").stat().st_size - (dense / "weights.safetensors").stat().st_size
+    assert predicted < on_disk < predicted + 3 * 100  # plus three more entries in the safetensors header
+    # ONNX keeps dense tables: pruning changes their values, not the graphs' size
+    onnx_bytes = lambda d: sum(p.stat().st_size for p in (d / "onnx").glob("*.onnx"))  # noqa: E731
+    assert abs(onnx_bytes(out) - onnx_bytes(dense)) < 0.01 * onnx_bytes(dense)
 
 
 def test_readme_onnx_example_runs_the_int8_export(setup, tmp_path):
@@ -153,16 +192,18 @@ def test_readme_onnx_example_runs_the_int8_export(setup, tmp_path):
     assert [namespace["classify"](t) for t in texts] == expected_float  # float32: exactly the supernet's answers
 
 
-@pytest.mark.parametrize("model_type", ["bert", "albert", "albert-groups"])
-def test_hf_save_pretrained_matches_final_exit(tmp_path, model_type):
+@pytest.mark.parametrize("model_type, embedding_sparsity", [("bert", 0.0), ("albert", 0.0), ("albert-groups", 0.0),
+                                                             ("bert", 0.6), ("albert", 0.6)])
+def test_hf_save_pretrained_matches_final_exit(tmp_path, model_type, embedding_sparsity):
     from transformers import AutoModelForSequenceClassification
 
     ckpt_dir = make_checkpoint(tmp_path / "m", model_type=model_type)
     ckpt = load_checkpoint(ckpt_dir)
     L = ckpt.supernet.arch.num_layers
-    config = SubnetConfig.uniform(ckpt.supernet.arch, 1.0).with_layers(ffn=24)
+    config = SubnetConfig.uniform(ckpt.supernet.arch, 1.0, embedding_sparsity=embedding_sparsity).with_layers(ffn=24)
     out = export(Deployment(config, [0.0] * (L - 1), ckpt_dir), tmp_path / "dep")
-    assert json.loads((out / "model.json").read_text())["hf"]["exported"] is True
+    hf_desc = json.loads((out / "model.json").read_text())["hf"]
+    assert hf_desc["exported"] is True and ("pruned" in hf_desc["note"]) == bool(embedding_sparsity)
     hf = AutoModelForSequenceClassification.from_pretrained(out / "hf").eval()
     assert hf.config.intermediate_size == 24 and hf.config.model_type == model_type.split("-")[0]
     model = load_deployed(out)
@@ -171,6 +212,12 @@ def test_hf_save_pretrained_matches_final_exit(tmp_path, model_type):
         theirs = hf(**enc).logits.numpy()
     ours = model.exit_logits(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])[-1]
     assert np.allclose(theirs, ours, atol=1e-5)
+    # ... and both are the sliced supernet's final exit
+    with torch.no_grad():
+        sliced = ckpt.supernet.eval()(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"], config=config)[-1]
+    assert np.allclose(sliced.numpy(), ours, atol=1e-5)
+    zero = float((hf.get_input_embeddings().weight == 0).float().mean())  # the padding row is zero anyway
+    assert zero == pytest.approx(embedding_sparsity, abs=0.02) if embedding_sparsity else zero < 0.05
 
 
 def test_albert_with_per_layer_bits_gets_a_message_not_an_exception(tmp_path):
@@ -267,7 +314,8 @@ def test_int8_engine_estimate_is_what_onnx_runtime_computes(tmp_path, model_type
     L = ckpt.supernet.arch.num_layers
     bits = ([8, 4, 32] * L)[:L]
     uniform = SubnetConfig.uniform(ckpt.supernet.arch, 0.75, embedding_bits=8)
-    config = SubnetConfig(tuple(replace(layer, bits=b) for layer, b in zip(uniform.layers, bits)), embedding_bits=8)
+    config = SubnetConfig(tuple(replace(layer, bits=b) for layer, b in zip(uniform.layers, bits)), embedding_bits=8,
+                          embedding_sparsity=0.6 if model_type == "albert" else 0.0)  # pruned tables, int8 projection
     texts, batch = _dev(tmp_path / "m", ckpt)
     out = export(Deployment(config, [0.0] * (L - 1), ckpt_dir), tmp_path / "dep")
     runner = load_deployed(out).runner

@@ -33,6 +33,16 @@ def _target_dict(name: str) -> dict:
     return yaml.safe_load((SHIPPED_TARGETS_DIR / f"{name}.yaml").read_text())
 
 
+def _all_banks_on(name: str):
+    """The shipped target without power gating: the per-part costs (layers, ramps, embedding) are
+    priced with every bank on and add up to its totals (gating: tests/test_hardware_power_gating.py)."""
+    data = _target_dict(name)
+    for level in data["memory"].values():
+        level.pop("power_gating", None)
+        level.pop("bank_kb", None)
+    return target_from_dict(data)
+
+
 def _random_config(arch: Architecture, rng: random.Random) -> SubnetConfig:
     return SubnetConfig(
         tuple(
@@ -335,14 +345,15 @@ def test_pick_dvfs_lowest_energy_meeting_target():
 
 
 def test_deployed_exit_ramps_cost_what_they_compute():
+    target = _all_banks_on("edgebert-12nm")
     cfg = SubnetConfig.uniform(ALBERT, 0.5, bits=8, embedding_bits=8)
     L = ALBERT.num_layers
-    none = estimate(ALBERT, cfg, "edgebert-12nm", seq_len=64)
+    none = estimate(ALBERT, cfg, target, seq_len=64)
     # nobody leaves early: the deployment keeps no intermediate exit ramp, so nothing changes
-    last = estimate(ALBERT, cfg, "edgebert-12nm", seq_len=64, exit_distribution=[0] * (L - 1) + [1])
+    last = estimate(ALBERT, cfg, target, seq_len=64, exit_distribution=[0] * (L - 1) + [1])
     assert last.latency_ms == pytest.approx(none.latency_ms) and last.energy_uj == pytest.approx(none.energy_uj)
     # ramps deployed after every layer (thresholds above 0) but nobody confident enough to leave
-    every = estimate(ALBERT, cfg, "edgebert-12nm", seq_len=64, exit_distribution=[0] * (L - 1) + [1],
+    every = estimate(ALBERT, cfg, target, seq_len=64, exit_distribution=[0] * (L - 1) + [1],
                      exits=range(L - 1))
     ramp = every.ramps[0]
     assert every.latency_ms == pytest.approx(none.latency_ms + (L - 1) * ramp.latency_ms)
@@ -354,10 +365,11 @@ def test_deployed_exit_ramps_cost_what_they_compute():
 
 
 def test_early_exit_at_layer_zero_costs_one_layer():
+    target = _all_banks_on("edgebert-12nm")
     cfg = SubnetConfig.uniform(ALBERT, 1.0, bits=8, embedding_bits=8)
     L = ALBERT.num_layers
-    none = estimate(ALBERT, cfg, "edgebert-12nm", seq_len=64)
-    first = estimate(ALBERT, cfg, "edgebert-12nm", seq_len=64, exit_distribution={0: 1.0})
+    none = estimate(ALBERT, cfg, target, seq_len=64)
+    first = estimate(ALBERT, cfg, target, seq_len=64, exit_distribution={0: 1.0})
     body = none.energy_uj - none.embedding.energy_uj - none.ramps[-1].energy_uj
     one = first.energy_uj - first.embedding.energy_uj - first.ramps[0].energy_uj
     assert one == pytest.approx(body / L)
@@ -488,3 +500,71 @@ def test_hardware_model_and_search_spaces_import_no_torch():
             "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------------------------
+# embedding pruning (EdgeBERT: embeddings pruned to 40% in ReRAM eNVM)
+
+
+def _emb(arch, bits=8, sparsity=0.0):
+    base = SubnetConfig.largest(arch).with_layers(bits=8)
+    return SubnetConfig(base.layers, embedding_bits=bits, embedding_sparsity=sparsity)
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_pruned_embeddings_shrink_storage_and_lookup_energy_by_the_stated_factor(bits):
+    """On a zero-skipping target, each pruned table is stored, and each looked-up row read, as its
+    non-zeros with index_bits each: (1 - s) (b + index_bits) / b of the dense bits."""
+    from evosearch.specs.embedding import kept_entries, table_shapes
+
+    target = load_target("edgebert-12nm")
+    assert target.zero_skipping and dict(target.placement)["embeddings"] == "rram"
+    dense = estimate(MINILM, _emb(MINILM, bits), target, seq_len=32)
+    pruned = estimate(MINILM, _emb(MINILM, bits, 0.6), target, seq_len=32)
+    factor = 0.4 * (bits + target.index_bits) / bits
+    ln = 2 * MINILM.embedding_size * 32
+    tables = [r * w for r, w in table_shapes(MINILM).values()]
+    expected = sum(kept_entries(n, 0.6) for n in tables) * (bits + target.index_bits)
+    assert dict(pruned.level_bits)["rram"] - ln == expected
+    assert (dict(pruned.level_bits)["rram"] - ln) / (dict(dense.level_bits)["rram"] - ln) == pytest.approx(factor, rel=1e-6)
+    assert dense.model_size_bytes - pruned.model_size_bytes == pytest.approx(
+        (sum(tables) * bits - expected) / 8)
+    rram = [lv.name for lv in target.memory].index("rram")
+    read = {name: next(o for o in cost.embedding.ops if o.name == "embedding_lookup") for name, cost in
+            (("dense", dense), ("pruned", pruned))}
+    assert read["pruned"].bits[rram] / read["dense"].bits[rram] == pytest.approx(factor)
+    assert read["pruned"].memory_pj < read["dense"].memory_pj and pruned.energy_uj < dense.energy_uj
+    assert pruned.layers == dense.layers  # the layers do not change
+
+
+def test_pruned_embeddings_cost_the_same_without_zero_skipping():
+    dense = estimate(MINILM, _emb(MINILM), "generic-45nm", seq_len=32)
+    pruned = estimate(MINILM, _emb(MINILM, sparsity=0.6), "generic-45nm", seq_len=32)
+    assert (pruned.energy_uj, pruned.latency_ms, pruned.model_size_bytes) == (
+        dense.energy_uj, dense.latency_ms, dense.model_size_bytes)
+
+
+def test_on_chip_fit_counts_the_compressed_embeddings():
+    """An eNVM sized between the pruned and the dense tables: only the pruned ones fit."""
+    from evosearch.specs.embedding import embedding_tables_bits
+
+    data = _target_dict("edgebert-12nm")
+    for level in ("weight_sram", "act_sram"):
+        data["memory"][level]["capacity_kb"] = 1e9  # only the embedding level decides here
+    sparse_kb = embedding_tables_bits(ALBERT, 8, 0.6, "index", 4) / 8192
+    dense_kb = embedding_tables_bits(ALBERT, 8) / 8192
+    data["memory"]["rram"]["capacity_kb"] = (sparse_kb + dense_kb) / 2
+    target = target_from_dict(data)
+    assert not estimate(ALBERT, _emb(ALBERT), target, seq_len=32).fits_on_chip
+    assert estimate(ALBERT, _emb(ALBERT, sparsity=0.6), target, seq_len=32).fits_on_chip
+
+
+def test_minilm_embeddings_do_not_fit_edgebert_envm_even_pruned():
+    """The quickstart's MiniLM tables at 8 bits, 40% kept: 6.8 MB in the target's encoding against
+    the 4 MB eNVM of edgebert-12nm (whose capacity holds ALBERT's tables, which do fit)."""
+    target = load_target("edgebert-12nm")
+    cap = target.level("rram").capacity_kb
+    minilm = dict(estimate(MINILM, _emb(MINILM, 8, 0.6), target, seq_len=32).level_bits)["rram"] / 8192
+    albert = dict(estimate(ALBERT, _emb(ALBERT, 8, 0.6), target, seq_len=32).level_bits)["rram"] / 8192
+    assert minilm == pytest.approx(6986, abs=1) and minilm > cap
+    assert albert == pytest.approx(2290, abs=1) and albert < cap

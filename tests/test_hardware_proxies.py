@@ -79,3 +79,17 @@ def test_iccr_flaw_deep_layers_weigh_more():
     assert saved_fifth == pytest.approx(5 * saved_first)
     # ...although both save exactly the same bytes (and the same hardware cost)
     assert model_size_bytes(MINILM, quantize(0)) == model_size_bytes(MINILM, quantize(4))
+
+
+def test_model_size_counts_pruned_embeddings_as_the_export_stores_them():
+    """weights.safetensors holds a pruned table as a presence bit per entry plus the non-zeros;
+    MACs and parameters do not change (lookups are no MACs; params counts stored tensors)."""
+    from evosearch.specs.embedding import kept_entries, table_shapes
+
+    dense = SubnetConfig(SubnetConfig.largest(MINILM).layers, embedding_bits=8)
+    pruned = replace(dense, embedding_sparsity=0.6)
+    tables = [r * w for r, w in table_shapes(MINILM).values()]
+    stored = sum(n + 8 * kept_entries(n, 0.6) for n in tables) / 8
+    assert model_size_bytes(MINILM, dense) - model_size_bytes(MINILM, pruned) == pytest.approx(sum(tables) - stored)
+    assert macs(MINILM, pruned, seq_len=32) == macs(MINILM, dense, seq_len=32)
+    assert parameter_count(MINILM, pruned) == parameter_count(MINILM, dense)

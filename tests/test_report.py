@@ -197,3 +197,14 @@ def test_knee_of_a_known_front(tmp_path):
         run = load_run(store.folder)
         assert run.front_ids == [f"c{i}" for i in range(5)]
         assert pick(run, knee=True).candidate_id == "c2", unit
+
+
+def test_config_table_shows_embedding_pruning():
+    from evosearch.report.pick import config_table
+
+    layer = {"heads": 4, "ffn": 48, "bits": 8, "span": None, "sparsity": 0.0}
+    pruned = config_table({"layers": [layer, layer], "embedding_bits": 8, "quant": "int", "embedding_sparsity": 0.6},
+                          [0.1])
+    assert "embedding bits: 8; embedding sparsity: 0.6 (keeps 40%); quantization: int" in pruned
+    old = config_table({"layers": [layer, layer], "embedding_bits": 8, "quant": "int"}, [0.1])  # before the gene
+    assert "embedding sparsity" not in old

@@ -26,9 +26,22 @@ def test_flat_columns_round_trip_through_a_csv(tmp_path):
     assert list(row)[1:6] == ["heads_0", "heads_1", "ffn_0", "ffn_1", "bits_0"]
     pd.DataFrame([row]).to_csv(tmp_path / "t.csv", index=False)
     back = pd.read_csv(tmp_path / "t.csv").iloc[0]  # the empty span cell comes back as NaN
-    assert config_from_columns(back) == (CONFIG, [0.25])
+    assert config_from_columns(back) == ({**CONFIG, "embedding_sparsity": 0.0}, [0.25])
+    pruned = {**CONFIG, "embedding_sparsity": 0.6}
+    assert config_from_columns(pd.Series(config_columns(pruned, [0.25]))) == (pruned, [0.25])
+    old = back.drop("embedding_sparsity")  # a run written before embedding pruning
+    assert config_from_columns(old)[0]["embedding_sparsity"] == 0.0
     with pytest.raises(KeyError, match="heads_0"):
         config_from_columns({"error": 0.1})
+
+
+def test_rows_fit_a_header_from_before_embedding_pruning():
+    from evosearch.runstore.columns import fit_header
+
+    header = [c for c in config_columns(CONFIG, [0.25]) if c != "embedding_sparsity"]
+    assert "embedding_sparsity" not in fit_header(config_columns(CONFIG, [0.25]), header)
+    with pytest.raises(ValueError, match="embedding_sparsity=0.6 cannot be recorded"):
+        fit_header(config_columns({**CONFIG, "embedding_sparsity": 0.6}, [0.25]), header)
 
 
 @pytest.fixture(scope="module")

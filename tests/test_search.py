@@ -57,6 +57,18 @@ def test_decode_values_and_tied_genes():
         bound.encode(bad, 0.6 * math.log(2))
 
 
+def test_embedding_sparsity_gene_decodes_encodes_and_is_global():
+    space = {**SMALL, "genes": {**SMALL["genes"], "embedding_sparsity": {"choices": [0.0, 0.4, 0.6]}}}
+    _, bound, _, _ = search_setup(space)
+    assert bound.labels[-1] == "embedding_sparsity" and bound.upper[-1] == 2
+    genome = [0] * (bound.n_var - 1) + [2]
+    config, thresholds = bound.decode(genome)
+    assert config.embedding_sparsity == 0.6
+    assert list(bound.encode(config, thresholds)) == genome
+    assert bound.largest()[0].embedding_sparsity == 0.0  # the most expensive point keeps every entry
+    assert search_setup()[1].decode([0] * 9)[0].embedding_sparsity == 0.0  # a space without the gene: dense
+
+
 def test_genes_mean_the_same_on_any_task():
     """Thresholds are fractions of ln(num_labels); span fractions follow the reference length;
     fractions that round onto one value are kept once."""
@@ -95,6 +107,13 @@ def test_genes_mean_the_same_on_any_task():
     ({"genes": {"span": {"choices": [0]}}}, r"gene 'span': 'choices' has 0; allowed: integers >= 1 or null"),
     ({"genes": {"heads": 3}}, r"gene 'heads': expected a mapping"),
     ({"genes": {}}, r"'genes' must be a non-empty mapping"),
+    ({"genes": {"embedding_sparsity": {"choices": [0.0, 1.0]}}},
+     r"gene 'embedding_sparsity': 'choices' has 1.0; allowed: fractions in \[0, 1\) of each embedding table"),
+    ({"genes": {"embedding_sparsity": {"choices": [0.0, "0.6"]}}}, r"gene 'embedding_sparsity': 'choices' has '0.6'"),
+    ({"genes": {"embedding_sparsity": {"choices": [0.0, 0.6], "tied": True}}},
+     r"gene 'embedding_sparsity': 'tied' is meaningless for a single gene"),
+    ({"genes": {"embedding_sparsity": {"fractions": [0.6]}}},
+     r"gene 'embedding_sparsity': 'fractions' is only allowed for heads, ffn, span"),
 ])
 def test_bad_space_yaml_names_the_field(change, message, tmp_path):
     data = {**SMALL, **change}
@@ -122,6 +141,12 @@ def test_space_checked_against_supernet_bounds():
         SearchSpace.from_dict({"genes": {"embedding_bits": [4, 32]}}).bind(arch, bounds={"embedding_bits": [8, 32]})
     with pytest.raises(SearchSpaceError, match="'sparsity' has 0.5, but the supernet was trained for sparsity 0.0 only"):
         SearchSpace.from_dict({"genes": {"sparsity": [0.0, 0.5]}}).bind(arch, bounds={"sparsity": [0.0]})
+    emb = SearchSpace.from_dict({"genes": {"embedding_sparsity": [0.0, 0.6]}})
+    with pytest.raises(SearchSpaceError, match="gene 'embedding_sparsity' has 0.6, but the supernet was trained for "
+                                               "embedding sparsity 0.0 only"):
+        emb.bind(arch, bounds={"embedding_sparsity": [0.0]})
+    assert emb.bind(arch, bounds={"embedding_sparsity": [0.0, 0.4, 0.6]}).n_var == 1
+    assert emb.bind(arch, bounds={"bits": [8]}).n_var == 1  # a checkpoint from before the gene: not constrained
     with pytest.raises(SearchSpaceError, match="quant='int', but the supernet was trained with quant 'adaptivfloat'"):
         SearchSpace.from_dict(SMALL).bind(arch, bounds={"quant": "adaptivfloat"})
     auto = SearchSpace.from_dict({**SMALL, "quant": "auto"}).bind(arch, bounds={"quant": "adaptivfloat"})
@@ -456,6 +481,30 @@ def test_local_search_leaves_no_dominating_neighbour_and_resumes(tmp_path):
         SearchRun(tmp_path / "crash", bound, obj, ev, pool=CrashingPool(ev, budget=budget), **kw).run()
     resumed = SearchRun(tmp_path / "crash", bound, obj, ev, resume=True, **kw).run()
     assert [(r.genome, r.F) for r in resumed.front] == [(r.genome, r.F) for r in result.front]
+
+
+def test_local_search_moves_the_embedding_sparsity_gene(tmp_path):
+    """The one-gene neighbours of local search come from the schema: embedding sparsity is one of
+    them, a higher value counts as the cheaper move, and the run records the value per candidate."""
+    from evosearch.report import load_run
+    from evosearch.search.run import one_gene_neighbours
+
+    space = {**SMALL, "genes": {**SMALL["genes"], "embedding_sparsity": {"choices": [0.0, 0.6]}}}
+    supernet, bound, obj, ev = search_setup(space, {"objectives": ["error", "model_size_bytes"]})
+    run = SearchRun(tmp_path / "emb", bound, obj, ev, generations=2, population=8, seed=1, local_search=True,
+                    progress=False)
+    genome = tuple(int(g) for g in bound.largest_genome())
+    neighbours = one_gene_neighbours(genome, bound.upper)
+    assert genome[:-1] + (1,) in neighbours
+    run.in_archive = set()  # (set by run(); nothing scored yet)
+    order = run._unscored(genome)
+    assert genome[:-1] + (1,) in order[-2:]  # with embedding bits: the moves that need a full run come last
+    result = run.run()
+    candidates = load_run(tmp_path / "emb").candidates
+    assert set(candidates["embedding_sparsity"]) == {0.0, 0.6}
+    for member in result.front:  # no neighbour, embedding sparsity included, dominates a member
+        for n in one_gene_neighbours(member.genome, bound.upper):
+            assert not _dominates(ev.evaluate(n).F, member.F), (n, member.genome)
 
 
 def test_local_search_front_is_bounded_non_dominated_and_locally_optimal(tmp_path):

@@ -31,6 +31,7 @@ def random_config(arch, rng, quant="int"):
         ),
         embedding_bits=rng.choice([4, 8, 32]),
         quant=quant,
+        embedding_sparsity=rng.choice([0.0, 0.4, 0.6]),
     )
 
 
@@ -56,9 +57,13 @@ def test_albert_virtual_layers_share_blocks():
 
 @pytest.mark.parametrize("name", HF_MODELS)
 @pytest.mark.parametrize("quant", ["int", "adaptivfloat"])
-def test_sliced_equals_masked_reference_and_extracted(name, quant):
+@pytest.mark.parametrize("pruning", ["magnitude", "movement"])
+def test_sliced_equals_masked_reference_and_extracted(name, quant, pruning):
     torch.manual_seed(1)
-    supernet = supernet_from_hf(HF_MODELS[name]()).eval()
+    supernet = supernet_from_hf(HF_MODELS[name](), pruning=pruning).eval()
+    with torch.no_grad():
+        for scores in supernet.movement_scores():  # learned scores, unlike the weights' magnitudes
+            scores.normal_()
     rng = random.Random(name + quant)
     ids, mask, types = batch(seed=3)
     for _ in range(4):
@@ -94,6 +99,55 @@ def test_sparsity_zeroes_that_fraction_of_each_sliced_row():
     kept = weights.ffn_in[0] != 0
     dropped_max = supernet.blocks[0].ffn_in.weight[0][~kept].abs().max()
     assert supernet.blocks[0].ffn_in.weight[0][kept].abs().min() >= dropped_max
+
+
+@pytest.mark.parametrize("name", HF_MODELS)
+@pytest.mark.parametrize("bits", [8, 32])
+def test_embedding_pruning_keeps_sliced_equal_to_extracted(name, bits):
+    """Embedding pruning (EdgeBERT): each table keeps the round((1 - s) n) largest magnitudes of the
+    whole table, the sliced forward sees it, and the extracted model has the zeros baked in."""
+    from evosearch.specs.embedding import TABLES, kept_entries
+
+    torch.manual_seed(4)
+    supernet = supernet_from_hf(HF_MODELS[name]()).eval()
+    ids, mask, types = batch(seed=5)
+    base = SubnetConfig.uniform(supernet.arch, 0.75, bits=8, embedding_bits=bits)
+    pruned = SubnetConfig.uniform(supernet.arch, 0.75, bits=8, embedding_bits=bits, embedding_sparsity=0.6)
+    extracted = extract(supernet, pruned).eval()
+    for table in TABLES:
+        original = getattr(supernet.embeddings, table).weight
+        ours = getattr(extracted.embeddings, table).weight
+        kept = ours != 0
+        assert int(kept.sum()) == kept_entries(original.numel(), 0.6)
+        assert original[kept].abs().min() >= original[~kept].abs().max()  # one threshold for the whole table
+    sliced = supernet(ids, mask, types, config=pruned)
+    torch.testing.assert_close(extracted(ids, mask, types), sliced, atol=1e-5, rtol=0)
+    torch.testing.assert_close(supernet(ids, mask, types, config=pruned, masked=True), sliced, atol=1e-5, rtol=0)
+    assert not torch.allclose(sliced, supernet(ids, mask, types, config=base))
+
+
+def test_embedding_thresholds_follow_the_weights():
+    """The cached per-table threshold is recomputed when a table changes (an optimizer step)."""
+    supernet = supernet_from_hf(HF_MODELS["bert"]()).eval()
+    first = supernet.embeddings.prune_thresholds(0.6)
+    assert supernet.embeddings.prune_thresholds(0.6)[0] is first[0]  # cached
+    assert supernet.embeddings.prune_thresholds(0.0) is None
+    with torch.no_grad():
+        supernet.embeddings.word.weight.mul_(2.0)
+    again = supernet.embeddings.prune_thresholds(0.6)
+    torch.testing.assert_close(again[0], 2 * first[0])
+    torch.testing.assert_close(again[1], first[1])
+
+
+def test_embedding_pruning_passes_gradients_to_kept_entries_only():
+    supernet = supernet_from_hf(HF_MODELS["bert"]()).train()
+    ids, mask, types = batch()
+    config = SubnetConfig.largest(supernet.arch).__class__(SubnetConfig.largest(supernet.arch).layers,
+                                                           embedding_sparsity=0.6)
+    supernet(ids, mask, types, config=config).sum().backward()
+    grad = supernet.embeddings.word.weight.grad
+    kept = supernet.embeddings.pruned_table("word", 0.6) != 0
+    assert grad[~kept].abs().max() == 0 and grad[kept].abs().max() > 0
 
 
 def test_largest_config_is_default_and_equals_no_config():
@@ -135,6 +189,9 @@ def test_out_of_bounds_config_names_layer_field_and_range(layers, field):
 
 def test_bad_embedding_bits_and_scheme():
     arch = supernet_from_hf(HF_MODELS["bert"]()).arch
+    for bad in (1.0, -0.1, "0.6", True):
+        with pytest.raises(SubnetConfigError, match=f"embedding_sparsity={bad!r}; allowed: a fraction in \\[0, 1\\)"):
+            SubnetConfig(SubnetConfig.largest(arch).layers, embedding_sparsity=bad).validate(arch)
     with pytest.raises(SubnetConfigError, match="embedding_bits=12; allowed: 2, 3, 4"):
         SubnetConfig.largest(arch).__class__(SubnetConfig.largest(arch).layers, embedding_bits=12).validate(arch)
     with pytest.raises(SubnetConfigError, match="quant='fp8'; allowed: int, adaptivfloat"):
@@ -147,6 +204,8 @@ def test_config_dict_round_trip():
     assert SubnetConfig.from_dict(config.to_dict()) == config
     with pytest.raises(SubnetConfigError, match="needs 'layers'"):
         SubnetConfig.from_dict({"layer": []})
+    old = {k: v for k, v in config.to_dict().items() if k != "embedding_sparsity"}  # written before the gene
+    assert SubnetConfig.from_dict(old).embedding_sparsity == 0.0
 
 
 @pytest.mark.parametrize("name", ["albert-one-group-E!=H", "bert"])

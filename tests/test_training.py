@@ -82,6 +82,20 @@ def test_sampler_respects_bounds_and_extremes():
         TrainingSpace(sparsity=(1.0,))
     with pytest.raises(TrainingSpaceError, match="min_head_fraction=0; allowed: a fraction in \\(0, 1\\]"):
         TrainingSpace(min_head_fraction=0)
+    with pytest.raises(TrainingSpaceError, match="embedding_sparsity=\\[0.6, 1\\]; allowed: a non-empty list"):
+        TrainingSpace(embedding_sparsity=(0.6, 1))
+
+
+def test_sampler_draws_embedding_sparsity_and_old_spaces_read_as_dense():
+    arch = supernet_from_hf(BertModel(BertConfig(num_hidden_layers=3, **TINY))).arch
+    sampler = SubnetSampler(arch, TrainingSpace(embedding_sparsity=(0.0, 0.6)).resolve(32), seed=1)
+    drawn = {sampler.random().embedding_sparsity for _ in range(30)} | {sampler.uniform().embedding_sparsity
+                                                                        for _ in range(30)}
+    assert drawn == {0.0, 0.6}
+    assert sampler.smallest().embedding_sparsity == 0.6 and sampler.largest().embedding_sparsity == 0.0
+    assert TrainingSpace().embedding_sparsity == (0.0,)  # dense by default, as the shipped edgebert space searches
+    dense = SubnetSampler(arch, TrainingSpace(embedding_sparsity=(0.0,)).resolve(32), seed=3)
+    assert {dense.random().embedding_sparsity for _ in range(10)} == {0.0}
 
 
 class RecordingSampler(SubnetSampler):
@@ -281,6 +295,22 @@ def test_resume_refuses_a_changed_space_or_teacher(tmp_path, tiny_model, tiny_ta
     teacher = Trainer(tiny_config(tmp_path, tiny_model, tiny_task, teacher=tiny_model))
     with pytest.raises(ResumeError, match="teacher: saved None, now '"):
         teacher.load_state()
+
+
+def test_resume_of_a_state_from_before_embedding_pruning_reads_it_as_dense(tmp_path, tiny_model, tiny_task):
+    from dataclasses import replace
+
+    from evosearch.training.trainer import STATE_FILE
+
+    config = tiny_config(tmp_path, tiny_model, tiny_task)
+    Trainer(config).train(until_step=2, progress=False)
+    path = tmp_path / "run" / STATE_FILE
+    state = torch.load(path, weights_only=True)
+    del state["config"]["space"]["embedding_sparsity"]  # as written before the gene existed
+    torch.save(state, path)
+    Trainer(config).load_state()  # dense embeddings, as the default trains them
+    with pytest.raises(ResumeError, match="'embedding_sparsity': \\[0.0\\]"):
+        Trainer(replace(config, space=replace(config.space, embedding_sparsity=(0.0, 0.6)))).load_state()
 
 
 def test_regression_losses_are_the_weighted_mse_of_every_exit():

@@ -13,8 +13,8 @@ DESCRIPTION = """\
 Search the sub-networks of a trained supernet for the Pareto front of accuracy against cost.
 
 Each candidate (genome) fixes, per virtual layer, the attention heads and FFN neurons kept, the
-weight bit width and the attention span, plus the early-exit entropy thresholds and the
-embedding bit width -- whatever the search space declares (evosearch/search_spaces/*.yaml). It is scored on
+weight bit width and the attention span, plus the early-exit entropy thresholds, the
+embedding bit width and the embedding sparsity -- whatever the search space declares (evosearch/search_spaces/*.yaml). It is scored on
 the supernet (dev accuracy with early exits, on --dev-subset examples) and on the objectives of
 --objectives (evosearch/objectives/search/*.yaml: error, model_size_bytes, macs, params, or latency_ms /
 energy_uj / memory_kb on a hardware target, with constraints like 'latency_ms <= 5').

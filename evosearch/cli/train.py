@@ -16,8 +16,9 @@ that `evosearch search` loads.
 Heads and FFN neurons are first ranked by gradient importance and permuted so slicing keeps the
 best; then every step trains several sub-networks (sandwich rule: largest + smallest + random,
 with in-place distillation from the largest; each sampled sub-network's loss weighs half the
-largest's), an exit classifier after every layer, sampled bit widths (quantization-aware) and
-sampled attention spans.
+largest's), an exit classifier after every layer, sampled bit widths (quantization-aware),
+sampled attention spans and, with --sparsity, sampled per-layer unstructured sparsities (pruned by
+magnitude, or by learned movement scores with --pruning movement).
 
 Defaults train the embedded MiniLM on movie-polarity in about 12 minutes on 2 idle CPU cores
 (dev accuracy: largest 0.87, half width 0.86, smallest 0.82; docs/benchmarks.md). The dev and
@@ -27,6 +28,7 @@ A killed run continues with --resume (same --output and settings).
 
 
 def register(subparsers) -> None:
+    from ..specs import PRUNING_CRITERIA
     from ..training.trainer import TrainConfig
 
     d = TrainConfig()
@@ -71,7 +73,15 @@ def register(subparsers) -> None:
     p.add_argument("--spans", nargs="+", help="attention spans sampled in tokens instead of fractions; 'none' = unlimited")
     p.add_argument("--span-ramp", type=int, help="ramp of the span mask in tokens (default: 1/16 of the reference length)")
     p.add_argument("--embedding-bits", type=int, nargs="+", help=f"(default: {' '.join(map(str, d.space.embedding_bits))})")
-    p.add_argument("--sparsity", type=float, nargs="+", help="per-layer unstructured magnitude sparsities sampled (default: 0, dense)")
+    p.add_argument("--sparsity", type=float, nargs="+",
+                   help="per-layer unstructured sparsities sampled, as fractions of each weight row zeroed (default: 0, dense)")
+    p.add_argument("--pruning", choices=PRUNING_CRITERIA,
+                   help="which weights a sparsity zeroes: the smallest in magnitude, or those with the lowest learned "
+                        "movement scores (Sanh et al., NeurIPS 2020; needs a --sparsity above 0); search and export "
+                        f"use the same masks (default: {d.pruning})")
+    p.add_argument("--embedding-sparsity", type=float, nargs="+",
+                   help="fractions of each embedding table pruned by magnitude, sampled (EdgeBERT keeps 40%%: 0.6; "
+                        f"default: {' '.join(map(str, d.space.embedding_sparsity))})")
     p.add_argument("--quant", choices=["int", "adaptivfloat"], help=f"quantization scheme (default: {d.space.quant})")
     p.add_argument("--checkpoint-every", type=int, help=f"save a resumable state every N steps (default: {d.checkpoint_every})")
     p.add_argument("--seed", type=int, help=f"seed of the training randomness (default: {d.seed})")
@@ -87,7 +97,7 @@ def register(subparsers) -> None:
 
 
 SPACE_FLAGS = {"min_head_fraction", "min_ffn_fraction", "bits", "spans", "span_fractions", "span_ramp", "embedding_bits",
-               "quant", "sparsity"}
+               "quant", "sparsity", "embedding_sparsity"}
 
 
 def build_config(args):

@@ -13,6 +13,11 @@ times ``1 + k / 2**m``, so decoding is exact in float32.
 
 ``b = 16`` is stored as int16 codes (int) or 16-bit codes; ``b = 32`` as float32. Packing uses
 little-endian bit order within each value (``numpy.packbits(bitorder="little")``).
+
+Pruned tensors (embedding tables at ``embedding_sparsity``, EdgeBERT's embedding pruning) are
+stored sparse: ``mask``, one presence bit per entry (bit-packed, row-major), and the codes (or
+float32 values) of the kept entries only, in row-major order; scales and exponent biases as for
+the dense tensor. An entry the mask leaves out decodes to 0.
 """
 
 from __future__ import annotations
@@ -42,13 +47,32 @@ def unpack_bits(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
     return (bit_matrix << np.arange(bits, dtype=np.uint32)[None, :]).sum(axis=1).astype(np.uint32)
 
 
-def encode(weight: torch.Tensor, bits: int, scheme: str, per_row: bool) -> dict:
+def encode(weight: torch.Tensor, bits: int, scheme: str, per_row: bool, keep: torch.Tensor | None = None) -> dict:
     """Quantize the float ``weight`` as the supernet does and return its stored form.
 
     ``per_row``: scales / exponent biases per row (embedding tables, and every ``int`` matrix)
-    instead of per tensor (AdaptivFloat matrices). Returns a dict of numpy arrays and metadata.
+    instead of per tensor (AdaptivFloat matrices). ``keep``: a boolean mask of the entries a
+    pruned tensor keeps; the others are zeroed before quantizing and left out of the stored
+    codes (see the module docstring). Returns a dict of numpy arrays and metadata.
     """
     w = weight.detach().float().cpu()
+    if keep is None:
+        return _encode_dense(w, bits, scheme, per_row)
+    keep = keep.detach().bool().cpu()
+    if keep.shape != w.shape:
+        raise CodecError(f"keep mask of shape {list(keep.shape)} for a tensor of shape {list(w.shape)}")
+    stored = _encode_dense(torch.where(keep, w, torch.zeros_like(w)), bits, scheme, per_row)
+    flat = keep.reshape(-1).numpy()
+    if stored["format"] == "float32":
+        stored["values"] = stored["values"].reshape(-1)[flat].copy()
+    else:
+        codes = unpack_bits(stored["codes"], stored["bits"], flat.size)
+        stored["codes"] = pack_bits(codes[flat], stored["bits"])
+    stored["mask"] = np.packbits(flat.astype(np.uint8), bitorder="little")
+    return stored
+
+
+def _encode_dense(w: torch.Tensor, bits: int, scheme: str, per_row: bool) -> dict:
     shape = list(w.shape)
     if bits >= 32:
         return {"format": "float32", "shape": shape, "values": w.numpy().copy()}
@@ -89,11 +113,21 @@ def encode(weight: torch.Tensor, bits: int, scheme: str, per_row: bool) -> dict:
 def decode(stored: dict) -> torch.Tensor:
     """The float32 tensor a stored entry stands for."""
     fmt, shape = stored["format"], tuple(stored["shape"])
-    if fmt == "float32":
-        return torch.as_tensor(np.asarray(stored["values"], dtype=np.float32)).reshape(shape).clone()
-    bits = int(stored["bits"])
     count = int(np.prod(shape))
-    unsigned = unpack_bits(stored["codes"], bits, count).astype(np.int64)
+    mask = None
+    if stored.get("mask") is not None:
+        mask = np.unpackbits(np.asarray(stored["mask"], dtype=np.uint8), bitorder="little")[:count].astype(bool)
+    if fmt == "float32":
+        values = np.asarray(stored["values"], dtype=np.float32).reshape(-1)
+        if mask is not None:
+            values = _scatter(values, mask, 0.0, np.float32)
+        return torch.as_tensor(values).reshape(shape).clone()
+    bits = int(stored["bits"])
+    if mask is None:
+        unsigned = unpack_bits(stored["codes"], bits, count).astype(np.int64)
+    else:  # the left-out entries take the code of 0: the midpoint for int, the all-zero code for AdaptivFloat
+        zero = 2 ** (bits - 1) - 1 if fmt == "int" else 0
+        unsigned = _scatter(unpack_bits(stored["codes"], bits, int(mask.sum())).astype(np.int64), mask, zero, np.int64)
     if fmt == "int":
         levels = 2 ** (bits - 1) - 1
         codes = torch.as_tensor(unsigned - levels, dtype=torch.float32).reshape(shape)
@@ -112,6 +146,12 @@ def decode(stored: dict) -> torch.Tensor:
         value = torch.where((e_idx == 0) & (mant == 0), torch.zeros_like(value), value)
         return torch.where(sign.bool(), -value, value)
     raise CodecError(f"unknown stored format {fmt!r}")
+
+
+def _scatter(kept: np.ndarray, mask: np.ndarray, fill, dtype) -> np.ndarray:
+    out = np.full(mask.size, fill, dtype=dtype)
+    out[mask] = kept
+    return out
 
 
 def stored_bytes(stored: dict) -> int:

@@ -7,8 +7,13 @@ The export folder holds:
   tokenizer alone (README);
 * ``weights.safetensors`` — the sliced weights at their bit width (:mod:`.codec`: ``int`` as
   bit-packed codes + float32 per-row scales, ``adaptivfloat`` as bit-packed codes + int32
-  exponent biases; biases, LayerNorms, exit ramps and 32-bit layers as float32): the compact
+  exponent biases; biases, LayerNorms, exit ramps and 32-bit layers as float32; embedding tables
+  pruned at ``embedding_sparsity`` as a presence bit per entry + the kept codes): the compact
   form an accelerator stores, and what :meth:`DeployedModel.torch_model` reloads exactly;
+* embedding pruning is honoured everywhere as values (the pruned entries are zero in every
+  artifact) and as size where the format allows: ``weights.safetensors`` shrinks (predicted by
+  ``model_size_bytes``), the ONNX graphs and ``hf/`` keep dense tables (ONNX Runtime's Gather and
+  transformers read dense ones), and ``model.json``'s ``embedding_pruning`` records both;
 * ``model.json`` — architecture of the extracted model, the sub-network config, exit thresholds,
   the task (max length, labels), where it came from, how each tensor is stored, and ``files``:
   every file the export wrote (``--overwrite`` removes exactly those);
@@ -33,6 +38,7 @@ import numpy as np
 import torch
 import yaml
 
+from ..specs.embedding import TABLES
 from ..supernet import Architecture, SubnetConfig, extract
 from .codec import CodecError, decode, encode, stored_bytes
 from .onnx import export_onnx
@@ -114,7 +120,9 @@ def fits_hf(config: SubnetConfig, arch: Architecture) -> tuple[bool, str]:
 
     The exact condition: the exits pool the first token (a classification head's pooler); every
     layer keeps all its heads (transformers needs hidden size = heads x head size); one FFN width
-    in every layer; no attention span; no unstructured sparsity; and for ALBERT, the layers that
+    in every layer; no attention span; no unstructured sparsity in the layers (pruned embedding
+    tables are written, dense with their zeros, as the ONNX graphs hold them too; model.json's
+    ``hf.note`` says so); and for ALBERT, the layers that
     share a weight block in the supernet keep sharing one in the sub-network (the same bit width
     everywhere) in a layout an ``AlbertConfig`` can express.
     """
@@ -139,15 +147,19 @@ def fits_hf(config: SubnetConfig, arch: Architecture) -> tuple[bool, str]:
     return True, ""
 
 
-def _quantized_tensors(supernet, extracted, config: SubnetConfig) -> dict[str, tuple[torch.Tensor, int, bool]]:
-    """name -> (float source before quantization, bits, per_row) for every quantized tensor."""
+def _quantized_tensors(supernet, extracted, config: SubnetConfig) -> dict[str, tuple]:
+    """name -> (float source before quantization, bits, per_row, keep mask or None) for every
+    quantized or pruned tensor."""
     out = {}
-    eb = config.embedding_bits
-    if eb < 32:
-        for name in ("word", "position", "token_type"):
-            out[f"embeddings.{name}.weight"] = (getattr(supernet.embeddings, name).weight, eb, True)
-        if supernet.embeddings.projection is not None:
-            out["embeddings.projection.weight"] = (supernet.embeddings.projection.weight, eb, False)
+    eb, pruned = config.embedding_bits, config.embedding_sparsity > 0
+    if eb < 32 or pruned:
+        thresholds = supernet.embeddings.prune_thresholds(config.embedding_sparsity)
+        for i, name in enumerate(TABLES):
+            table = getattr(supernet.embeddings, name).weight
+            keep = table.detach().abs() >= thresholds[i] if pruned else None
+            out[f"embeddings.{name}.weight"] = (table, eb, True, keep)
+    if eb < 32 and supernet.embeddings.projection is not None:
+        out["embeddings.projection.weight"] = (supernet.embeddings.projection.weight, eb, False, None)
     seen = set()
     for i, b in enumerate(extracted.arch.block_of_layer):
         if b in seen:
@@ -159,8 +171,29 @@ def _quantized_tensors(supernet, extracted, config: SubnetConfig) -> dict[str, t
         source = supernet.blocks[supernet.arch.block_of_layer[i]]
         floats = source.sliced_weights(replace(layer, bits=32), config.quant)
         for m in BLOCK_MATRICES:
-            out[f"blocks.{b}.{m}.weight"] = (getattr(floats, m), layer.bits, False)
+            out[f"blocks.{b}.{m}.weight"] = (getattr(floats, m), layer.bits, False, None)
     return out
+
+
+def _embedding_pruning(config: SubnetConfig, tensors: dict) -> dict | None:
+    """What an export does with pruned embeddings (None when they are dense).
+
+    The compact weights store each pruned table sparse (presence bits + kept codes: the bytes on
+    disk shrink, and ``model_size_bytes`` predicts them); the ONNX graphs and hf/ keep the tables
+    dense with the pruned entries zero, since ONNX Runtime's Gather and transformers' embeddings
+    read dense tables: pruning changes their values, not their size. An accelerator stores them
+    in its own encoding (the hardware model's ``model_size_bytes`` and on-chip fit)."""
+    if config.embedding_sparsity <= 0:
+        return None
+    tables = {name: tensors[f"embeddings.{name}.weight"] for name in TABLES}
+    return {
+        "sparsity": config.embedding_sparsity,
+        "method": "magnitude, one threshold per table (EdgeBERT, Tambe et al. MICRO 2021)",
+        "kept_entries": {name: int(t.get("kept", np.prod(t["shape"]))) for name, t in tables.items()},
+        "stored_bytes": {name: int(t["bytes"]) for name, t in tables.items()},
+        "onnx": "dense float32 tables, pruned entries zero (ONNX Runtime's Gather has no sparse table)",
+        "hf": "dense tables, pruned entries zero",
+    }
 
 
 def _write_weights(folder: Path, supernet, extracted, config: SubnetConfig) -> tuple[dict, list[str]]:
@@ -174,9 +207,9 @@ def _write_weights(folder: Path, supernet, extracted, config: SubnetConfig) -> t
         for name, value in state.items():
             stored = None
             if name in quantized:
-                source, bits, per_row = quantized[name]
+                source, bits, per_row, keep = quantized[name]
                 try:
-                    stored = encode(source, bits, config.quant, per_row)
+                    stored = encode(source, bits, config.quant, per_row, keep)
                     if not torch.equal(decode(stored), value):
                         notes.append(f"{name}: codes did not reproduce the extracted weights exactly; stored as float32")
                         stored = None
@@ -187,6 +220,9 @@ def _write_weights(folder: Path, supernet, extracted, config: SubnetConfig) -> t
                 stored = encode(value, 32, config.quant, False)
             meta = {k: v for k, v in stored.items() if not isinstance(v, np.ndarray)}
             meta["bytes"] = stored_bytes(stored)
+            if "mask" in stored:
+                entries = int(np.prod(stored["shape"]))
+                meta["kept"] = int(np.unpackbits(stored["mask"], bitorder="little")[:entries].sum())
             tensors[name] = meta
             for k, v in stored.items():
                 if isinstance(v, np.ndarray):
@@ -235,7 +271,9 @@ def export(deployment: Deployment, out: str | Path, *, overwrite: bool = False, 
             save_hf(extracted, config, tmp / "hf", ckpt.tokenizer, label_names)
             hf = {"exported": True, "note": "final exit only (no early exit)"
                   + ("; weights dequantized to float32" if any(l.bits < 32 for l in config.layers)
-                     or config.embedding_bits < 32 else "")}
+                     or config.embedding_bits < 32 else "")
+                  + (f"; embedding tables pruned ({config.embedding_sparsity:g} of each table zero), stored dense"
+                     if config.embedding_sparsity > 0 else "")}
         description = {
             "kind": KIND,
             "format_version": FORMAT_VERSION,
@@ -252,9 +290,12 @@ def export(deployment: Deployment, out: str | Path, *, overwrite: bool = False, 
                      "int8_segments": sum(s["int8"] for s in onnx_manifest["segments"])},
             "storage": ("weights.safetensors: int = bit-packed b-bit codes + float32 per-row scales; adaptivfloat = "
                         "bit-packed b-bit codes (sign, exponent, mantissa) + int32 exponent bias per tensor (per row "
-                        "for embedding tables); everything else (biases, LayerNorms, exit ramps, 32-bit layers) "
-                        "float32. onnx/: int8 weights (per output channel) for layers at <= 8 bits, float32 else"),
+                        "for embedding tables); pruned embedding tables (embedding_sparsity) = a presence bit per "
+                        "entry + the kept entries' codes; everything else (biases, LayerNorms, exit ramps, 32-bit "
+                        "layers) float32. onnx/: int8 weights (per output channel) for layers at <= 8 bits, float32 "
+                        "else; embedding tables dense float32 with the pruned entries zero"),
             "storage_notes": notes,
+            "embedding_pruning": _embedding_pruning(config, tensors),
             "tensors": tensors,
             "hf": hf,
         }

@@ -27,7 +27,7 @@ def read_weights(folder: Path, description: dict) -> dict:
     state = {}
     for name, meta in description["tensors"].items():
         stored = dict(meta)
-        for key in ("values", "codes", "scales", "exp_min"):
+        for key in ("values", "codes", "scales", "exp_min", "mask"):
             if f"{name}::{key}" in arrays:
                 stored[key] = arrays[f"{name}::{key}"]
         state[name] = decode(stored)

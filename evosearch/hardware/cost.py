@@ -26,10 +26,13 @@ ICCAD 2019; EdgeBERT's own energy accounting, Tambe et al. MICRO 2021):
   SRAM read, as EdgeBERT accounts it).
 * **Unstructured sparsity** on a target with ``zero_skipping``: MACs, cycles and weight bits scale
   by the density (1 - sparsity) and every non-zero weight carries ``index_bits`` of index overhead.
-  Targets without zero skipping pay the dense cost.
+  Pruned embedding tables (EdgeBERT's embedding pruning) are read the same way: the non-zeros of
+  each looked-up row with ``index_bits`` each. Targets without zero skipping pay the dense cost.
 * **Time** = max(compute time, bits at each level / that level's bandwidth) (roofline).
 * **Energy** = MAC/vector-op energy + sum of bits x pJ/bit per level + leakage power x time. Leakage
   is charged while a sentence runs; time between sentences counts as power-gated (not charged).
+  Ops are priced with every bank of every level leaking; levels with ``power_gating: banks`` get
+  the leakage of their empty banks taken off the model's totals (:mod:`evosearch.hardware.model`).
 * **DVFS** (EdgeBERT): on-chip dynamic energies scale with (V / V_nominal)^2, leakage power with
   (V / V_nominal)^leakage_voltage_exponent, compute time and on-chip bandwidth with the clock
   1 / f; off-chip DRAM bandwidth and energy do not scale.
@@ -175,10 +178,18 @@ class _Pricer:
         return self._finish(op.name, 0.0, cycles, compute_pj, reads, writes)
 
     def lookup(self, op: Lookup) -> OpCost:
+        """Rows read from the embeddings level and written, dense, at activation width. Pruned
+        tables on a zero-skipping target are read as their non-zeros, each with ``index_bits``
+        (the target's sparse encoding, as for weights); the row is decoded to dense on the way."""
+        t = self.t
         n_levels = len(self.names)
         reads = [0.0] * n_levels
         writes = [0.0] * n_levels
-        self._move(reads, writes, self.emb, bits_read=op.rows * op.width * op.bits)
+        if t.zero_skipping and op.sparsity > 0.0:
+            per_value = (1.0 - op.sparsity) * (op.bits + t.index_bits)
+        else:
+            per_value = op.bits
+        self._move(reads, writes, self.emb, bits_read=op.rows * op.width * per_value)
         self._move(reads, writes, self.act, bits_written=op.rows * op.width * self.act_bits)
         return self._finish(op.name, 0.0, 0.0, 0.0, reads, writes)
 

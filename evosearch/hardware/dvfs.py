@@ -57,16 +57,20 @@ def exit_profiles(model: CostModel, config: SubnetConfig, exits: Sequence[int] |
 
     The sentence runs the embeddings, layers 0..k and the deployed exit ramps among them (``exits``
     and the last layer, as :meth:`CostModel.estimate` keeps them): cumulative sums of the per-part
-    costs, re-priced at every point from ``model``'s (one sequence length) ops.
+    costs, re-priced at every point from ``model``'s (one sequence length) ops, less the leakage of
+    power-gated banks (:meth:`CostModel.gated_leakage_mw`) over that time.
     """
     cost = model.estimate(config, None, sparsity, exits)
     parts = [[cost.embedding]] + [[layer] + ([ramp] if ramp else []) for layer, ramp in zip(cost.layers, cost.ramps)]
     steps = [[model.at_dvfs_points(p) for p in group] for group in parts]
     out = []
-    for j in range(len(model.target.dvfs_points)):
+    for j, point in enumerate(model.target.dvfs_points):
         totals = [(sum(lat[j] for lat, _ in group), sum(en[j] for _, en in group)) for group in steps]
         latency = list(accumulate(t[0] for t in totals))[1:]
         energy = list(accumulate(t[1] for t in totals))[1:]
+        gated_mw = model.gated_leakage_mw(cost.level_bits, point)  # power-gated banks, as estimate takes them off
+        if gated_mw:
+            energy = [e - gated_mw * t for e, t in zip(energy, latency)]
         out.append((latency, energy))
     return out
 
@@ -97,7 +101,9 @@ def dvfs_workload(
         exits = sorted(set(workload.exits))
     points = tgt.dvfs_points
     fastest = max(range(len(points)), key=lambda j: points[j].frequency_mhz)
-    deadline_ns = latency_target_ms * 1e6
+    # a latency equal to the target up to rounding meets it (a target taken from estimate() sums the
+    # same parts in another order than the cumulative profiles do)
+    deadline_ns = latency_target_ms * 1e6 * (1.0 + 1e-12)
     shares = [0.0] * len(points)
     energy = latency = missed = 0.0
     by_length: dict[int, list[tuple[int, float]]] = {}

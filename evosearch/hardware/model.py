@@ -16,6 +16,18 @@ the per-input exit-layer distribution p_k: layer i and its exit ramp run with pr
 P(exit >= i) = sum_{k >= i} p_k. Without an exit distribution only the final pooler+classifier
 runs (so "everyone exits at the last layer" costs that plus the L - 1 intermediate ramps).
 
+Embeddings. The lookup tables are read from the target's ``embeddings`` level (EdgeBERT: ReRAM
+eNVM); pruned at ``config.embedding_sparsity`` on a zero-skipping target, they are stored and read
+as non-zeros with ``index_bits`` each, and the on-chip fit (``fits_on_chip``, ``memory_kb``)
+counts that compressed size against the level's capacity.
+
+Power-gated memories. A memory level with ``power_gating: banks`` leaks only through the banks
+that hold this model's data (:meth:`MemoryLevel.leakage_share`): its weights and embeddings if
+they are placed there, and the peak live activations of the longest sentence priced. The per-part
+costs (``layers``, ``ramps``, ``embedding``) are priced with every bank on, so they can be cached
+per layer shape; the leakage of the gated banks, power times the expected latency (leakage is
+charged per unit of run time), is taken off the totals and reported as ``gated_leakage_uj``.
+
 Caching. A layer's cost is a pure function of (heads, ffn, bits, span, sparsity) once the target,
 DVFS point, lengths and ramp are fixed; each :class:`CostModel` keeps a dict of them, and
 :func:`estimate` keeps one :class:`CostModel` per (arch, target, lengths, ramp, DVFS point).
@@ -70,7 +82,7 @@ class HardwareCost:
     latency_ms: float
     energy_uj: float
     memory_kb: float  # on-chip footprint: on-chip weights + on-chip embeddings + peak activations
-    model_size_bytes: float
+    model_size_bytes: float  # as the target stores it (sparse weights and pruned embeddings in its encoding)
     macs: float
     fits_on_chip: bool  # every on-chip level with a capacity holds what is placed in it
     target: str
@@ -80,11 +92,13 @@ class HardwareCost:
     ramps: tuple[LayerCost | None, ...]  # exit ramp after each layer (None where none runs)
     run_probability: tuple[float, ...]  # P(layer i runs)
     level_bits: tuple[tuple[str, float], ...] = ()  # on-chip storage per level (bits)
+    gated_leakage_uj: float = 0.0  # leakage of power-gated (empty) banks, already taken off energy_uj
 
     @property
     def energy_breakdown_uj(self) -> dict[str, float]:
-        """Expected energy split into compute (MACs + vector ops), memory accesses and leakage."""
-        parts = {"compute": 0.0, "memory": 0.0, "leakage": 0.0}
+        """Expected energy split into compute (MACs + vector ops), memory accesses and leakage (net of
+        the power-gated banks)."""
+        parts = {"compute": 0.0, "memory": 0.0, "leakage": -self.gated_leakage_uj}
         items = [(self.embedding, 1.0)] + list(zip(self.layers, self.run_probability))
         items += [(r, p) for r, p in zip(self.ramps, self.run_probability) if r is not None]
         for part, p in items:
@@ -189,6 +203,9 @@ class CostModel:
         self._weights_on_chip = t.level(place["weights"]).on_chip
         self._emb_on_chip = t.level(place["embeddings"]).on_chip
         self._index_bits = t.index_bits if t.zero_skipping else None
+        # pruned embedding tables: the target's sparse encoding where it skips zeros, else stored dense
+        self._embedding_storage = "index" if t.zero_skipping else "dense"
+        self._gated = tuple(lv for lv in t.memory if lv.power_gating != "none")
 
     # -- cached parts ------------------------------------------------------------------------
     def _average(self, make_ops) -> list[OpCost]:
@@ -216,14 +233,15 @@ class CostModel:
             cost = self._ramps[bits] = LayerCost.of(ops)
         return cost
 
-    def embedding_cost(self, embedding_bits: int) -> LayerCost:
-        cost = self._embeddings.get(embedding_bits)
+    def embedding_cost(self, embedding_bits: int, embedding_sparsity: float = 0.0) -> LayerCost:
+        key = (embedding_bits, float(embedding_sparsity))
+        cost = self._embeddings.get(key)
         if cost is None:
             a = self.arch
             ops = self._average(lambda t: embedding_ops(a.embedding_size, a.hidden_size, a.has_projection,
-                                                        embedding_bits, t))
+                                                        embedding_bits, t, embedding_sparsity))
             act = 2 * self.max_len * max(a.embedding_size, a.hidden_size) * self.activation_bits
-            cost = self._embeddings[embedding_bits] = LayerCost.of(ops, act)
+            cost = self._embeddings[key] = LayerCost.of(ops, act)
         return cost
 
     def at_dvfs_points(self, part: LayerCost) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -242,6 +260,21 @@ class CostModel:
                 energy.append(sum(o.energy_pj for o in ops))
             hit = self._at_points[part] = (tuple(latency), tuple(energy))
         return hit
+
+    def gated_leakage_mw(self, level_bits, point: DVFSPoint | None = None) -> float:
+        """Leakage power (mW, at ``point``; default this model's) of the banks that power gating
+        switches off when the levels hold ``level_bits`` ({level: bits} or (level, bits) pairs, as
+        :attr:`HardwareCost.level_bits`): sum over gated levels of leakage_mw x (1 - leakage_share),
+        scaled with the voltage as all leakage is. 0 on a target without power gating."""
+        if not self._gated:
+            return 0.0
+        t = self.target
+        held = dict(level_bits)
+        saved = sum(lv.leakage_mw * (1.0 - lv.leakage_share(held.get(lv.name, 0.0))) for lv in self._gated)
+        if not saved:
+            return 0.0
+        point = self.point if point is None else point
+        return saved * (point.voltage / t.nominal_point.voltage) ** t.leakage_voltage_exponent
 
     def _check_layer(self, heads, ffn, bits, span, sparsity) -> None:
         def bad(field, value, allowed):
@@ -275,7 +308,7 @@ class CostModel:
         sp = (0.0,) * n if sparsity is None else _sparsity(arch, sparsity)
         layer_cost = self.layer_cost
         layers = tuple(layer_cost(c.heads, c.ffn, c.bits, c.span, s) for c, s in zip(layers_cfg, sp))
-        emb = self.embedding_cost(config.embedding_bits)
+        emb = self.embedding_cost(config.embedding_bits, config.embedding_sparsity)
         lat = emb.latency_ns
         energy = emb.energy_pj
         macs = emb.macs
@@ -291,7 +324,7 @@ class CostModel:
             lat += p * (lc.latency_ns + (r.latency_ns if r else 0.0))
             energy += p * (lc.energy_pj + (r.energy_pj if r else 0.0))
             macs += p * (lc.macs + (r.macs if r else 0.0))
-        size = model_size_breakdown(arch, config, sparsity, self._index_bits, exits)
+        size = model_size_breakdown(arch, config, sparsity, self._index_bits, exits, self._embedding_storage)
         weight_bits = size["projection"] + size["blocks"] + size["ramps"]
         act_bits = max(max(lc.activation_bits for lc in layers), emb.activation_bits)
         place = dict(self.target.placement)
@@ -305,9 +338,10 @@ class CostModel:
             self.target.level(name).capacity_kb is None or bits / 8192.0 <= self.target.level(name).capacity_kb
             for name, bits in per_level.items()
         )
+        gated_pj = self.gated_leakage_mw(per_level) * lat  # mW x ns = pJ
         return HardwareCost(
             latency_ms=lat * 1e-6,
-            energy_uj=energy * 1e-6,
+            energy_uj=(energy - gated_pj) * 1e-6,
             memory_kb=sum(per_level.values()) / 8192.0,
             model_size_bytes=sum(size.values()) / 8.0,
             macs=macs,
@@ -319,6 +353,7 @@ class CostModel:
             ramps=ramps,
             run_probability=run,
             level_bits=tuple(per_level.items()),
+            gated_leakage_uj=gated_pj * 1e-6,
         )
 
     __call__ = estimate
@@ -421,8 +456,9 @@ def estimate_workload(
     """:func:`estimate` averaged over a :class:`evosearch.workload.Workload`: each sentence length
     with the exit distribution of the sentences of that length (length and exit kept together).
 
-    Latency, energy and MACs are these exact averages; memory, size and the per-layer breakdown
-    come from one estimate over the whole length histogram (memory at the longest sentence).
+    Latency, energy, MACs and the leakage of power-gated banks are these exact averages (each
+    sentence's activation banks are those its own length needs); memory, size and the per-layer
+    breakdown come from one estimate over the whole length histogram (memory at the longest sentence).
     ``exits``: the layers with a deployed exit ramp (default: where the workload's sentences leave).
     """
     from dataclasses import replace as _replace
@@ -430,7 +466,7 @@ def estimate_workload(
     early = workload.exits is not None
     if early and exits is None:
         exits = sorted(set(workload.exits))
-    latency = energy = macs = 0.0
+    latency = energy = macs = gated = 0.0
     for length, share, dist in workload.by_length():
         cost = estimate(arch, config, target, seq_len=length, exit_distribution=dist if early else None,
                         sparsity=sparsity, dvfs_point=dvfs_point, span_ramp=span_ramp, exits=exits,
@@ -438,10 +474,11 @@ def estimate_workload(
         latency += share * cost.latency_ms
         energy += share * cost.energy_uj
         macs += share * cost.macs
+        gated += share * cost.gated_leakage_uj
     overall = estimate(arch, config, target, seq_lens=workload.length_histogram(),
                        exit_distribution=workload.exit_distribution() if early else None, sparsity=sparsity,
                        dvfs_point=dvfs_point, span_ramp=span_ramp, exits=exits, activation_bits=activation_bits)
-    return _replace(overall, latency_ms=latency, energy_uj=energy, macs=macs)
+    return _replace(overall, latency_ms=latency, energy_uj=energy, macs=macs, gated_leakage_uj=gated)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,10 @@
 
 Storage follows the genome: matrices at the layer's weight bit width, embedding tables (and
 ALBERT's E->H projection) at ``embedding_bits``, biases and layer-norm parameters at 32 bits.
+Embedding tables pruned at ``embedding_sparsity`` (EdgeBERT) are stored sparse
+(:mod:`evosearch.specs.embedding`): as the export's ``weights.safetensors`` holds them (a presence
+bit per entry plus the non-zeros) by default, or in a hardware target's encoding (non-zeros with
+``index_bits`` each; dense on a target without zero skipping).
 ALBERT's shared weights are stored once per weight *block*, as the union any virtual layer using
 the block needs: the max heads, max FFN neurons and max bit width over those layers (a lower-bit
 layer reads the most significant bits of the stored weights; bit-plane layout assumed), at the
@@ -15,6 +19,7 @@ from typing import Sequence
 
 from ..specs import Architecture
 from ..specs import SubnetConfig
+from ..specs.embedding import embedding_tables_bits
 from .ops import Gemm, embedding_ops, layer_ops, ramp_ops
 
 FLOAT_BITS = 32  # biases and layer-norm parameters
@@ -72,6 +77,7 @@ def model_size_breakdown(
     sparsity: Sequence[float] | None = None,
     index_bits: int | None = None,
     exits: Sequence[int] | None = None,
+    embedding_storage: str | None = None,
 ) -> dict[str, float]:
     """Stored bits per part: ``embeddings`` (tables + LN), ``projection`` (ALBERT), ``blocks``, ``ramps``.
 
@@ -79,11 +85,17 @@ def model_size_breakdown(
     (non-zeros only, each with ``index_bits`` of index); otherwise zeros are stored.
     ``exits``: the layers with an exit an input can take (threshold above 0); their ramps (pooler
     and classifier) are stored, at 32 bits as the export stores them, besides the final one.
+    ``embedding_storage``: how tables pruned at ``config.embedding_sparsity`` are stored
+    (:func:`evosearch.specs.embedding.table_bits`): ``"mask"`` (the export's file), ``"index"``
+    (non-zeros with ``index_bits`` each) or ``"dense"``; default ``"index"`` when ``index_bits``
+    is given, else ``"mask"``.
     """
     H, E, d = arch.hidden_size, arch.embedding_size, arch.head_dim
     eb = config.embedding_bits
-    tables = (arch.vocab_size + arch.max_position_embeddings + arch.type_vocab_size) * E
-    out = {"embeddings": tables * eb + 2 * E * FLOAT_BITS, "projection": 0.0, "blocks": 0.0, "ramps": 0.0}
+    if embedding_storage is None:
+        embedding_storage = "mask" if index_bits is None else "index"
+    tables = embedding_tables_bits(arch, eb, config.embedding_sparsity, embedding_storage, index_bits or 0)
+    out = {"embeddings": tables + 2 * E * FLOAT_BITS, "projection": 0.0, "blocks": 0.0, "ramps": 0.0}
     if arch.has_projection:
         out["projection"] = E * H * eb + H * FLOAT_BITS
     for heads, ffn, bits, sp in stored_blocks(arch, config, sparsity):
@@ -111,7 +123,9 @@ def model_size_bytes(
     exits: Sequence[int] | None = None,
 ) -> float:
     """Model size in bytes at the chosen bit widths (ALBERT shared blocks counted once, as the union):
-    what ``weights.safetensors`` of an export holds, up to its header."""
+    what ``weights.safetensors`` of an export holds, up to its header and the per-row scales (or
+    exponent biases) of quantized tables; pruned embedding tables as the file stores them, a
+    presence bit per entry plus the non-zeros."""
     return sum(model_size_breakdown(arch, config, sparsity, index_bits, exits).values()) / 8.0
 
 

@@ -7,7 +7,9 @@ load them by path). It names
   energy per integer MAC at the datapath width and the factor another format costs relative to it,
   zero skipping for unstructured sparsity),
 * a vector unit for softmax / layer-norm / GELU / residual adds,
-* the memory levels (per-bit read/write energy, bandwidth, leakage, capacity, on- or off-chip),
+* the memory levels (per-bit read/write energy, bandwidth, leakage, capacity, on- or off-chip, and
+  optionally ``power_gating: banks`` with ``bank_kb``: leakage is charged only for the banks that
+  hold the model's data, ceil(stored KB / bank_kb) of capacity_kb / bank_kb, the rest power-gated),
 * where weights, embeddings, activations and partial sums live (EdgeBERT, Tambe et al. MICRO 2021:
   embeddings in ReRAM eNVM, everything else in SRAM),
 * the activation widths it runs (``compute.activation_bits_supported``; wider than the MAC's
@@ -38,6 +40,7 @@ SHIPPED_TARGETS_DIR = Path(__file__).resolve().parents[1] / "objectives" / "hard
 
 PLACEMENT_ROLES = ("weights", "embeddings", "activations", "partial_sums")
 NUMBER_FORMATS = ("int", "adaptivfloat")
+POWER_GATING = ("none", "banks")
 VECTOR_OPS = ("softmax", "layernorm", "gelu", "add")
 
 
@@ -52,6 +55,10 @@ class MemoryLevel:
     Exactly one of ``bandwidth_bits_per_cycle`` (on-chip buffers: scales with the DVFS clock) or
     ``bandwidth_gb_per_s`` (off-chip DRAM: fixed) is set. ``scales_with_voltage``: whether the
     access energy scales with the core supply (V^2); false for off-chip DRAM.
+
+    ``power_gating``: ``"none"`` (every bank leaks while a sentence runs) or ``"banks"``: the level is
+    ``capacity_kb / bank_kb`` banks and only the banks holding data for the current model leak
+    (:meth:`leakage_share`); the others are power-gated.
     """
 
     name: str
@@ -63,6 +70,27 @@ class MemoryLevel:
     bandwidth_bits_per_cycle: float | None = None
     bandwidth_gb_per_s: float | None = None
     scales_with_voltage: bool = True
+    power_gating: str = "none"
+    bank_kb: float | None = None
+
+    @property
+    def banks(self) -> int | None:
+        """Number of banks of a power-gated level (None without power gating)."""
+        if self.power_gating != "banks":
+            return None
+        return round(self.capacity_kb / self.bank_kb)
+
+    def leakage_share(self, stored_bits: float) -> float:
+        """Share of ``leakage_mw`` charged when the level holds ``stored_bits``: 1 without power gating;
+        with ``power_gating: banks``, ceil(stored KB / bank_kb) banks of ``banks`` (all of them when the
+        data does not fit, none when the level holds nothing)."""
+        if self.power_gating != "banks":
+            return 1.0
+        if stored_bits <= 0:
+            return 0.0
+        # a relative tolerance keeps an exact multiple of the bank size from rounding up a bank
+        used = math.ceil(stored_bits / (8192.0 * self.bank_kb) * (1.0 - 1e-12))
+        return min(used, self.banks) / self.banks
 
     def bits_per_ns(self, frequency_mhz: float) -> float:
         if self.bandwidth_bits_per_cycle is not None:
@@ -269,7 +297,8 @@ def target_from_dict(data: Mapping[str, Any]) -> HardwareTarget:
         p = f"memory.{lname}"
         _get(data, p, "map")
         allowed = {"read_pj_per_bit", "write_pj_per_bit", "leakage_mw", "capacity_kb", "on_chip",
-                   "bandwidth_bits_per_cycle", "bandwidth_gb_per_s", "scales_with_voltage", "technology"}
+                   "bandwidth_bits_per_cycle", "bandwidth_gb_per_s", "scales_with_voltage", "technology",
+                   "power_gating", "bank_kb"}
         extra = sorted(set(mem[lname]) - allowed)
         if extra:
             raise HardwareTargetError(f"unknown field(s) {extra} in '{p}'; allowed: {sorted(allowed)}")
@@ -281,17 +310,21 @@ def target_from_dict(data: Mapping[str, Any]) -> HardwareTarget:
                 f"or 'bandwidth_gb_per_s' (off-chip, fixed)"
             )
         on_chip = _get(data, f"{p}.on_chip", "bool", default=True)
+        capacity = _get(data, f"{p}.capacity_kb", "number", default=None, allow_zero=False)
+        gating, bank_kb = _power_gating(data, p, capacity, on_chip)
         levels.append(
             MemoryLevel(
                 name=str(lname),
                 read_pj_per_bit=float(_get(data, f"{p}.read_pj_per_bit", "number")),
                 write_pj_per_bit=float(_get(data, f"{p}.write_pj_per_bit", "number")),
                 leakage_mw=float(_get(data, f"{p}.leakage_mw", "number", default=0.0)),
-                capacity_kb=_get(data, f"{p}.capacity_kb", "number", default=None, allow_zero=False),
+                capacity_kb=capacity,
                 on_chip=on_chip,
                 bandwidth_bits_per_cycle=None if bw_cycle is None else float(bw_cycle),
                 bandwidth_gb_per_s=None if bw_gbs is None else float(bw_gbs),
                 scales_with_voltage=_get(data, f"{p}.scales_with_voltage", "bool", default=on_chip),
+                power_gating=gating,
+                bank_kb=bank_kb,
             )
         )
     level_names = [lv.name for lv in levels]
@@ -310,6 +343,13 @@ def target_from_dict(data: Mapping[str, Any]) -> HardwareTarget:
             )
         place.append((role, where))
     by_name = {lv.name: lv for lv in levels}
+    psum_level = by_name[dict(place)["partial_sums"]]
+    if psum_level.power_gating != "none":
+        raise HardwareTargetError(
+            f"field 'memory.{psum_level.name}.power_gating' = {psum_level.power_gating!r}; the level holding "
+            "'placement.partial_sums' is not sized by the model, so its banks cannot be gated by what it stores; "
+            "allowed there: 'none'"
+        )
     for role in ("activations", "partial_sums"):
         if not by_name[dict(place)[role]].on_chip:
             raise HardwareTargetError(f"field 'placement.{role}' must be an on-chip level (on_chip: true)")
@@ -401,6 +441,34 @@ def _number_format(data: Mapping) -> tuple[str, float]:
         raise HardwareTargetError(f"missing field 'compute.format_mac_energy_factor' (a number > 0: the energy of "
                                   f"one {fmt} MAC relative to the integer MAC of 'compute.mac_energy_pj')")
     return fmt, float(factor)
+
+
+def _power_gating(data: Mapping, p: str, capacity, on_chip: bool) -> tuple[str, float | None]:
+    """``power_gating`` and ``bank_kb`` of memory level ``p``: 'banks' needs an on-chip level with a
+    ``capacity_kb`` that is a whole number of ``bank_kb`` banks."""
+    gating = _get(data, f"{p}.power_gating", "str", default="none")
+    if gating not in POWER_GATING:
+        raise HardwareTargetError(f"field '{p}.power_gating' = {gating!r}; allowed: {', '.join(POWER_GATING)}")
+    bank_kb = _get(data, f"{p}.bank_kb", "number", default=None, allow_zero=False)
+    if gating == "none":
+        if bank_kb is not None:
+            raise HardwareTargetError(f"field '{p}.bank_kb' is set but '{p}.power_gating' is 'none'; "
+                                      f"bank_kb only goes with power_gating: banks (remove it or gate the banks)")
+        return gating, None
+    if bank_kb is None:
+        raise HardwareTargetError(f"missing field '{p}.bank_kb' (a number > 0: the KB of one bank that "
+                                  f"power_gating: banks switches off when it holds no data)")
+    if not on_chip:
+        raise HardwareTargetError(f"field '{p}.power_gating' = 'banks' on an off-chip level (on_chip: false); "
+                                  f"allowed there: 'none'")
+    if capacity is None:
+        raise HardwareTargetError(f"'{p}' has power_gating: banks but no 'capacity_kb'; the number of banks is "
+                                  f"capacity_kb / bank_kb")
+    banks = capacity / bank_kb
+    if banks < 1 or abs(banks - round(banks)) > 1e-9 * banks:
+        raise HardwareTargetError(f"field '{p}.bank_kb' = {bank_kb!r}; allowed: a size that divides "
+                                  f"'{p}.capacity_kb' ({capacity!r}) into a whole number of banks")
+    return gating, float(bank_kb)
 
 
 def _missing(path: str):

@@ -25,7 +25,8 @@ def _front_rows(run: Run) -> tuple[list[str], list[list[str]]]:
             " ".join(str(l["heads"]) for l in layers), " ".join(str(l["ffn"]) for l in layers),
             " ".join(str(l.get("bits", 32)) for l in layers),
             " ".join("∞" if l.get("span") is None else str(l["span"]) for l in layers),
-            " ".join(f"{t:g}" for t in thresholds), str(cfg.get("embedding_bits", 32))])
+            " ".join(f"{t:g}" for t in thresholds), str(cfg.get("embedding_bits", 32))
+            + (f" ({float(cfg['embedding_sparsity']):g} pruned)" if cfg.get("embedding_sparsity") else "")])
     return header, rows
 
 

@@ -344,8 +344,10 @@ def config_table(config: dict, thresholds: list[float]) -> str:
             row.append(f"{float(l.get('sparsity', 0) or 0):.2f}")
         row.append("last (always)" if t is None else f"{t:g}")
         body.append(row)
+    pruned = float(config.get("embedding_sparsity", 0.0) or 0.0)
     return format_table(body, header) + f"\nembedding bits: {config.get('embedding_bits', 32)}; " \
-                                        f"quantization: {config.get('quant', 'int')}"
+                                        + (f"embedding sparsity: {pruned:g} (keeps {100 * (1 - pruned):.0f}%); "
+                                           if pruned else "") + f"quantization: {config.get('quant', 'int')}"
 
 
 def describe(result: PickResult) -> str:

@@ -2,7 +2,8 @@
 
 Per virtual layer ``i``: ``heads_i``, ``ffn_i``, ``bits_i``, ``span_i`` (empty = the full
 sentence, no span limit) and ``sparsity_i``; per exit ``k`` (every layer but the last):
-``threshold_k`` (the entropy threshold, in nats); then ``embedding_bits`` and ``quant``. These
+``threshold_k`` (the entropy threshold, in nats); then ``embedding_bits``, ``quant`` and
+``embedding_sparsity`` (absent from runs written before embedding pruning: read as 0.0). These
 are the decoded values, not gene indices, so a filter reads as the model it selects.
 """
 
@@ -27,6 +28,7 @@ def config_columns(config: Mapping, thresholds: Sequence[float]) -> dict:
         out[f"threshold_{k}"] = float(t)
     out["embedding_bits"] = config.get("embedding_bits", 32)
     out["quant"] = config.get("quant", "int")
+    out["embedding_sparsity"] = float(config.get("embedding_sparsity", 0.0) or 0.0)
     return out
 
 
@@ -68,6 +70,20 @@ def config_from_columns(row: Mapping) -> tuple[dict, list[float]]:
         thresholds.append(float(row[f"threshold_{len(thresholds)}"]))
     quant = row.get("quant")
     embedding_bits = row.get("embedding_bits")
+    embedding_sparsity = row.get("embedding_sparsity")
     config = {"layers": layers, "embedding_bits": 32 if _missing(embedding_bits) else int(float(embedding_bits)),
-              "quant": "int" if _missing(quant) else str(quant)}
+              "quant": "int" if _missing(quant) else str(quant),
+              "embedding_sparsity": 0.0 if _missing(embedding_sparsity) else float(embedding_sparsity)}
     return config, thresholds
+
+
+def fit_header(row: dict, header: Sequence[str]) -> dict:
+    """``row`` for a table whose ``header`` was written before a config column existed: the
+    ``embedding_sparsity`` column of a run from before embedding pruning is dropped when it says
+    dense (0), the only value such a run's space can produce; anything else is an error."""
+    if "embedding_sparsity" in row and "embedding_sparsity" not in header:
+        value = row.pop("embedding_sparsity")
+        if float(value or 0.0) != 0.0:
+            raise ValueError(f"embedding_sparsity={value} cannot be recorded in a run table written before "
+                             "embedding pruning (no embedding_sparsity column); start a new run")
+    return row

@@ -21,7 +21,7 @@ import yaml
 
 from ..errors import EvosearchError
 from ..fileio import atomic_write
-from .columns import LAYER_FIELDS, config_columns, config_from_columns
+from .columns import LAYER_FIELDS, config_columns, config_from_columns, fit_header
 from .record import Record, genome_key, parse_genome
 
 #: Columns that are not metrics (the rest of a candidates row: metrics, F_*, G_*).
@@ -126,7 +126,7 @@ class RunStore:
             writer = csv.DictWriter(fh, fieldnames=self._header(rec))
             if new:
                 writer.writeheader()
-            writer.writerow(self.row(generation, stage, rec))
+            writer.writerow(fit_header(self.row(generation, stage, rec), writer.fieldnames))
             fh.flush()
 
     def load_records(self) -> dict[tuple, Record]:
@@ -227,7 +227,7 @@ class RunStore:
             writer = csv.DictWriter(fh, fieldnames=self._header(front[0]))
             if new:
                 writer.writeheader()
-            writer.writerows(self.row(generation, stage, rec) for rec in front)
+            writer.writerows(fit_header(self.row(generation, stage, rec), writer.fieldnames) for rec in front)
 
     def truncate_fronts(self, upto: int) -> None:
         """Keep the fronts of the first ``upto + 1`` generations/rounds (what a checkpoint knows)."""
@@ -349,5 +349,5 @@ def config_columns_of(header: Iterable[str]) -> list[str]:
     """The flat sub-network columns among ``header`` (:mod:`.columns`)."""
     prefixes = tuple(f"{f}_" for f in LAYER_FIELDS) + ("threshold_",)
     return [c for c in header
-            if c in ("embedding_bits", "quant", "config", "thresholds")
+            if c in ("embedding_bits", "quant", "embedding_sparsity", "config", "thresholds")
             or (c.startswith(prefixes) and c.rsplit("_", 1)[-1].isdigit())]

@@ -408,14 +408,17 @@ class SearchRun:
         """``genome``'s one-gene neighbours not yet in the archive, in the order local search scores
         them: exit-threshold and activation-width changes first (no model run), then changes towards
         cheaper values (fewer heads or neurons, fewer bits, shorter spans: the likely dominators),
-        later layers before earlier ones (fewer sentences reach them), embedding bits last (a full run)."""
+        later layers before earlier ones (fewer sentences reach them), embedding bits and embedding
+        sparsity last (a full run; a higher embedding sparsity is the cheaper value)."""
         slots = [self.space.slots[i] for i in self.space.free]
 
         def order(neighbour):
             pos = next(p for p, (a, b) in enumerate(zip(genome, neighbour)) if a != b)
             slot = slots[pos]
-            cheaper = neighbour[pos] > genome[pos] if slot.gene == "exit_threshold" else neighbour[pos] < genome[pos]
-            kind = {"exit_threshold": 0, "activation_bits": 0, "embedding_bits": 2}.get(slot.gene, 1)
+            up_is_cheaper = slot.gene in ("exit_threshold", "embedding_sparsity")
+            cheaper = neighbour[pos] > genome[pos] if up_is_cheaper else neighbour[pos] < genome[pos]
+            kind = {"exit_threshold": 0, "activation_bits": 0, "embedding_bits": 2,
+                    "embedding_sparsity": 2}.get(slot.gene, 1)
             layer = -1 if slot.layer is None else slot.layer
             return (kind, not cheaper, -layer, pos, neighbour[pos])
 

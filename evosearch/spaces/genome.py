@@ -7,7 +7,14 @@ Per-layer genes (``heads``, ``ffn``, ``bits``, ``span``, ``sparsity``) get one v
 layer unless ``tied: true`` (one value for every layer, DynaBERT-style). ``exit_threshold`` gets
 one value per exit except the last (which always answers) unless ``tied: true`` (one global
 threshold). ``embedding_bits`` is one value. A gene left out takes its default: all heads, all
-neurons, 32 bits, unlimited span, no sparsity, threshold 0 (no early exit), 32-bit embeddings.
+neurons, 32 bits, unlimited span, no sparsity, threshold 0 (no early exit), 32-bit embeddings,
+dense embeddings.
+
+``embedding_sparsity`` is one value: the fraction of each embedding table (word, position, token
+type) pruned by magnitude, one threshold per table (EdgeBERT, Tambe et al. MICRO 2021, keeps 40%:
+0.6; :mod:`evosearch.specs.embedding`). The supernet's forward applies it, so the accuracy
+estimate sees it; a supernet whose checkpoint records the embedding sparsities it was trained for
+(``bounds.embedding_sparsity``) accepts only those.
 
 ``activation_bits`` is one value too, and a *hardware-only* gene: the width activations run at on
 the hardware target (one of its ``compute.activation_bits_supported``), read by the hardware metrics
@@ -149,6 +156,15 @@ class SearchSpace:
             for v in spec.values:
                 _check_bits("embedding_bits", None, v, bounds, self.name, key="embedding_bits")
             slots.append(Slot("embedding_bits", None, tuple(spec.values)))
+        spec = self.genes.get("embedding_sparsity")
+        if spec is not None:
+            trained = bounds.embedding_sparsity
+            bad = [v for v in spec.values if v != 0 and trained is not None and v not in trained]
+            if bad:
+                raise SearchSpaceError(
+                    f"space {self.name!r}: gene 'embedding_sparsity' has {bad[0]}, but the supernet was trained for "
+                    f"embedding sparsity {', '.join(map(str, trained))} only (train with --embedding-sparsity)")
+            slots.append(Slot("embedding_sparsity", None, tuple(float(v) for v in spec.values)))
         spec = self.genes.get("activation_bits")
         if spec is not None:  # hardware only: no supernet bound to check (see the module docstring)
             slots.append(Slot("activation_bits", None, tuple(spec.values)))
@@ -277,7 +293,7 @@ class BoundSpace:
         L = self.arch.num_layers
         per_layer = {g: [None] * L for g in LAYER_GENES}
         thresholds = [0.0] * max(L - 1, 1)
-        embedding_bits = 32
+        embedding_bits, embedding_sparsity = 32, 0.0
         for slot, value in zip(self.slots, self._values(genome)):
             if slot.gene in per_layer:
                 layers = range(L) if slot.layer is None else [slot.layer]
@@ -290,6 +306,8 @@ class BoundSpace:
                     thresholds[slot.layer] = float(value)
             elif slot.gene == "embedding_bits":
                 embedding_bits = value
+            elif slot.gene == "embedding_sparsity":
+                embedding_sparsity = value
         layers = []
         for i in range(L):
             heads = per_layer["heads"][i]
@@ -301,7 +319,8 @@ class BoundSpace:
                 span=None if per_layer["span"][i] is None else int(per_layer["span"][i]),
                 sparsity=0.0 if per_layer["sparsity"][i] is None else float(per_layer["sparsity"][i]),
             ))
-        config = SubnetConfig(tuple(layers), embedding_bits=int(embedding_bits), quant=self.quant)
+        config = SubnetConfig(tuple(layers), embedding_bits=int(embedding_bits), quant=self.quant,
+                              embedding_sparsity=float(embedding_sparsity))
         return config, tuple(thresholds)
 
     def sparsity(self, genome: Sequence[int]) -> tuple[float, ...] | None:
@@ -354,6 +373,8 @@ class BoundSpace:
                     raise SearchSpaceError(f"space {self.space.name!r} has an activation_bits gene; give "
                                            f"activation_bits (one of {list(slot.values)})")
                 value = activation_bits
+            elif slot.gene == "embedding_sparsity":
+                value = float(config.embedding_sparsity)
             else:
                 value = config.embedding_bits
             if value not in slot.values:
@@ -375,7 +396,7 @@ class BoundSpace:
             elif slot.gene == "span":
                 vals = [float("inf") if v is None else v for v in slot.values]
                 genome.append(int(np.argmax(vals)))
-            elif slot.gene == "sparsity":
+            elif slot.gene in ("sparsity", "embedding_sparsity"):
                 genome.append(int(np.argmin(slot.values)))
             else:
                 genome.append(int(np.argmax(slot.values)))

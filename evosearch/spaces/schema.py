@@ -11,6 +11,7 @@
       span:   {fractions: [0.125, 0.25, 0.5, null]}  # of the task's reference length; null = unlimited
       exit_threshold: {choices: [0.0, 0.15, 0.3, 0.6], tied: true}   # fractions of ln(num_labels)
       embedding_bits: {choices: [8, 32]}
+      embedding_sparsity: {choices: [0.0, 0.4, 0.6]}  # fraction of each embedding table pruned (EdgeBERT: 0.6)
       activation_bits: {choices: [8, 16]}            # hardware only: the width activations run at
 
 A gene is a mapping with exactly one of ``choices`` or ``fractions`` (``heads``, ``ffn`` and
@@ -28,7 +29,7 @@ from ..errors import EvosearchError
 from ..specs import SUPPORTED_BITS
 
 LAYER_GENES = ("heads", "ffn", "bits", "span", "sparsity")
-GLOBAL_GENES = ("embedding_bits", "activation_bits")  # one value for the whole sub-network
+GLOBAL_GENES = ("embedding_bits", "embedding_sparsity", "activation_bits")  # one value for the whole sub-network
 GENES = LAYER_GENES + ("exit_threshold",) + GLOBAL_GENES
 FRACTION_GENES = ("heads", "ffn", "span")
 
@@ -125,6 +126,9 @@ def _value_ok(name, v, fractions):
         return (v is None or (_is_int(v) and v >= 1)), "integers >= 1 or null (unlimited)"
     if name == "sparsity":
         return (_is_num(v) and 0 <= v < 1), "numbers in [0, 1)"
+    if name == "embedding_sparsity":
+        return (_is_num(v) and 0 <= v < 1), ("fractions in [0, 1) of each embedding table pruned "
+                                             "(EdgeBERT keeps 40%: 0.6)")
     if name == "exit_threshold":
         return (_is_num(v) and 0 <= v <= 1), "numbers in [0, 1] (entropy as a fraction of ln(num_labels))"
     raise AssertionError(name)

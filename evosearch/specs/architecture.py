@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 
 
 POOLINGS = ("cls", "mean")
+# How a sub-network's unstructured sparsity picks the weights it zeroes (evosearch.supernet.pruning).
+PRUNING_CRITERIA = ("magnitude", "movement")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ class Architecture:
     classifier_dropout: float = 0.1
     pad_token_id: int = 0
     pooling: str = "cls"  # how exit ramps summarise a layer: "cls" (first token, as BERT) or "mean"
+    # How sparsity picks the weights it zeroes: "magnitude" (smallest |W|) or "movement" (the lowest of
+    # learned importance scores, one per prunable weight: extra parameters of every block)
+    pruning: str = "magnitude"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "block_heads", tuple(self.block_heads))
@@ -46,6 +51,8 @@ class Architecture:
             raise ValueError("block_heads and block_ffn must have one entry per weight block")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling={self.pooling!r}; allowed: {', '.join(POOLINGS)}")
+        if self.pruning not in PRUNING_CRITERIA:
+            raise ValueError(f"pruning={self.pruning!r}; allowed: {', '.join(PRUNING_CRITERIA)}")
         if any(b < 0 or b >= len(self.block_heads) for b in self.block_of_layer):
             raise ValueError("block_of_layer refers to a weight block that does not exist")
 
@@ -80,7 +87,8 @@ class Architecture:
         return cls(**data)
 
     @classmethod
-    def from_hf_config(cls, config, num_labels: int | None = None, pooling: str = "cls") -> "Architecture":
+    def from_hf_config(cls, config, num_labels: int | None = None, pooling: str = "cls",
+                       pruning: str = "magnitude") -> "Architecture":
         """Read the shape from a transformers ``AlbertConfig`` or ``BertConfig``."""
         model_type = getattr(config, "model_type", None)
         if model_type not in ("albert", "bert"):
@@ -128,4 +136,5 @@ class Architecture:
             classifier_dropout=classifier_dropout,
             pad_token_id=config.pad_token_id if config.pad_token_id is not None else 0,
             pooling=pooling,
+            pruning=pruning,
         )

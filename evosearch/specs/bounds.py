@@ -29,7 +29,11 @@ class TrainingSpace:
     :meth:`resolve` fills it from the fractions (or give tokens yourself, and the fractions are
     ignored). span_ramp: the ramp R of the span mask in tokens (None: 1/16 of the reference length).
     embedding_bits: embedding bit widths sampled. quant: the quantization scheme.
-    sparsity: per-layer unstructured magnitude sparsities sampled (0.0 = dense only).
+    sparsity: per-layer unstructured sparsities sampled (0.0 = dense only); the training's pruning
+    criterion (magnitude or movement) chooses which weights they zero.
+    embedding_sparsity: embedding-table pruning sparsities sampled (EdgeBERT, Tambe et al. MICRO
+    2021, prunes its embeddings to 40%, sparsity 0.6; :mod:`evosearch.specs.embedding`); the
+    default (0.0: dense only) matches the shipped ``edgebert`` space, where the gene is opt-in.
     """
 
     min_head_fraction: float = 0.25
@@ -42,6 +46,7 @@ class TrainingSpace:
     embedding_bits: tuple[int, ...] = (8, 16, 32)
     quant: str = "int"
     sparsity: tuple[float, ...] = (0.0,)
+    embedding_sparsity: tuple[float, ...] = (0.0,)
 
     def __post_init__(self) -> None:
         for name in ("min_head_fraction", "min_ffn_fraction"):
@@ -75,6 +80,12 @@ class TrainingSpace:
         if not sparsity or any(isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s < 1 for s in sparsity):
             raise TrainingSpaceError(f"sparsity={list(sparsity)}; allowed: a non-empty list of fractions in [0, 1)")
         object.__setattr__(self, "sparsity", sparsity)
+        embedding = tuple(self.embedding_sparsity)
+        if not embedding or any(isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s < 1
+                                for s in embedding):
+            raise TrainingSpaceError(f"embedding_sparsity={list(embedding)}; allowed: a non-empty list of fractions "
+                                     "in [0, 1)")
+        object.__setattr__(self, "embedding_sparsity", embedding)
         if self.quant not in QUANT_SCHEMES:
             raise TrainingSpaceError(f"quant={self.quant!r}; allowed: {', '.join(QUANT_SCHEMES)}")
 
@@ -116,6 +127,7 @@ class SupernetBounds:
     embedding_bits: tuple[int, ...] | None = None
     quant: str | None = None
     sparsity: tuple[float, ...] | None = None
+    embedding_sparsity: tuple[float, ...] | None = None  # None: a checkpoint from before embedding pruning
 
     @classmethod
     def of(cls, bounds) -> "SupernetBounds":

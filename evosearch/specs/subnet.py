@@ -1,8 +1,12 @@
-"""A sub-network of the supernetwork: one config per virtual layer plus the embedding bit width.
+"""A sub-network of the supernetwork: one config per virtual layer plus the embedding bit width
+and the embedding sparsity.
 
 The genes follow EdgeBERT (Tambe et al., MICRO 2021) and DynaBERT (Hou et al., NeurIPS 2020):
 attention heads kept, FFN neurons kept (the first k after importance ordering), weight bit width,
-adaptive attention span (Sukhbaatar et al., ACL 2019). Exit thresholds are *not* part of a
+adaptive attention span (Sukhbaatar et al., ACL 2019); for the whole network, the embedding bit
+width and EdgeBERT's embedding pruning (``embedding_sparsity``: the fraction of each lookup
+table's entries zeroed by magnitude, one threshold per table; :mod:`evosearch.specs.embedding`).
+Exit thresholds are *not* part of a
 sub-network: they are applied after the forward pass (see :mod:`evosearch.supernet.exits`).
 """
 
@@ -12,6 +16,7 @@ from dataclasses import asdict, dataclass, replace
 
 from ..errors import EvosearchError
 from .architecture import Architecture
+from .embedding import check_embedding_sparsity
 
 SUPPORTED_BITS = (2, 3, 4, 5, 6, 7, 8, 16, 32)
 QUANT_SCHEMES = ("int", "adaptivfloat")
@@ -33,7 +38,8 @@ class LayerConfig:
     ffn: FFN neurons kept (the first ``ffn`` of the block).
     bits: weight bit width of this layer's matrices (32 = float, no quantization).
     span: attention span in tokens (None = unlimited).
-    sparsity: fraction of each weight row set to zero by magnitude (unstructured; 0 = dense).
+    sparsity: fraction of each weight row set to zero (unstructured; 0 = dense), chosen by the
+    supernet's pruning criterion (``Architecture.pruning``: magnitude or movement scores).
     """
 
     heads: int
@@ -48,6 +54,7 @@ class SubnetConfig:
     layers: tuple[LayerConfig, ...]
     embedding_bits: int = 32
     quant: str = "int"  # "int" (symmetric per-channel) or "adaptivfloat" (Tambe et al., DAC 2020)
+    embedding_sparsity: float = 0.0  # fraction of each embedding table pruned by magnitude (EdgeBERT: 0.6)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
@@ -65,6 +72,7 @@ class SubnetConfig:
         span: int | None = None,
         embedding_bits: int = 32,
         quant: str = "int",
+        embedding_sparsity: float = 0.0,
     ) -> "SubnetConfig":
         """The same fraction of heads and neurons in every layer (DynaBERT's width multiplier)."""
         layers = tuple(
@@ -76,14 +84,15 @@ class SubnetConfig:
             )
             for i in range(arch.num_layers)
         )
-        return cls(layers, embedding_bits=embedding_bits, quant=quant)
+        return cls(layers, embedding_bits=embedding_bits, quant=quant, embedding_sparsity=embedding_sparsity)
 
     def with_layers(self, **changes) -> "SubnetConfig":
         """A copy with the given LayerConfig fields changed in every layer."""
         return replace(self, layers=tuple(replace(layer, **changes) for layer in self.layers))
 
     def to_dict(self) -> dict:
-        return {"layers": [asdict(layer) for layer in self.layers], "embedding_bits": self.embedding_bits, "quant": self.quant}
+        return {"layers": [asdict(layer) for layer in self.layers], "embedding_bits": self.embedding_bits,
+                "quant": self.quant, "embedding_sparsity": self.embedding_sparsity}
 
     @classmethod
     def from_dict(cls, data: dict) -> "SubnetConfig":
@@ -93,7 +102,9 @@ class SubnetConfig:
             raise SubnetConfigError(
                 f"a sub-network config needs 'layers': a list of {{heads, ffn, bits, span, sparsity}} mappings ({err})"
             ) from None
-        return cls(layers, embedding_bits=data.get("embedding_bits", 32), quant=data.get("quant", "int"))
+        # configs written before embedding pruning have no embedding_sparsity: dense embeddings
+        return cls(layers, embedding_bits=data.get("embedding_bits", 32), quant=data.get("quant", "int"),
+                   embedding_sparsity=data.get("embedding_sparsity", 0.0))
 
     def validate(self, arch: Architecture) -> None:
         """Raise :class:`SubnetConfigError` naming the layer, the field and the allowed range."""
@@ -107,6 +118,7 @@ class SubnetConfig:
             raise SubnetConfigError(
                 f"embedding_bits={self.embedding_bits}; allowed: {', '.join(map(str, SUPPORTED_BITS))}"
             )
+        check_embedding_sparsity(self.embedding_sparsity)
         for i, layer in enumerate(self.layers):
             _check_int_range(i, "heads", layer.heads, 1, arch.heads_of_layer(i))
             _check_int_range(i, "ffn", layer.ffn, 1, arch.ffn_of_layer(i))

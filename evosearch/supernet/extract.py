@@ -1,7 +1,10 @@
 """Extract a sub-network as a stand-alone, smaller model.
 
 The result is a :class:`Supernet` whose blocks hold only the kept heads and neurons, with the
-quantized weights baked in, and whose ``default_config`` fixes the attention spans. Its forward
+pruned (zeros where the magnitude or movement mask drops a weight) and quantized weights baked in
+(and the embedding tables pruned at the config's ``embedding_sparsity``), and whose
+``default_config`` fixes the attention spans. It has no movement scores: its weights already carry
+the mask. Its forward
 equals the supernetwork's forward for that config. On a shared-weight ALBERT, virtual layers that
 share a block *and* keep the same heads, neurons and bit width keep sharing one extracted block;
 layers that differ get blocks of their own.
@@ -17,6 +20,7 @@ from ..specs import Architecture
 from .model import Supernet
 from .quantize import quantize_rows, quantize_weight
 from ..specs import LayerConfig, SubnetConfig
+from ..specs.embedding import TABLES
 
 
 def extract(supernet: Supernet, config: SubnetConfig) -> Supernet:
@@ -33,6 +37,7 @@ def extract(supernet: Supernet, config: SubnetConfig) -> Supernet:
             "block_heads": tuple(k[1] for k in shapes),
             "block_ffn": tuple(k[2] for k in shapes),
             "block_of_layer": tuple(block_of_layer),
+            "pruning": "magnitude",  # dense from here on (sparsity 0): the mask is baked into the weights
         }
     )
     fixed = SubnetConfig(
@@ -48,10 +53,12 @@ def extract(supernet: Supernet, config: SubnetConfig) -> Supernet:
 
 
 def _copy_embeddings(model: Supernet, supernet: Supernet, config: SubnetConfig) -> None:
+    """The tables pruned at ``embedding_sparsity`` (zeros baked in), then quantized per row."""
     bits, scheme = config.embedding_bits, config.quant
     ours, theirs = model.embeddings, supernet.embeddings
-    for name in ("word", "position", "token_type"):
-        getattr(ours, name).weight.copy_(quantize_rows(getattr(theirs, name).weight, bits, scheme))
+    for name in TABLES:
+        pruned = theirs.pruned_table(name, config.embedding_sparsity)
+        getattr(ours, name).weight.copy_(quantize_rows(pruned, bits, scheme))
     ours.norm.load_state_dict(theirs.norm.state_dict())
     if ours.projection is not None:
         ours.projection.weight.copy_(quantize_weight(theirs.projection.weight, bits, scheme))

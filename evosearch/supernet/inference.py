@@ -83,8 +83,8 @@ class LayerStates:
 
     def shared_layers(self, config: SubnetConfig, int8_engine: bool = True) -> int:
         """How many first layers ``config`` shares with this run (0 if the embeddings or the arithmetic differ)."""
-        if (config.embedding_bits, config.quant, int8_engine) != (self.config.embedding_bits, self.config.quant,
-                                                                  self.int8_engine):
+        mine = (self.config.embedding_bits, self.config.embedding_sparsity, self.config.quant, self.int8_engine)
+        if (config.embedding_bits, config.embedding_sparsity, config.quant, int8_engine) != mine:
             return 0
         shared = 0
         for mine, theirs in zip(self.config.layers, config.layers):

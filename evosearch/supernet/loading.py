@@ -34,6 +34,7 @@ def load_pretrained(
     num_labels: int | None = None,
     span_ramp: int = DEFAULT_SPAN_RAMP,
     pooling: str | None = None,
+    pruning: str = "magnitude",
 ):
     """Load a checkpoint and its tokenizer; returns ``(supernet, tokenizer)``.
 
@@ -42,6 +43,8 @@ def load_pretrained(
     re-initialisation. ``pooling`` (``cls`` or ``mean``) is how exit ramps summarise a layer;
     by default the checkpoint's own: ``cls`` for a classification head, else what a
     sentence-transformers ``1_Pooling/config.json`` beside it declares, else ``cls``.
+    ``pruning`` (``magnitude`` or ``movement``) is how sub-networks choose the weights their
+    sparsity zeroes; ``movement`` adds learned scores, initialised to zero.
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -77,7 +80,7 @@ def load_pretrained(
         raise ModelLoadError(f"cannot load weights or tokenizer from {source!r} ({_first_line(err)})") from None
     finally:
         hf_logging.set_verbosity(verbosity)
-    return supernet_from_hf(hf_model, span_ramp=span_ramp, pooling=pooling), tokenizer
+    return supernet_from_hf(hf_model, span_ramp=span_ramp, pooling=pooling, pruning=pruning), tokenizer
 
 
 def _sentence_transformers_pooling(source: str) -> str:
@@ -90,10 +93,11 @@ def _sentence_transformers_pooling(source: str) -> str:
     return "cls"
 
 
-def supernet_from_hf(hf_model: nn.Module, span_ramp: int = DEFAULT_SPAN_RAMP, pooling: str = "cls") -> Supernet:
+def supernet_from_hf(hf_model: nn.Module, span_ramp: int = DEFAULT_SPAN_RAMP, pooling: str = "cls",
+                     pruning: str = "magnitude") -> Supernet:
     """Copy the weights of a transformers ALBERT/BERT model (base or sequence-classification)."""
     config = hf_model.config
-    arch = Architecture.from_hf_config(config, pooling=pooling)
+    arch = Architecture.from_hf_config(config, pooling=pooling, pruning=pruning)
     supernet = Supernet(arch, span_ramp=span_ramp)
     base = hf_model.base_model
     with torch.no_grad():

@@ -36,12 +36,14 @@ DEFAULT_SPAN_RAMP = 16
 @dataclass(frozen=True)
 class SubnetWeights:
     """What one sub-network runs with: every virtual layer's matrices and the embedding projection,
-    sliced (or masked), pruned and quantized. Prepare it once per sub-network, not per batch."""
+    sliced (or masked), pruned and quantized, and the embedding tables' pruning thresholds.
+    Prepare it once per sub-network, not per batch."""
 
     config: SubnetConfig
     layers: tuple[BlockWeights, ...]
     projection: torch.Tensor | None  # ALBERT's E -> H projection at the embedding bit width
     int8_projection: bool = False  # the projection runs as the int8 engine runs it
+    embedding_thresholds: tuple | None = None  # per-table pruning thresholds (embedding_sparsity > 0)
 
 
 class Supernet(nn.Module):
@@ -63,6 +65,10 @@ class Supernet(nn.Module):
         self.ramps = nn.ModuleList(ExitRamp(arch) for _ in range(arch.num_layers))
         self.default_config = default_config or SubnetConfig.largest(arch)
         self.default_config.validate(arch)
+
+    def movement_scores(self) -> list[nn.Parameter]:
+        """The learned importance scores of movement pruning (empty for magnitude pruning)."""
+        return [p for block in self.blocks if block.scores is not None for p in block.scores.values()]
 
     # ------------------------------------------------------------------ the parts of the loop
     def subnet_weights(self, config: SubnetConfig | None = None, masked: bool = False,
@@ -87,17 +93,18 @@ class Supernet(nn.Module):
             projection = quantize_weight(projection.weight, config.embedding_bits, config.quant)
             if int8_projection:
                 projection = engine_int8_weight(projection)
-        return SubnetWeights(config, layers, projection, int8_projection)
+        thresholds = self.embeddings.prune_thresholds(config.embedding_sparsity)
+        return SubnetWeights(config, layers, projection, int8_projection, thresholds)
 
     def embed(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None, weights: SubnetWeights,
               attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Embeddings (quantized rows) and, for ALBERT, the projection to the hidden size.
+        """Embeddings (pruned and quantized rows) and, for ALBERT, the projection to the hidden size.
         ``attention_mask`` marks the tokens that are not padding (needed only for int8 engine inputs)."""
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
         config = weights.config
         return self.embeddings(input_ids, token_type_ids, config.embedding_bits, config.quant, weights.projection,
-                               weights.int8_projection, attention_mask)
+                               weights.int8_projection, attention_mask, weights.embedding_thresholds)
 
     def padding_bias(self, attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         """The additive attention bias that hides padding: ``(batch, 1, 1, seq)``."""

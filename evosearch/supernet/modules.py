@@ -16,11 +16,19 @@ from torch import nn
 from transformers.activations import ACT2FN
 
 from ..specs import INT8_MAX_BITS, Architecture, LayerConfig
-from .quantize import engine_int8_activations, engine_int8_weight, magnitude_prune, quantize_rows, quantize_weight
+from ..specs.embedding import TABLES
+from .pruning import keep_above, magnitude_prune, magnitude_threshold, movement_prune
+from .quantize import engine_int8_activations, engine_int8_weight, quantize_rows, quantize_weight
 
 
 class Embeddings(nn.Module):
-    """Word + position + token-type embeddings, layer norm, and ALBERT's E -> H projection."""
+    """Word + position + token-type embeddings, layer norm, and ALBERT's E -> H projection.
+
+    Embedding pruning (EdgeBERT, Tambe et al. MICRO 2021; :mod:`evosearch.specs.embedding`): at
+    ``embedding_sparsity`` s, each of the three tables keeps the entries whose magnitude reaches
+    its own threshold (:meth:`prune_thresholds`, one per whole table); the looked-up rows are
+    pruned with it, then quantized per row, which equals looking up the pruned, quantized table.
+    """
 
     def __init__(self, arch: Architecture):
         super().__init__()
@@ -31,18 +39,45 @@ class Embeddings(nn.Module):
         self.norm = nn.LayerNorm(e, eps=arch.layer_norm_eps)
         self.dropout = nn.Dropout(arch.hidden_dropout)
         self.projection = nn.Linear(e, arch.hidden_size) if arch.has_projection else None
+        self._thresholds: dict = {}  # (table, sparsity, data pointer, version, device) -> threshold; not state
+
+    def prune_thresholds(self, sparsity: float) -> tuple[torch.Tensor, ...] | None:
+        """The magnitude threshold of each table (word, position, token type) at ``sparsity``, or
+        None at 0. Cached while a table is unchanged (the word table is frozen in training by
+        default, so its selection over the whole vocabulary runs once per sparsity)."""
+        if sparsity <= 0:
+            return None
+        cache = self.__dict__.setdefault("_thresholds", {})
+        out = []
+        for name in TABLES:
+            weight = getattr(self, name).weight
+            key = (name, float(sparsity), weight.data_ptr(), weight._version, weight.device)
+            threshold = cache.get(key)
+            if threshold is None:
+                if len(cache) > 32:
+                    cache.clear()
+                threshold = cache[key] = magnitude_threshold(weight, sparsity)
+            out.append(threshold)
+        return tuple(out)
+
+    def pruned_table(self, name: str, sparsity: float) -> torch.Tensor:
+        """Table ``name`` with the entries pruned at ``sparsity`` set to zero (float, not quantized)."""
+        weight = getattr(self, name).weight
+        thresholds = self.prune_thresholds(sparsity)
+        return weight if thresholds is None else keep_above(weight, thresholds[TABLES.index(name)])
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor, bits: int, scheme: str,
                 projection: torch.Tensor | None = None, int8_input: bool = False,
-                valid: torch.Tensor | None = None) -> torch.Tensor:
+                valid: torch.Tensor | None = None, thresholds: tuple | None = None) -> torch.Tensor:
         """Embed at ``bits``; ``projection`` is the already quantized E -> H matrix (ALBERT), if prepared.
         ``int8_input``: the projection's input is quantized as the int8 engine does (per row over
-        the ``valid`` tokens)."""
+        the ``valid`` tokens). ``thresholds``: the tables' pruning thresholds (:meth:`prune_thresholds`)."""
+        word_t, position_t, type_t = thresholds or (None, None, None)
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         x = (
-            quantize_rows(self.word(input_ids), bits, scheme)
-            + quantize_rows(self.token_type(token_type_ids), bits, scheme)
-            + quantize_rows(self.position(positions), bits, scheme)[None]
+            quantize_rows(keep_above(self.word(input_ids), word_t), bits, scheme)
+            + quantize_rows(keep_above(self.token_type(token_type_ids), type_t), bits, scheme)
+            + quantize_rows(keep_above(self.position(positions), position_t), bits, scheme)[None]
         )
         x = self.dropout(self.norm(x))
         if self.projection is not None:
@@ -75,11 +110,22 @@ class BlockWeights:
     int8_inputs: bool = False
 
 
+# The prunable matrices of a block, and which dimension a sub-network's width cuts: the rows (0) or
+# the columns (1) that belong to its attention heads or to its FFN neurons.
+MATRICES = {"query": ("heads", 0), "key": ("heads", 0), "value": ("heads", 0), "attention_out": ("heads", 1),
+            "ffn_in": ("ffn", 0), "ffn_out": ("ffn", 1)}
+
+
 class EncoderBlock(nn.Module):
     """One transformer block's weights (post-norm, as BERT and ALBERT).
 
     Heads and FFN neurons are kept as prefixes: after importance ordering
     (:mod:`evosearch.training`), the first ``k`` are the most important ones.
+
+    With ``arch.pruning == "movement"`` the block also holds ``scores``: one learned importance
+    score per weight of each prunable matrix (Sanh et al., NeurIPS 2020; :mod:`.pruning`), shared
+    by every sub-network and sliced as the weights are. They start at zero, as in Sanh et al.'s
+    experiments (constant initial scores), so the mask is learned from the weights' movement alone.
     """
 
     def __init__(self, arch: Architecture, heads: int, ffn: int):
@@ -97,6 +143,9 @@ class EncoderBlock(nn.Module):
         self.activation = ACT2FN[arch.hidden_act]
         self.hidden_dropout = nn.Dropout(arch.hidden_dropout)
         self.attention_dropout = arch.attention_dropout
+        self.scores = nn.ParameterDict(
+            {name: nn.Parameter(torch.zeros_like(getattr(self, name).weight)) for name in MATRICES}
+        ) if arch.pruning == "movement" else None
 
     @property
     def num_heads(self) -> int:
@@ -110,16 +159,15 @@ class EncoderBlock(nn.Module):
         """Keep the first ``layer.heads`` heads and ``layer.ffn`` neurons: smaller matrices.
 
         ``int8_engine``: at <= 8 bits, the weights and products of the int8 deployment engine."""
-        width, ffn = layer.heads * self.head_dim, layer.ffn
-        return self._prepare(
-            layer, scheme, width, ffn, int8_engine,
-            query=(self.query.weight[:width], self.query.bias[:width]),
-            key=(self.key.weight[:width], self.key.bias[:width]),
-            value=(self.value.weight[:width], self.value.bias[:width]),
-            attention_out=self.attention_out.weight[:, :width],
-            ffn_in=(self.ffn_in.weight[:ffn], self.ffn_in.bias[:ffn]),
-            ffn_out=self.ffn_out.weight[:, :ffn],
-        )
+        kept = self._kept(layer)
+
+        def cut(name: str, tensor: torch.Tensor) -> torch.Tensor:
+            unit, dim = MATRICES[name]
+            if dim >= tensor.dim():  # the bias of a matrix whose columns are cut: kept whole
+                return tensor
+            return tensor.narrow(dim, 0, kept[unit])
+
+        return self._prepare(layer, scheme, int8_engine, kept, cut)
 
     def masked_weights(self, layer: LayerConfig, scheme: str, int8_engine: bool = False) -> BlockWeights:
         """Full-size matrices with the dropped heads' and neurons' weights set to zero.
@@ -127,37 +175,52 @@ class EncoderBlock(nn.Module):
         The straightforward reference for slicing (and the "masked" baseline of the
         throughput benchmark): same result, full-size compute.
         """
-        width, ffn = layer.heads * self.head_dim, layer.ffn
-        heads = _prefix_mask(self.query.out_features, width, self.query.weight.device)
-        neurons = _prefix_mask(self.ffn_in.out_features, ffn, self.ffn_in.weight.device)
-        return self._prepare(
-            layer, scheme, width, ffn, int8_engine,
-            query=(self.query.weight * heads[:, None], self.query.bias * heads),
-            key=(self.key.weight * heads[:, None], self.key.bias * heads),
-            value=(self.value.weight * heads[:, None], self.value.bias * heads),
-            attention_out=self.attention_out.weight * heads[None, :],
-            ffn_in=(self.ffn_in.weight * neurons[:, None], self.ffn_in.bias * neurons),
-            ffn_out=self.ffn_out.weight * neurons[None, :],
-        )
+        kept = self._kept(layer)
+        device = self.query.weight.device
+        masks = {"heads": _prefix_mask(self.query.out_features, kept["heads"], device),
+                 "ffn": _prefix_mask(self.ffn_in.out_features, kept["ffn"], device)}
 
-    def _prepare(self, layer: LayerConfig, scheme: str, width: int, ffn: int, int8_engine: bool, *,
-                 query, key, value, attention_out, ffn_in, ffn_out) -> BlockWeights:
-        """Prune by magnitude (rows keep ``row width`` weights after slicing), then quantize (and
-        store at int8 where the engine runs the layer on int8)."""
-        hidden = self.query.in_features
+        def cut(name: str, tensor: torch.Tensor) -> torch.Tensor:
+            unit, dim = MATRICES[name]
+            if dim >= tensor.dim():
+                return tensor
+            return tensor * (masks[unit][:, None] if tensor.dim() == 2 and dim == 0 else masks[unit])
+
+        return self._prepare(layer, scheme, int8_engine, kept, cut)
+
+    def _kept(self, layer: LayerConfig) -> dict[str, int]:
+        """Rows or columns a sub-network keeps of the head-sized and the neuron-sized dimensions."""
+        return {"heads": layer.heads * self.head_dim, "ffn": layer.ffn}
+
+    def _prepare(self, layer: LayerConfig, scheme: str, int8_engine: bool, kept: dict[str, int], cut) -> BlockWeights:
+        """Cut every matrix (its weight, bias and movement scores alike: ``cut(name, tensor)``) to the
+        sub-network, prune it (rows keep ``row width`` weights after slicing) by magnitude or by
+        movement scores (:mod:`.pruning`), then quantize (and store at int8 where the engine runs the
+        layer on int8)."""
         int8 = int8_engine and layer.bits <= INT8_MAX_BITS
 
-        def finish(weight: torch.Tensor, row_width: int) -> torch.Tensor:
-            weight = quantize_weight(magnitude_prune(weight, layer.sparsity, row_width), layer.bits, scheme)
+        def finish(name: str) -> torch.Tensor:
+            unit, dim = MATRICES[name]
+            linear = getattr(self, name)
+            row_width = kept[unit] if dim == 1 else linear.in_features
+            weight = cut(name, linear.weight)
+            if self.scores is None:
+                weight = magnitude_prune(weight, layer.sparsity, row_width)
+            else:
+                weight = movement_prune(weight, cut(name, self.scores[name]), layer.sparsity, row_width)
+            weight = quantize_weight(weight, layer.bits, scheme)
             return engine_int8_weight(weight) if int8 else weight
 
+        def bias(name: str) -> torch.Tensor:
+            return cut(name, getattr(self, name).bias)
+
         return BlockWeights(
-            query=finish(query[0], hidden), query_bias=query[1],
-            key=finish(key[0], hidden), key_bias=key[1],
-            value=finish(value[0], hidden), value_bias=value[1],
-            attention_out=finish(attention_out, width),
-            ffn_in=finish(ffn_in[0], hidden), ffn_in_bias=ffn_in[1],
-            ffn_out=finish(ffn_out, ffn), int8_inputs=int8,
+            query=finish("query"), query_bias=bias("query"),
+            key=finish("key"), key_bias=bias("key"),
+            value=finish("value"), value_bias=bias("value"),
+            attention_out=finish("attention_out"),
+            ffn_in=finish("ffn_in"), ffn_in_bias=bias("ffn_in"),
+            ffn_out=finish("ffn_out"), int8_inputs=int8,
         )
 
     def forward(self, x: torch.Tensor, attention_bias: torch.Tensor, w: BlockWeights,

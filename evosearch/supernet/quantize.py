@@ -87,22 +87,6 @@ def engine_int8_activations(x: torch.Tensor, valid: torch.Tensor | None) -> torc
     return _straight_through(x, quantized) if x.requires_grad else quantized
 
 
-def magnitude_prune(weight: torch.Tensor, sparsity: float, row_width: int) -> torch.Tensor:
-    """Zero the smallest-magnitude ``sparsity`` fraction of each row's ``row_width`` kept weights.
-
-    Unstructured magnitude pruning (Han et al., NeurIPS 2015; per row, as in Sanh et al.'s
-    comparison with movement pruning, NeurIPS 2020). ``row_width`` is the number of weights a row
-    keeps after slicing, so a masked full-size row (zeros where heads/neurons were dropped) is
-    pruned exactly like the sliced row. Gradients reach the surviving weights only.
-    """
-    if sparsity <= 0:
-        return weight
-    keep = max(1, round((1 - sparsity) * row_width))
-    magnitude = weight.detach().abs()
-    threshold = magnitude.topk(keep, dim=-1).values[..., -1:]
-    return weight * (magnitude >= threshold)
-
-
 def _straight_through(weight: torch.Tensor, quantized: torch.Tensor) -> torch.Tensor:
     return weight + (quantized - weight).detach()
 

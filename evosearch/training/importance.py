@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 import torch
 
 from ..supernet import Supernet
+from ..supernet.modules import MATRICES
 
 
 def gradient_importance(
@@ -50,15 +51,17 @@ def gradient_importance(
 
 @torch.no_grad()
 def reorder_by_importance(supernet: Supernet, heads: list[torch.Tensor], neurons: list[torch.Tensor]) -> None:
-    """Permute every block so its most important heads and neurons come first (in place)."""
+    """Permute every block so its most important heads and neurons come first (in place); movement
+    scores (:mod:`evosearch.supernet.pruning`) move with their weights."""
     for block, head_score, neuron_score in zip(supernet.blocks, heads, neurons):
         head_order = torch.argsort(head_score, descending=True, stable=True)
         rows = (head_order[:, None] * block.head_dim + torch.arange(block.head_dim)).flatten()
-        for linear in (block.query, block.key, block.value):
-            linear.weight.copy_(linear.weight[rows])
-            linear.bias.copy_(linear.bias[rows])
-        block.attention_out.weight.copy_(block.attention_out.weight[:, rows])
         neuron_order = torch.argsort(neuron_score, descending=True, stable=True)
-        block.ffn_in.weight.copy_(block.ffn_in.weight[neuron_order])
-        block.ffn_in.bias.copy_(block.ffn_in.bias[neuron_order])
-        block.ffn_out.weight.copy_(block.ffn_out.weight[:, neuron_order])
+        order = {"heads": rows, "ffn": neuron_order}
+        for name, (unit, dim) in MATRICES.items():
+            linear = getattr(block, name)
+            tensors = [linear.weight] + ([block.scores[name]] if block.scores is not None else [])
+            if dim == 0:
+                tensors.append(linear.bias)
+            for tensor in tensors:
+                tensor.copy_(tensor.index_select(dim, order[unit]))

@@ -37,13 +37,14 @@ class SubnetSampler:
         return SubnetConfig.largest(self.arch)
 
     def smallest(self) -> SubnetConfig:
-        """Minimum width, fewest bits, shortest span and highest sparsity in the space."""
+        """Minimum width, fewest bits, shortest span and highest sparsities in the space."""
         span = min((s for s in self.space.spans if s is not None), default=None)
         layers = tuple(
             LayerConfig(self._min_heads(i), self._min_ffn(i), min(self.space.bits), span, max(self.space.sparsity))
             for i in range(self.arch.num_layers)
         )
-        return SubnetConfig(layers, embedding_bits=min(self.space.embedding_bits), quant=self.space.quant)
+        return SubnetConfig(layers, embedding_bits=min(self.space.embedding_bits), quant=self.space.quant,
+                            embedding_sparsity=max(self.space.embedding_sparsity))
 
     def random(self) -> SubnetConfig:
         """Independent uniform draws per layer: widths as integers in range, bits and spans from their lists."""
@@ -58,7 +59,8 @@ class SubnetSampler:
             )
             for i in range(self.arch.num_layers)
         )
-        return SubnetConfig(layers, embedding_bits=rng.choice(self.space.embedding_bits), quant=self.space.quant)
+        return SubnetConfig(layers, embedding_bits=rng.choice(self.space.embedding_bits), quant=self.space.quant,
+                            embedding_sparsity=self._embedding_sparsity())
 
     def uniform(self) -> SubnetConfig:
         """One width fraction, bit width, span and sparsity for every layer (DynaBERT's width multiplier)."""
@@ -70,7 +72,13 @@ class SubnetSampler:
             replace(layer, heads=max(self._min_heads(i), layer.heads), ffn=max(self._min_ffn(i), layer.ffn), sparsity=sparsity)
             for i, layer in enumerate(config.layers)
         )
-        return replace(config, layers=layers)
+        return replace(config, layers=layers, embedding_sparsity=self._embedding_sparsity())
+
+    def _embedding_sparsity(self) -> float:
+        """One embedding sparsity of the space (no draw when it has one value, so spaces without
+        embedding pruning sample exactly as before it existed)."""
+        choices = self.space.embedding_sparsity
+        return choices[0] if len(choices) == 1 else self.rng.choice(choices)
 
     def state(self):
         return self.rng.getstate()

@@ -23,6 +23,7 @@ from .. import data
 from ..errors import EvosearchError
 from ..fileio import atomic_write
 from ..supernet import SubnetConfig, Supernet, collect_exit_logits, exit_accuracies, load_pretrained
+from ..specs import PRUNING_CRITERIA
 from ..specs.spans import reference_length
 from .checkpoint import SupernetCheckpoint, save_checkpoint
 from .importance import gradient_importance, reorder_by_importance
@@ -46,6 +47,11 @@ class TrainConfig:
     two CPU cores (12 minutes measured): dynamic padding at ``max_length`` 64 (p95 of the task is
     46 tokens) with batches grouped by length, three epochs of the training split, sandwich rule
     with one random sub-network whose loss weighs half the largest's, frozen word embeddings.
+
+    ``pruning`` is how the sparsities of ``space.sparsity`` choose the weights they zero:
+    ``magnitude`` (smallest ``|W|``) or ``movement`` (learned scores trained with the weights,
+    Sanh et al., NeurIPS 2020; :mod:`evosearch.supernet.pruning`). The checkpoint's architecture
+    records it, so search, extraction and export use the same masks.
     """
 
     model: str | None = None  # folder or hub name; None = the embedded MiniLM
@@ -76,7 +82,15 @@ class TrainConfig:
     split_seed: int = 0  # which train/dev/test split of a task that ships without one (kept fixed across seeds)
     device: str = "cpu"
     threads: int | None = None  # torch CPU threads (None = torch's default, one per core)
+    pruning: str = "magnitude"
     space: TrainingSpace = field(default_factory=TrainingSpace)
+
+    def __post_init__(self) -> None:
+        if self.pruning not in PRUNING_CRITERIA:
+            raise EvosearchError(f"pruning={self.pruning!r}; allowed: {', '.join(PRUNING_CRITERIA)}")
+        if self.pruning == "movement" and not any(s > 0 for s in self.space.sparsity):
+            raise EvosearchError(f"pruning='movement' needs a sparsity above 0 in the training space (sparsity="
+                                 f"{list(self.space.sparsity)}); give some, e.g. --sparsity 0 0.5 0.8")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -103,7 +117,8 @@ class Trainer:
         torch.manual_seed(config.seed)
         random.seed(config.seed)
         self.splits, self.task = data.load_task(config.task, seed=config.split_seed, regression=config.regression)
-        self.supernet, self.tokenizer = load_pretrained(config.model, num_labels=self.task.num_labels)
+        self.supernet, self.tokenizer = load_pretrained(config.model, num_labels=self.task.num_labels,
+                                                        pruning=config.pruning)
         self.supernet.to(config.device)
         self.supernet.embeddings.word.weight.requires_grad_(not config.freeze_word_embeddings)
         tokenized = data.tokenize_task(self.splits, self.task, self.tokenizer, config.max_length)
@@ -141,9 +156,13 @@ class Trainer:
         return teacher.to(self.config.device).eval()
 
     def _new_optimizer(self) -> None:
+        """AdamW; no decay on biases, norms and movement scores. The scores start equal and only
+        their order matters (the top-k mask), so their learning rate is irrelevant: Adam moves them
+        in proportion to it. They share the weights' (Sanh et al. give scores their own)."""
+        scores = {id(p) for p in self.supernet.movement_scores()}
         params = [p for p in self.supernet.parameters() if p.requires_grad]
-        decay = [p for p in params if p.dim() > 1]
-        no_decay = [p for p in params if p.dim() <= 1]
+        decay = [p for p in params if p.dim() > 1 and id(p) not in scores]
+        no_decay = [p for p in params if p.dim() <= 1 or id(p) in scores]
         lr = self.config.learning_rate
         self.optimizer = torch.optim.AdamW(
             [
@@ -206,6 +225,10 @@ class Trainer:
             raise ResumeError(f"cannot read the training state {path} ({type(err).__name__}): the file is damaged; "
                               "train again with --overwrite") from None
         mine = self.config.to_dict()
+        if isinstance(saved.get("space"), dict) and "embedding_sparsity" not in saved["space"]:
+            # a state from before embedding pruning trained dense embeddings only
+            saved = {**saved, "space": {**saved["space"], "embedding_sparsity": [0.0]}}
+        saved = {**TrainConfig().to_dict(), **saved}  # an option added since the state was saved has its default
         mismatched = [k for k in mine if k not in RESUME_IGNORED and saved.get(k) != mine[k]]
         if mismatched:
             details = ", ".join(f"{k}: saved {saved.get(k)!r}, now {mine[k]!r}" for k in mismatched)
