@@ -34,10 +34,10 @@ from pathlib import Path
 import yaml
 
 from evosearch.hardware import SHIPPED_TARGETS_DIR, dvfs_workload, estimate, load_target, target_from_dict
-from evosearch.specs import Architecture, SubnetConfig
+from evosearch.specs import SubnetConfig
 from evosearch.workload import Workload
+from evosearch.specs.shapes import ALBERT_BASE
 
-ALBERT_BASE = Architecture("albert", 30000, 128, 768, 64, (12,), (3072,), (0,) * 12, 512, 2, 2)
 SEQ_LEN = 128
 # sentences leaving after layer 1..12 (0-based exit 0..11), EdgeBERT's SST-2 dev entropies (see above)
 EXIT_COUNTS = {

@@ -48,6 +48,7 @@ from evosearch.hardware import SHIPPED_TARGETS_DIR, dvfs_workload, estimate, tar
 from evosearch.specs import Architecture, LayerConfig, SubnetConfig
 from evosearch.specs.embedding import embedding_tables_bits
 from evosearch.workload import Workload
+from evosearch.specs.shapes import MINILM_L6 as MINILM
 
 
 def _sibling(name: str):
@@ -69,7 +70,6 @@ EDGEBERT = {  # Tambe et al., MICRO 2021 (abstract); the seed write-up for the e
 }
 ALBERT_THRESHOLD = 0.23  # EdgeBERT's SST-2 recipe (DESIGN.md; their thresholds 0.23, 0.28, 0.46)
 
-MINILM = Architecture("bert", 30522, 384, 384, 32, (12,) * 6, (1536,) * 6, tuple(range(6)), 512, 2, 2)
 # The quickstart's pick, copied from a run of `evosearch quickstart` (movie-polarity, edgebert space,
 # 30 generations x 24, error vs energy on edgebert-12nm with latency <= 5 ms): pick.yaml, candidate
 # c3905, "the lowest energy_uj among the 4 front members within 1 pt of the uncompressed model's

@@ -18,9 +18,8 @@ import time
 
 from evosearch.hardware import clear_caches, cost_model, estimate
 from evosearch.specs import Architecture, LayerConfig, SubnetConfig
+from evosearch.specs.shapes import ALBERT_BASE, MINILM_L6 as MINILM
 
-ALBERT_BASE = Architecture("albert", 30000, 128, 768, 64, (12,), (3072,), (0,) * 12, 512, 2, 2)
-MINILM = Architecture("bert", 30522, 384, 384, 32, (12,) * 6, (1536,) * 6, tuple(range(6)), 512, 2, 2)
 # a length histogram: 8..64 tokens, peaked near 27
 LENGTHS = {t: max(1, int(100 * 2.718 ** (-((t - 27) / 10) ** 2))) for t in range(8, 65, 4)}
 

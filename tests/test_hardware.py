@@ -22,9 +22,8 @@ from evosearch.hardware import (
 from evosearch.hardware.ops import Gemm, attention_pairs
 from evosearch.specs import Architecture
 from evosearch.specs import LayerConfig, SubnetConfig
+from evosearch.specs.shapes import ALBERT_BASE as ALBERT, MINILM_L6 as MINILM
 
-ALBERT = Architecture("albert", 30000, 128, 768, 64, (12,), (3072,), (0,) * 12, 512, 2, 2)
-MINILM = Architecture("bert", 30522, 384, 384, 32, (12,) * 6, (1536,) * 6, tuple(range(6)), 512, 2, 2)
 TINY_ALBERT = Architecture("albert", 100, 8, 32, 8, (4,), (64,), (0,) * 4, 64, 2, 2)
 TARGETS = ("edgebert-12nm", "generic-45nm")
 

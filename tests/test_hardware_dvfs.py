@@ -16,13 +16,12 @@ from evosearch.hardware import (
     pick_dvfs,
 )
 from evosearch.search import Evaluator, ObjectiveError, ObjectiveSet
-from evosearch.specs import Architecture, LayerConfig, SubnetConfig
+from evosearch.specs import LayerConfig, SubnetConfig
 from evosearch.workload import Workload
+from evosearch.specs.shapes import ALBERT_BASE as ALBERT, MINILM_L6 as MINILM
 
 from .tiny_models import SMALL, search_setup, tiny_batches
 
-ALBERT = Architecture("albert", 30000, 128, 768, 64, (12,), (3072,), (0,) * 12, 512, 2, 2)
-MINILM = Architecture("bert", 30522, 384, 384, 32, (12,) * 6, (1536,) * 6, tuple(range(6)), 512, 2, 2)
 TARGET = load_target("edgebert-12nm")
 TOP = TARGET.nominal_dvfs
 

@@ -22,9 +22,8 @@ from evosearch.hardware import (
 from evosearch.hardware.target import MemoryLevel
 from evosearch.specs import Architecture, SubnetConfig
 from evosearch.workload import Workload
+from evosearch.specs.shapes import ALBERT_BASE as ALBERT
 
-ALBERT = Architecture("albert", 30000, 128, 768, 64, (12,), (3072,), (0,) * 12, 512, 2, 2)
-MINILM = Architecture("bert", 30522, 384, 384, 32, (12,) * 6, (1536,) * 6, tuple(range(6)), 512, 2, 2)
 # a 4-layer BERT small enough to leave weight banks empty (MiniLM's 6 layers plus its 32-bit ramp fill
 # the 2 MB weight SRAM even at quarter width and 4 bits)
 BERT4 = Architecture("bert", 30522, 256, 256, 32, (8,) * 4, (1024,) * 4, tuple(range(4)), 512, 2, 2)

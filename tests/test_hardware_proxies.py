@@ -7,11 +7,9 @@ from dataclasses import replace
 import pytest
 
 from evosearch.hardware import flops, iccr, iccr_complexity, macs, model_size_bytes, parameter_count
-from evosearch.specs import Architecture
 from evosearch.specs import LayerConfig, SubnetConfig
+from evosearch.specs.shapes import ALBERT_BASE as ALBERT, MINILM_L6 as MINILM
 
-ALBERT = Architecture("albert", 30000, 128, 768, 64, (12,), (3072,), (0,) * 12, 512, 2, 2)
-MINILM = Architecture("bert", 30522, 384, 384, 32, (12,) * 6, (1536,) * 6, tuple(range(6)), 512, 2, 2)
 
 
 def test_parameter_counts_match_the_published_models():
