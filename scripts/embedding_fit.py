@@ -18,14 +18,11 @@ from __future__ import annotations
 import argparse
 
 from evosearch.hardware import estimate, load_target
-from evosearch.specs import Architecture, SubnetConfig
+from evosearch.specs import SubnetConfig
 from evosearch.specs.embedding import embedding_tables_bits
+from evosearch.specs.shapes import ALBERT_BASE, MINILM_L6
 
-SHAPES = {
-    "MiniLM-L6 (quickstart)": Architecture("bert", 30522, 384, 384, 32, (12,) * 6, (1536,) * 6, tuple(range(6)),
-                                           512, 2, 2),
-    "ALBERT-base": Architecture("albert", 30000, 128, 768, 64, (12,), (3072,), (0,) * 12, 512, 2, 2),
-}
+SHAPES = {"MiniLM-L6 (quickstart)": MINILM_L6, "ALBERT-base": ALBERT_BASE}
 
 
 def main(argv=None) -> None:
