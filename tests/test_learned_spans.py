@@ -180,3 +180,22 @@ def test_old_architectures_have_no_learned_spans():
     data = learned_span_supernet().arch.to_dict()
     del data["learned_span_max"]
     assert Architecture.from_dict(data).learned_span_max is None
+
+
+def test_the_search_prices_learned_spans_per_layer_and_scores_accuracy_with_the_learned_masks():
+    from evosearch.search import Evaluator, ObjectiveSet, SearchSpace
+    from tests.tiny_models import SMALL, tiny_batches
+
+    supernet = learned_span_supernet()
+    with torch.no_grad():
+        for spans in supernet.span_parameters():
+            spans.copy_(torch.tensor([1.0, 2.5, 3.0, 0.0]))
+    bound = SearchSpace.from_dict(SMALL).bind(supernet.arch)
+    evaluator = Evaluator(supernet, tiny_batches(), bound, ObjectiveSet.from_dict({"objectives": ["error", "macs"]}))
+    config = SubnetConfig((LayerConfig(2, 48), LayerConfig(4, 48), LayerConfig(4, 48, span=8)))
+    priced = supernet.with_learned_spans(config)
+    assert [layer.span for layer in priced.layers] == [3, 3, 8]  # the largest of the kept heads' spans, rounded up
+    assert supernet.learned_layer_spans() == [3, 3, 3]
+    metrics, _ = evaluator.metrics(config, [0.0] * 3)
+    wide, _ = evaluator.metrics(config.with_layers(span=64), [0.0] * 3)  # span + ramp beyond every sentence
+    assert metrics["macs"] == evaluator.metrics(priced, [0.0] * 3)[0]["macs"] < wide["macs"]

@@ -21,7 +21,7 @@ use the plain weights.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -99,18 +99,31 @@ class Supernet(nn.Module):
             return None
         return [self.blocks[b].spans.detach().cpu().tolist() for b in self.arch.block_of_layer]
 
-    def learned_layer_spans(self, choices=None) -> list[int | None] | None:
-        """Per virtual layer, one span covering every head's learned span: the largest, rounded up
-        to a whole token and, with ``choices`` (a span gene's values in tokens, None = unlimited),
-        up to the nearest choice (:func:`~evosearch.specs.spans.round_up_to_choice`). A layer given
-        this span attends at least as far as each of its heads learned to."""
+    def learned_layer_spans(self, config: SubnetConfig | None = None, choices=None) -> list[int | None] | None:
+        """Per virtual layer, one span covering the learned spans of the heads ``config`` keeps (all
+        heads without one): the largest, rounded up to a whole token and, with ``choices`` (a span
+        gene's values in tokens, None = unlimited), up to the nearest choice
+        (:func:`~evosearch.specs.spans.round_up_to_choice`). A layer given this span attends at
+        least as far as each of its heads learned to."""
         spans = self.learned_spans()
         if spans is None:
             return None
-        layer_spans = [max(1, math.ceil(max(heads))) for heads in spans]
+        kept = [len(heads) for heads in spans] if config is None else [layer.heads for layer in config.layers]
+        layer_spans = [max(1, math.ceil(max(heads[:k]))) for heads, k in zip(spans, kept)]
         if choices is None:
             return layer_spans
         return [round_up_to_choice(span, choices) for span in layer_spans]
+
+    def with_learned_spans(self, config: SubnetConfig) -> SubnetConfig:
+        """``config`` with each layer that runs learned spans (no span of its own) given the span of
+        :meth:`learned_layer_spans`: what a per-layer cost model prices (the hardware model has one
+        span per layer). Unchanged without learned spans."""
+        spans = self.learned_layer_spans(config)
+        if spans is None:
+            return config
+        layers = tuple(layer if layer.span is not None else replace(layer, span=span)
+                       for layer, span in zip(config.layers, spans))
+        return replace(config, layers=layers)
 
     # ------------------------------------------------------------------ the parts of the loop
     def subnet_weights(self, config: SubnetConfig | None = None, masked: bool = False,
