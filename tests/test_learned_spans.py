@@ -199,3 +199,15 @@ def test_the_search_prices_learned_spans_per_layer_and_scores_accuracy_with_the_
     metrics, _ = evaluator.metrics(config, [0.0] * 3)
     wide, _ = evaluator.metrics(config.with_layers(span=64), [0.0] * 3)  # span + ramp beyond every sentence
     assert metrics["macs"] == evaluator.metrics(priced, [0.0] * 3)[0]["macs"] < wide["macs"]
+
+
+def test_a_search_space_with_integer_spans_is_refused_for_learned_spans():
+    from evosearch.errors import EvosearchError as Error
+    from evosearch.search import SearchSpace
+    from tests.tiny_models import SMALL
+
+    arch = learned_span_supernet().arch
+    with pytest.raises(Error, match=r"gene 'span', layer 0: span 4, but the supernet learned its spans .*give the "
+                                    r"gene only null"):
+        SearchSpace.from_dict({**SMALL, "genes": {**SMALL["genes"], "span": {"choices": [None, 4]}}}).bind(arch)
+    SearchSpace.from_dict({**SMALL, "genes": {**SMALL["genes"], "span": {"choices": [None]}}}).bind(arch)
