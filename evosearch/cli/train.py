@@ -17,8 +17,9 @@ Heads and FFN neurons are first ranked by gradient importance and permuted so sl
 best; then every step trains several sub-networks (sandwich rule: largest + smallest + random,
 with in-place distillation from the largest; each sampled sub-network's loss weighs half the
 largest's), an exit classifier after every layer, sampled bit widths (quantization-aware),
-sampled attention spans and, with --sparsity, sampled per-layer unstructured sparsities (pruned by
-magnitude, or by learned movement scores with --pruning movement).
+sampled attention spans (or, with --span-mode learned, spans learned per head) and, with
+--sparsity, sampled per-layer unstructured sparsities (pruned by magnitude, or by learned
+movement scores with --pruning movement).
 
 Defaults train the embedded MiniLM on movie-polarity in about 12 minutes on 2 idle CPU cores
 (dev accuracy: largest 0.87, half width 0.86, smallest 0.82; docs/benchmarks.md). The dev and
@@ -29,7 +30,7 @@ A killed run continues with --resume (same --output and settings).
 
 def register(subparsers) -> None:
     from ..specs import PRUNING_CRITERIA
-    from ..training.trainer import TrainConfig
+    from ..training.trainer import SPAN_MODES, TrainConfig
 
     d = TrainConfig()
     p = subparsers.add_parser(
@@ -79,6 +80,15 @@ def register(subparsers) -> None:
                    help="which weights a sparsity zeroes: the smallest in magnitude, or those with the lowest learned "
                         "movement scores (Sanh et al., NeurIPS 2020; needs a --sparsity above 0); search and export "
                         f"use the same masks (default: {d.pruning})")
+    p.add_argument("--span-mode", choices=SPAN_MODES,
+                   help="attention spans sampled per sub-network from --spans/--span-fractions, or learned per head "
+                        "with the adaptive-span L1 penalty (Sukhbaatar et al., ACL 2019); learned spans start at "
+                        f"--max-length and every sub-network runs them (default: {d.span_mode})")
+    p.add_argument("--span-penalty", type=float,
+                   help="lambda of the span penalty lambda * mean(span) / max-length added to the loss (--span-mode "
+                        f"learned; with 0 the spans stay at --max-length) (default: {d.span_penalty})")
+    p.add_argument("--span-learning-rate", type=float,
+                   help=f"learning rate of the learned spans, about tokens per step (default: {d.span_learning_rate})")
     p.add_argument("--embedding-sparsity", type=float, nargs="+",
                    help="fractions of each embedding table pruned by magnitude, sampled (EdgeBERT keeps 40%%: 0.6; "
                         f"default: {' '.join(map(str, d.space.embedding_sparsity))})")

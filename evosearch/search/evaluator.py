@@ -143,7 +143,8 @@ class Evaluator:
                 preds, exit_layer = early_exit(logits, list(thresholds))
             accuracy = float((preds == self.labels).float().mean())
             exits = exit_layer.tolist()
-        inputs = MetricInputs(self.arch, config, thresholds, self.workload.with_exits(exits), accuracy, sparsity,
+        priced = self.supernet.with_learned_spans(config)  # learned spans priced per layer (their largest)
+        inputs = MetricInputs(self.arch, priced, thresholds, self.workload.with_exits(exits), accuracy, sparsity,
                               self.objectives.target, self.supernet.span_ramp, self.latency_model,
                               latency_target_ms=self.objectives.latency_target_ms, activation_bits=activation_bits)
         out: dict[str, float] = {}

@@ -200,6 +200,11 @@ class SearchSpace:
                                            "but this supernet records none (trained before lengths were recorded); "
                                            "give spans in tokens with 'choices'")
                 values = tuple(span_tokens(f, int(reference)) for f in spec.values)
+            learned = [v for v in values if v is not None] if arch.learned_span_max is not None else []
+            if learned:
+                raise SearchSpaceError(f"{where}: span {learned[0]}, but the supernet learned its spans (trained with "
+                                       "span_mode learned): give the gene only null, or leave it out, and every layer "
+                                       "runs its learned spans")
             for v in values:
                 if v is not None and not 1 <= v <= arch.max_position_embeddings:
                     raise SearchSpaceError(f"{where}: span {v}; allowed: null (unlimited) or an integer in "

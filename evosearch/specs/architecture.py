@@ -42,6 +42,9 @@ class Architecture:
     # How sparsity picks the weights it zeroes: "magnitude" (smallest |W|) or "movement" (the lowest of
     # learned importance scores, one per prunable weight: extra parameters of every block)
     pruning: str = "magnitude"
+    # Learned attention spans (Sukhbaatar et al., ACL 2019): each block holds one span per head, in
+    # tokens within [0, learned_span_max]; None: spans come only from the sub-network config
+    learned_span_max: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "block_heads", tuple(self.block_heads))
@@ -53,6 +56,9 @@ class Architecture:
             raise ValueError(f"pooling={self.pooling!r}; allowed: {', '.join(POOLINGS)}")
         if self.pruning not in PRUNING_CRITERIA:
             raise ValueError(f"pruning={self.pruning!r}; allowed: {', '.join(PRUNING_CRITERIA)}")
+        span_max = self.learned_span_max
+        if span_max is not None and (isinstance(span_max, bool) or not isinstance(span_max, int) or span_max < 1):
+            raise ValueError(f"learned_span_max={span_max!r}; allowed: null or an integer >= 1")
         if any(b < 0 or b >= len(self.block_heads) for b in self.block_of_layer):
             raise ValueError("block_of_layer refers to a weight block that does not exist")
 
@@ -88,7 +94,7 @@ class Architecture:
 
     @classmethod
     def from_hf_config(cls, config, num_labels: int | None = None, pooling: str = "cls",
-                       pruning: str = "magnitude") -> "Architecture":
+                       pruning: str = "magnitude", learned_span_max: int | None = None) -> "Architecture":
         """Read the shape from a transformers ``AlbertConfig`` or ``BertConfig``."""
         model_type = getattr(config, "model_type", None)
         if model_type not in ("albert", "bert"):
@@ -137,4 +143,5 @@ class Architecture:
             pad_token_id=config.pad_token_id if config.pad_token_id is not None else 0,
             pooling=pooling,
             pruning=pruning,
+            learned_span_max=learned_span_max,
         )

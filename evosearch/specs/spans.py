@@ -25,6 +25,17 @@ def default_ramp(reference_length: int) -> int:
     return max(1, int(round(RAMP_FRACTION * reference_length)))
 
 
+def round_up_to_choice(span: int, choices) -> int | None:
+    """The smallest of ``choices`` (spans in tokens; None = unlimited) that is at least ``span``;
+    None when ``span`` exceeds every integer choice (then ``choices`` must hold None)."""
+    above = [c for c in choices if c is not None and c >= span]
+    if above:
+        return min(above)
+    if None not in choices:
+        raise ValueError(f"span {span} exceeds every choice {list(choices)} and none of them is unlimited (None)")
+    return None
+
+
 def reference_length(lengths, quantile: float = 0.95) -> int:
     """The ``quantile`` of token lengths (an iterable of ints): the length spans are relative to."""
     import numpy as np

@@ -4,7 +4,8 @@ The result is a :class:`Supernet` whose blocks hold only the kept heads and neur
 pruned (zeros where the magnitude or movement mask drops a weight) and quantized weights baked in
 (and the embedding tables pruned at the config's ``embedding_sparsity``), and whose
 ``default_config`` fixes the attention spans. It has no movement scores: its weights already carry
-the mask. Its forward
+the mask. A supernet with learned spans passes the learned spans of the kept heads on, so layers
+without a fixed span still run them. Its forward
 equals the supernetwork's forward for that config. On a shared-weight ALBERT, virtual layers that
 share a block *and* keep the same heads, neurons and bit width keep sharing one extracted block;
 layers that differ get blocks of their own.
@@ -78,4 +79,6 @@ def _copy_block(target, source, layer: LayerConfig, scheme: str) -> None:
         getattr(target, name).weight.copy_(weight)
         getattr(target, name).bias.copy_(bias)
     target.attention_norm.load_state_dict(copy.deepcopy(source.attention_norm.state_dict()))
+    if source.spans is not None:
+        target.spans.copy_(source.spans[: layer.heads])
     target.ffn_norm.load_state_dict(copy.deepcopy(source.ffn_norm.state_dict()))

@@ -35,6 +35,7 @@ def load_pretrained(
     span_ramp: int = DEFAULT_SPAN_RAMP,
     pooling: str | None = None,
     pruning: str = "magnitude",
+    learned_span_max: int | None = None,
 ):
     """Load a checkpoint and its tokenizer; returns ``(supernet, tokenizer)``.
 
@@ -44,7 +45,8 @@ def load_pretrained(
     by default the checkpoint's own: ``cls`` for a classification head, else what a
     sentence-transformers ``1_Pooling/config.json`` beside it declares, else ``cls``.
     ``pruning`` (``magnitude`` or ``movement``) is how sub-networks choose the weights their
-    sparsity zeroes; ``movement`` adds learned scores, initialised to zero.
+    sparsity zeroes; ``movement`` adds learned scores, initialised to zero. ``learned_span_max``
+    adds learned per-head attention spans, initialised to it (:class:`~.modules.EncoderBlock`).
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -80,7 +82,8 @@ def load_pretrained(
         raise ModelLoadError(f"cannot load weights or tokenizer from {source!r} ({_first_line(err)})") from None
     finally:
         hf_logging.set_verbosity(verbosity)
-    return supernet_from_hf(hf_model, span_ramp=span_ramp, pooling=pooling, pruning=pruning), tokenizer
+    return supernet_from_hf(hf_model, span_ramp=span_ramp, pooling=pooling, pruning=pruning,
+                            learned_span_max=learned_span_max), tokenizer
 
 
 def _sentence_transformers_pooling(source: str) -> str:
@@ -94,10 +97,10 @@ def _sentence_transformers_pooling(source: str) -> str:
 
 
 def supernet_from_hf(hf_model: nn.Module, span_ramp: int = DEFAULT_SPAN_RAMP, pooling: str = "cls",
-                     pruning: str = "magnitude") -> Supernet:
+                     pruning: str = "magnitude", learned_span_max: int | None = None) -> Supernet:
     """Copy the weights of a transformers ALBERT/BERT model (base or sequence-classification)."""
     config = hf_model.config
-    arch = Architecture.from_hf_config(config, pooling=pooling, pruning=pruning)
+    arch = Architecture.from_hf_config(config, pooling=pooling, pruning=pruning, learned_span_max=learned_span_max)
     supernet = Supernet(arch, span_ramp=span_ramp)
     base = hf_model.base_model
     with torch.no_grad():

@@ -20,12 +20,14 @@ use the plain weights.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 
 from ..specs import INT8_MAX_BITS, Architecture, SubnetConfig
+from ..specs.spans import round_up_to_choice
 from .modules import BlockWeights, Embeddings, EncoderBlock, ExitRamp
 from .quantize import engine_int8_weight, quantize_weight
 from .span import span_bias
@@ -52,6 +54,10 @@ class Supernet(nn.Module):
     ``default_config`` is the sub-network run when ``forward`` gets no config: the largest one
     for a supernet, the fixed extracted one for a model made by :func:`extract`.
     ``span_ramp`` is the ramp ``R`` of the adaptive-span mask in tokens.
+
+    With learned spans (``arch.learned_span_max``), a layer whose config sets no span runs its
+    block's learned per-head spans; an integer span replaces them for every head of that layer,
+    as in a supernet without learned spans.
     """
 
     def __init__(self, arch: Architecture, span_ramp: int = DEFAULT_SPAN_RAMP, default_config: SubnetConfig | None = None):
@@ -69,6 +75,55 @@ class Supernet(nn.Module):
     def movement_scores(self) -> list[nn.Parameter]:
         """The learned importance scores of movement pruning (empty for magnitude pruning)."""
         return [p for block in self.blocks if block.scores is not None for p in block.scores.values()]
+
+    # ------------------------------------------------------------------ learned spans
+    def span_parameters(self) -> list[nn.Parameter]:
+        """The learned per-head spans of every block (empty without learned spans)."""
+        return [block.spans for block in self.blocks if block.spans is not None]
+
+    def span_penalty(self) -> torch.Tensor:
+        """The L1 penalty of adaptive attention span (Sukhbaatar et al., ACL 2019): the mean learned
+        span over every head of every block, as a fraction of ``learned_span_max``."""
+        spans = torch.cat(self.span_parameters())
+        return spans.mean() / self.arch.learned_span_max
+
+    @torch.no_grad()
+    def clamp_learned_spans(self) -> None:
+        """Keep every learned span within [0, ``learned_span_max``] (after each optimizer step)."""
+        for spans in self.span_parameters():
+            spans.clamp_(0.0, float(self.arch.learned_span_max))
+
+    def learned_spans(self) -> list[list[float]] | None:
+        """Per virtual layer, its block's learned span of each head in tokens (None without learned spans)."""
+        if self.arch.learned_span_max is None:
+            return None
+        return [self.blocks[b].spans.detach().cpu().tolist() for b in self.arch.block_of_layer]
+
+    def learned_layer_spans(self, config: SubnetConfig | None = None, choices=None) -> list[int | None] | None:
+        """Per virtual layer, one span covering the learned spans of the heads ``config`` keeps (all
+        heads without one): the largest, rounded up to a whole token and, with ``choices`` (a span
+        gene's values in tokens, None = unlimited), up to the nearest choice
+        (:func:`~evosearch.specs.spans.round_up_to_choice`). A layer given this span attends at
+        least as far as each of its heads learned to."""
+        spans = self.learned_spans()
+        if spans is None:
+            return None
+        kept = [len(heads) for heads in spans] if config is None else [layer.heads for layer in config.layers]
+        layer_spans = [max(1, math.ceil(max(heads[:k]))) for heads, k in zip(spans, kept)]
+        if choices is None:
+            return layer_spans
+        return [round_up_to_choice(span, choices) for span in layer_spans]
+
+    def with_learned_spans(self, config: SubnetConfig) -> SubnetConfig:
+        """``config`` with each layer that runs learned spans (no span of its own) given the span of
+        :meth:`learned_layer_spans`: what a per-layer cost model prices (the hardware model has one
+        span per layer). Unchanged without learned spans."""
+        spans = self.learned_layer_spans(config)
+        if spans is None:
+            return config
+        layers = tuple(layer if layer.span is not None else replace(layer, span=span)
+                       for layer, span in zip(config.layers, spans))
+        return replace(config, layers=layers)
 
     # ------------------------------------------------------------------ the parts of the loop
     def subnet_weights(self, config: SubnetConfig | None = None, masked: bool = False,
@@ -112,13 +167,17 @@ class Supernet(nn.Module):
 
     def run_layer(self, layer: int, x: torch.Tensor, padding: torch.Tensor, weights: SubnetWeights) -> torch.Tensor:
         """Virtual layer ``layer`` on hidden states ``x`` (padding bias from :meth:`padding_bias`)."""
-        span = weights.config.layers[layer].span
+        config = weights.config.layers[layer]
+        block = self.blocks[self.arch.block_of_layer[layer]]
+        span = config.span
+        if span is None and block.spans is not None:
+            span = block.spans[: config.heads]  # the learned spans of the heads this layer keeps
         bias = padding
         if span is not None:
             bias = padding + span_bias(x.shape[1], span, self.span_ramp, x.device).to(x.dtype)
         block_weights = weights.layers[layer]
         valid = padding[:, 0, 0, :] == 0 if block_weights.int8_inputs else None  # the bias is 0 on real tokens
-        return self.blocks[self.arch.block_of_layer[layer]](x, bias, block_weights, valid)
+        return block(x, bias, block_weights, valid)
 
     def exit_logits_at(self, layer: int, hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """The off-ramp after virtual layer ``layer``: ``(batch, num_labels)``."""

@@ -126,6 +126,13 @@ class EncoderBlock(nn.Module):
     score per weight of each prunable matrix (Sanh et al., NeurIPS 2020; :mod:`.pruning`), shared
     by every sub-network and sliced as the weights are. They start at zero, as in Sanh et al.'s
     experiments (constant initial scores), so the mask is learned from the weights' movement alone.
+
+    With ``arch.learned_span_max`` the block also holds ``spans``: one learned attention span per
+    head, in tokens, kept within [0, ``learned_span_max``] (adaptive attention span, Sukhbaatar et
+    al., ACL 2019; :mod:`.span`). They start at ``learned_span_max``, not at Sukhbaatar et al.'s 0:
+    those models learn from scratch and grow their spans, while we fine-tune a pretrained encoder
+    whose heads attend everywhere, so a span that covers every sentence (the training's
+    ``max_length``) leaves it unchanged at the first step and the L1 penalty shrinks it from there.
     """
 
     def __init__(self, arch: Architecture, heads: int, ffn: int):
@@ -146,6 +153,8 @@ class EncoderBlock(nn.Module):
         self.scores = nn.ParameterDict(
             {name: nn.Parameter(torch.zeros_like(getattr(self, name).weight)) for name in MATRICES}
         ) if arch.pruning == "movement" else None
+        span_max = arch.learned_span_max
+        self.spans = nn.Parameter(torch.full((heads,), float(span_max))) if span_max is not None else None
 
     @property
     def num_heads(self) -> int:

@@ -52,7 +52,7 @@ def gradient_importance(
 @torch.no_grad()
 def reorder_by_importance(supernet: Supernet, heads: list[torch.Tensor], neurons: list[torch.Tensor]) -> None:
     """Permute every block so its most important heads and neurons come first (in place); movement
-    scores (:mod:`evosearch.supernet.pruning`) move with their weights."""
+    scores (:mod:`evosearch.supernet.pruning`) and learned spans move with their weights."""
     for block, head_score, neuron_score in zip(supernet.blocks, heads, neurons):
         head_order = torch.argsort(head_score, descending=True, stable=True)
         rows = (head_order[:, None] * block.head_dim + torch.arange(block.head_dim)).flatten()
@@ -65,3 +65,5 @@ def reorder_by_importance(supernet: Supernet, heads: list[torch.Tensor], neurons
                 tensors.append(linear.bias)
             for tensor in tensors:
                 tensor.copy_(tensor.index_select(dim, order[unit]))
+        if block.spans is not None:
+            block.spans.copy_(block.spans.index_select(0, head_order))

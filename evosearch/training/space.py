@@ -1,9 +1,11 @@
 """The sub-network space a supernet is trained for, and sampling from it.
 
 Training samples per-layer widths, bit widths and attention spans so that every sub-network the
-search may later pick has been trained (Yu et al., BigNAS, ECCV 2020; whittle). Spans are
-*sampled* per sub-network rather than learned with the adaptive-span penalty: the search treats
-the span of each layer as a gene, so every span in the space must work, not one learned value.
+search may later pick has been trained (Yu et al., BigNAS, ECCV 2020; whittle). By default spans
+are *sampled* per sub-network: the search treats the span of each layer as a gene, so every span
+in the space must work, not one learned value. With ``span_mode: learned``
+(:class:`~evosearch.training.trainer.TrainConfig`) the space's spans are ``[None]``: every sampled
+sub-network runs the learned per-head spans instead.
 """
 
 from __future__ import annotations

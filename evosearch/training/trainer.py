@@ -13,7 +13,7 @@ import csv
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -32,6 +32,7 @@ from .space import SubnetSampler, TrainingSpace
 from .strategies import make_strategy
 
 STATE_FILE = "training_state.pt"
+SPAN_MODES = ("sampled", "learned")
 LOG_FILE = "train_log.csv"
 
 
@@ -52,6 +53,17 @@ class TrainConfig:
     ``magnitude`` (smallest ``|W|``) or ``movement`` (learned scores trained with the weights,
     Sanh et al., NeurIPS 2020; :mod:`evosearch.supernet.pruning`). The checkpoint's architecture
     records it, so search, extraction and export use the same masks.
+
+    ``span_mode`` is where attention spans come from: ``sampled`` (each sampled sub-network draws
+    its spans from ``space.spans``) or ``learned`` (adaptive attention span, Sukhbaatar et al.,
+    ACL 2019): every head of every block learns a span ``z`` in tokens, kept within [0,
+    ``max_length``] and starting at ``max_length`` (:class:`~evosearch.supernet.modules.EncoderBlock`),
+    the soft mask uses it, and the loss adds ``span_penalty * mean(z) / max_length``, the L1
+    penalty on spans. Learned spans replace the span gene in training: every sub-network runs
+    the learned spans of the heads it keeps (the space's spans become ``[None]``). Adam moves
+    the spans by about ``span_learning_rate`` tokens per step (the weights' rate would move them
+    a thousandth of a token). With ``span_penalty`` 0 nothing pulls the spans in from
+    ``max_length``, where the mask covers every sentence and passes them no gradient.
     """
 
     model: str | None = None  # folder or hub name; None = the embedded MiniLM
@@ -83,14 +95,37 @@ class TrainConfig:
     device: str = "cpu"
     threads: int | None = None  # torch CPU threads (None = torch's default, one per core)
     pruning: str = "magnitude"
+    span_mode: str = "sampled"
+    span_penalty: float = 0.0  # lambda of the L1 span penalty (span_mode learned)
+    span_learning_rate: float = 0.1  # tokens per step, about (span_mode learned)
     space: TrainingSpace = field(default_factory=TrainingSpace)
 
     def __post_init__(self) -> None:
+        self._check_spans()
         if self.pruning not in PRUNING_CRITERIA:
             raise EvosearchError(f"pruning={self.pruning!r}; allowed: {', '.join(PRUNING_CRITERIA)}")
         if self.pruning == "movement" and not any(s > 0 for s in self.space.sparsity):
             raise EvosearchError(f"pruning='movement' needs a sparsity above 0 in the training space (sparsity="
                                  f"{list(self.space.sparsity)}); give some, e.g. --sparsity 0 0.5 0.8")
+
+    def _check_spans(self) -> None:
+        if self.span_mode not in SPAN_MODES:
+            raise EvosearchError(f"span_mode={self.span_mode!r}; allowed: {', '.join(SPAN_MODES)}")
+        for name, allowed, ok in (("span_penalty", ">= 0", lambda v: v >= 0), ("span_learning_rate", "> 0", lambda v: v > 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
+                raise EvosearchError(f"{name}={value!r}; allowed: a number {allowed}")
+        if self.span_mode == "sampled":
+            if self.span_penalty:
+                raise EvosearchError(f"span_penalty={self.span_penalty} needs span_mode='learned' (span_mode="
+                                     f"{self.span_mode!r}); add --span-mode learned")
+            return
+        space = self.space
+        if space.spans is not None or space.span_fractions not in (TrainingSpace().span_fractions, (None,)):
+            given = f"spans={list(space.spans)}" if space.spans is not None else f"span_fractions={list(space.span_fractions)}"
+            raise EvosearchError(f"span_mode='learned' learns the spans instead of sampling them: give no spans or "
+                                 f"span_fractions ({given})")
+        self.space = replace(space, span_fractions=(None,))
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -117,8 +152,11 @@ class Trainer:
         torch.manual_seed(config.seed)
         random.seed(config.seed)
         self.splits, self.task = data.load_task(config.task, seed=config.split_seed, regression=config.regression)
-        self.supernet, self.tokenizer = load_pretrained(config.model, num_labels=self.task.num_labels,
-                                                        pruning=config.pruning)
+        self.learned_spans = config.span_mode == "learned"
+        self.supernet, self.tokenizer = load_pretrained(
+            config.model, num_labels=self.task.num_labels, pruning=config.pruning,
+            learned_span_max=config.max_length if self.learned_spans else None,
+        )
         self.supernet.to(config.device)
         self.supernet.embeddings.word.weight.requires_grad_(not config.freeze_word_embeddings)
         tokenized = data.tokenize_task(self.splits, self.task, self.tokenizer, config.max_length)
@@ -156,21 +194,24 @@ class Trainer:
         return teacher.to(self.config.device).eval()
 
     def _new_optimizer(self) -> None:
-        """AdamW; no decay on biases, norms and movement scores. The scores start equal and only
-        their order matters (the top-k mask), so their learning rate is irrelevant: Adam moves them
-        in proportion to it. They share the weights' (Sanh et al. give scores their own)."""
+        """AdamW; no decay on biases, norms, movement scores and learned spans. The scores start equal
+        and only their order matters (the top-k mask), so their learning rate is irrelevant: Adam
+        moves them in proportion to it. They share the weights' (Sanh et al. give scores their own).
+        Learned spans, in tokens, have their own rate (``span_learning_rate``)."""
         scores = {id(p) for p in self.supernet.movement_scores()}
-        params = [p for p in self.supernet.parameters() if p.requires_grad]
+        spans = self.supernet.span_parameters()
+        params = [p for p in self.supernet.parameters() if p.requires_grad and all(p is not s for s in spans)]
         decay = [p for p in params if p.dim() > 1 and id(p) not in scores]
         no_decay = [p for p in params if p.dim() <= 1 or id(p) in scores]
         lr = self.config.learning_rate
-        self.optimizer = torch.optim.AdamW(
-            [
-                {"params": decay, "weight_decay": self.config.weight_decay, "initial_lr": lr},
-                {"params": no_decay, "weight_decay": 0.0, "initial_lr": lr},
-            ],
-            lr=lr,
-        )
+        groups = [
+            {"params": decay, "weight_decay": self.config.weight_decay, "initial_lr": lr},
+            {"params": no_decay, "weight_decay": 0.0, "initial_lr": lr},
+        ]
+        if spans:
+            span_lr = self.config.span_learning_rate
+            groups.append({"params": spans, "weight_decay": 0.0, "lr": span_lr, "initial_lr": span_lr})
+        self.optimizer = torch.optim.AdamW(groups, lr=lr)
         from transformers import get_linear_schedule_with_warmup  # linear warm-up, then linear decay to 0
 
         warmup = max(1, round(self.config.warmup_ratio * self.total_steps))
@@ -264,16 +305,23 @@ class Trainer:
                 teacher = self._teacher_logits(batch)
                 self.optimizer.zero_grad(set_to_none=True)
                 losses = strategy(self.supernet, batch, self.sampler, teacher)
+                if self.learned_spans:
+                    losses["span"] = self._span_penalty_step()
                 torch.nn.utils.clip_grad_norm_(self.supernet.parameters(), 1.0)
                 self.optimizer.step()
+                if self.learned_spans:
+                    self.supernet.clamp_learned_spans()
                 self.scheduler.step()
                 self.step += 1
                 seen += batch["input_ids"].shape[0]
                 rate = seen / (time.perf_counter() - started)
                 row = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4), "lr": self.scheduler.get_last_lr()[0], "examples_per_s": round(rate, 2), **{f"loss_{k}": round(v, 5) for k, v in losses.items()}}
+                if self.learned_spans:  # the mean learned span in tokens
+                    row["mean_span"] = round(self.supernet.span_penalty().item() * self.config.max_length, 3)
                 if log is None:
                     fields = ["step", "epoch", "lr", "examples_per_s", "loss_largest", "loss_smallest", "loss_random"]
                     fields += [f"loss_random{i}" for i in range(self.config.num_random)] + [f"loss_uniform{i}" for i in range(self.config.num_uniform)]
+                    fields += ["loss_span", "mean_span"] if self.learned_spans else []
                     log = csv.DictWriter(log_file, fieldnames=fields, extrasaction="ignore")
                     if new_log:
                         log.writeheader()
@@ -284,6 +332,12 @@ class Trainer:
                 if self.step % self.config.checkpoint_every == 0 or self.step == end:
                     self.save_state()
         bar.close()
+
+    def _span_penalty_step(self) -> float:
+        """Back-propagate the L1 span penalty (Sukhbaatar et al., ACL 2019), once per step."""
+        penalty = self.config.span_penalty * self.supernet.span_penalty()
+        penalty.backward()
+        return penalty.item()
 
     @torch.no_grad()
     def _teacher_logits(self, batch: dict) -> torch.Tensor | None:
