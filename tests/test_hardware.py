@@ -7,10 +7,8 @@ import random
 from dataclasses import replace
 
 import pytest
-import yaml
 
 from evosearch.hardware import (
-    SHIPPED_TARGETS_DIR,
     CostModel,
     estimate,
     load_target,
@@ -23,19 +21,16 @@ from evosearch.hardware.ops import Gemm, attention_pairs
 from evosearch.specs import Architecture
 from evosearch.specs import LayerConfig, SubnetConfig
 from evosearch.specs.shapes import ALBERT_BASE as ALBERT, MINILM_L6 as MINILM
+from .hardware_targets import shipped_target_data
 
 TINY_ALBERT = Architecture("albert", 100, 8, 32, 8, (4,), (64,), (0,) * 4, 64, 2, 2)
 TARGETS = ("edgebert-12nm", "generic-45nm")
 
 
-def _target_dict(name: str) -> dict:
-    return yaml.safe_load((SHIPPED_TARGETS_DIR / f"{name}.yaml").read_text())
-
-
 def _all_banks_on(name: str):
     """The shipped target without power gating: the per-part costs (layers, ramps, embedding) are
     priced with every bank on and add up to its totals (gating: tests/test_hardware_power_gating.py)."""
-    data = _target_dict(name)
+    data = shipped_target_data(name)
     for level in data["memory"].values():
         level.pop("power_gating", None)
         level.pop("bank_kb", None)
@@ -212,7 +207,7 @@ def test_adaptivfloat_mac_energy_is_the_stated_factor_of_int():
 def test_edgebert_target_prices_adaptivfloat_macs_at_its_factor():
     """On the shipped target, every GEMM's MAC energy is format_mac_energy_factor x the int8 MAC's;
     memory, leakage and vector-unit energy do not depend on the format."""
-    data = _target_dict("edgebert-12nm")
+    data = shipped_target_data("edgebert-12nm")
     af = target_from_dict(data)
     assert af.number_format == "adaptivfloat" and af.format_mac_energy_factor == 0.9
     data["compute"]["number_format"] = "int"
@@ -295,7 +290,7 @@ def test_sparsity_index_overhead_is_charged():
 
 
 def _no_leak_target():
-    data = copy.deepcopy(_target_dict("edgebert-12nm"))
+    data = copy.deepcopy(shipped_target_data("edgebert-12nm"))
     data["compute"]["leakage_mw"] = 0.0
     for level in data["memory"].values():
         level["leakage_mw"] = 0.0
@@ -450,7 +445,7 @@ def test_albert_shared_block_is_stored_once_as_the_union():
 
 
 def test_embeddings_placement_changes_cost_and_footprint():
-    data = _target_dict("edgebert-12nm")
+    data = shipped_target_data("edgebert-12nm")
     in_sram = copy.deepcopy(data)
     in_sram["placement"]["embeddings"] = "weight_sram"
     t_rram, t_sram = target_from_dict(data), target_from_dict(in_sram)
@@ -547,7 +542,7 @@ def test_on_chip_fit_counts_the_compressed_embeddings():
     """An eNVM sized between the pruned and the dense tables: only the pruned ones fit."""
     from evosearch.specs.embedding import embedding_tables_bits
 
-    data = _target_dict("edgebert-12nm")
+    data = shipped_target_data("edgebert-12nm")
     for level in ("weight_sram", "act_sram"):
         data["memory"][level]["capacity_kb"] = 1e9  # only the embedding level decides here
     sparse_kb = embedding_tables_bits(ALBERT, 8, 0.6, "index", 4) / 8192

@@ -6,11 +6,8 @@ import copy
 import math
 
 import pytest
-import yaml
 
 from evosearch.hardware import (
-    SHIPPED_TARGETS_DIR,
-    HardwareTargetError,
     cost_model,
     dvfs_workload,
     estimate,
@@ -23,20 +20,17 @@ from evosearch.hardware.target import MemoryLevel
 from evosearch.specs import Architecture, SubnetConfig
 from evosearch.workload import Workload
 from evosearch.specs.shapes import ALBERT_BASE as ALBERT
+from .hardware_targets import shipped_target_data, target_error
 
 # a 4-layer BERT small enough to leave weight banks empty (MiniLM's 6 layers plus its 32-bit ramp fill
 # the 2 MB weight SRAM even at quarter width and 4 bits)
 BERT4 = Architecture("bert", 30522, 256, 256, 32, (8,) * 4, (1024,) * 4, tuple(range(4)), 512, 2, 2)
 
 
-def _data(name: str = "edgebert-12nm") -> dict:
-    return yaml.safe_load((SHIPPED_TARGETS_DIR / f"{name}.yaml").read_text())
-
-
 def _target(gated: tuple[str, ...] = ("weight_sram", "act_sram"), bank_kb: dict | None = None, **capacity):
     """edgebert-12nm with power gating on exactly the ``gated`` levels (bank sizes from the file unless
     ``bank_kb`` overrides them) and optional capacities (``act_sram=256``)."""
-    data = _data()
+    data = shipped_target_data()
     for name, level in data["memory"].items():
         if name in capacity:
             level["capacity_kb"] = capacity[name]
@@ -152,14 +146,6 @@ def test_dvfs_profiles_and_workloads_take_the_gated_banks_off_too():
         < dvfs_workload(BERT4, SMALL, _target(gated=()), work, deadline).energy_uj
 
 
-def _error(mutate) -> str:
-    data = copy.deepcopy(_data())
-    mutate(data)
-    with pytest.raises(HardwareTargetError) as info:
-        target_from_dict(data)
-    return str(info.value)
-
-
 @pytest.mark.parametrize(
     "mutate, words",
     [
@@ -184,14 +170,14 @@ def _error(mutate) -> str:
     ],
 )
 def test_power_gating_schema_errors_name_the_field(mutate, words):
-    message = _error(mutate)
+    message = target_error(mutate)
     for word in words:
         assert word in message, (word, message)
 
 
 def test_gating_a_level_that_holds_nothing_switches_it_off():
     """rram gated with leakage: with the embeddings in weight_sram instead, it holds nothing and leaks nothing."""
-    data = _data()
+    data = shipped_target_data()
     data["memory"]["rram"].update(leakage_mw=10.0, power_gating="banks", bank_kb=256)
     t = target_from_dict(data)
     c = estimate(BERT4, SMALL, t, seq_len=32)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 import yaml
 
@@ -13,12 +11,9 @@ from evosearch.hardware import (
     HardwareTargetError,
     list_shipped_targets,
     load_target,
-    target_from_dict,
 )
 
-
-def _data(name="edgebert-12nm") -> dict:
-    return yaml.safe_load((SHIPPED_TARGETS_DIR / f"{name}.yaml").read_text())
+from .hardware_targets import shipped_target_data, target_error
 
 
 def test_shipped_targets_load_by_name_and_path():
@@ -67,7 +62,7 @@ def test_every_number_in_shipped_files_has_a_comment():
 
 
 def test_user_target_from_a_path(tmp_path):
-    data = _data()
+    data = shipped_target_data()
     data["name"] = "my-chip"
     data["compute"]["mac_array"] = [32, 32]
     path = tmp_path / "my-chip.yaml"
@@ -83,14 +78,6 @@ def test_unknown_name_lists_the_shipped_targets():
 
 def test_hardware_target_error_is_an_evosearch_error():
     assert issubclass(HardwareTargetError, EvosearchError)
-
-
-def _error(mutate) -> str:
-    data = copy.deepcopy(_data())
-    mutate(data)
-    with pytest.raises(HardwareTargetError) as info:
-        target_from_dict(data)
-    return str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -124,7 +111,7 @@ def _error(mutate) -> str:
     ],
 )
 def test_schema_errors_name_the_field(mutate, words):
-    message = _error(mutate)
+    message = target_error(mutate)
     for word in words:
         assert word in message, (word, message)
 
@@ -134,7 +121,7 @@ def test_file_errors_name_the_file(tmp_path):
     path.write_text("name: broken\ncompute: [1, 2\n")
     with pytest.raises(HardwareTargetError, match="broken.yaml"):
         load_target(path)
-    data = _data()
+    data = shipped_target_data()
     del data["memory"]["rram"]["read_pj_per_bit"]
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(HardwareTargetError, match=r"broken.yaml.*memory.rram.read_pj_per_bit"):
