@@ -125,8 +125,8 @@ def _move_aside(out: Path) -> Path:
 
 def search(supernet=None, *, space="edgebert", objectives="default", folder=None, algorithm: str = "nsga2",
            crossover: str = "uniform", mutation: str = "reset", mutation_rate: float | None = None,
-           surrogate: bool = False, local_search: bool | None = None, front_size: int | None = None,
-           generations: int | None = None, population: int = 32,
+           surrogate: bool = False, threshold_path: bool = False, local_search: bool | None = None,
+           front_size: int | None = None, generations: int | None = None, population: int = 32,
            dev_subset: int | None = 500, batch_size: int = 32, task: str | None = None, seed: int = 0,
            workers: int = 0, ray_address: str | None = None, task_timeout: float | None = None, resume=None,
            progress: bool = True, on_start=None, on_generation=None):
@@ -136,7 +136,9 @@ def search(supernet=None, *, space="edgebert", objectives="default", folder=None
     ``space`` / ``objectives``: a shipped name or a YAML path (or a ``SearchSpace`` /
     ``ObjectiveSet``). ``folder``: the run folder (default ``results/<space>-<algorithm>-s<seed>-<time>``).
     ``generations`` (default 20) and ``local_search`` (default on); ``front_size``: the most members
-    the local-search front keeps (default: ``population``).
+    the local-search front keeps (default: ``population``). ``threshold_path``: complete each
+    architecture the evolution runs with its exit thresholds' front from the exit-logit cache
+    (:mod:`evosearch.search.thresholds`; no model runs).
     ``workers``: Ray actors (0 = in this process); ``ray_address`` joins a cluster; ``task_timeout``:
     seconds a Ray task may run before its actor counts as hung (default 1800).
     ``resume``: a run folder to continue; its stored settings are used, and only ``generations``
@@ -155,6 +157,7 @@ def search(supernet=None, *, space="edgebert", objectives="default", folder=None
         stored = RunStore(folder).read_config()
         algorithm, population, seed = stored["algorithm"], stored["population"], stored["seed"]
         options = dict(stored.get("algorithm_options") or {})
+        threshold_path = bool(stored.get("threshold_path", False))
         generations = stored["generations"] if generations is None else generations
         local_search = stored.get("local_search", False) if local_search is None else local_search
         front_size = stored.get("front_size") if front_size is None else front_size
@@ -204,7 +207,8 @@ def search(supernet=None, *, space="edgebert", objectives="default", folder=None
         try:
             return SearchRun(folder, context.space, context.objectives, context.evaluator, algorithm=algorithm,
                              algorithm_options=options, generations=generations, population=population, seed=seed,
-                             local_search=local_search, front_size=front_size, pool=pool, full_evaluator=context.full_evaluator,
+                             local_search=local_search, threshold_path=threshold_path, front_size=front_size, pool=pool,
+                             full_evaluator=context.full_evaluator,
                              config=extra, resume=resume is not None, progress=progress,
                              on_generation=on_generation).run()
         finally:

@@ -14,6 +14,8 @@ Variants:
   nsga2+ls             the same, then Pareto local search (the default search)
   nsga2+surrogate      NSGA-II whose offspring are screened by random-forest predictors
   nsga2+surrogate+ls   both
+  nsga2+thresholds     NSGA-II whose every new architecture walks its threshold path (no model runs)
+  nsga2+thresholds+ls  the same, then Pareto local search
   random               uniform random genomes
 
 Two steps:
@@ -33,6 +35,7 @@ and the ratio to NSGA-II with the old operators; it writes results/bench/search-
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import statistics
@@ -47,6 +50,8 @@ VARIANTS = {
     "nsga2+ls": dict(algorithm="nsga2", options={}, local_search=True),
     "nsga2+surrogate": dict(algorithm="nsga2", options={"surrogate": True}, local_search=False),
     "nsga2+surrogate+ls": dict(algorithm="nsga2", options={"surrogate": True}, local_search=True),
+    "nsga2+thresholds": dict(algorithm="nsga2", options={}, local_search=False, threshold_path=True),
+    "nsga2+thresholds+ls": dict(algorithm="nsga2", options={}, local_search=True, threshold_path=True),
     "random": dict(algorithm="random", options={}, local_search=False),
 }
 
@@ -63,7 +68,10 @@ def cmd_run(args) -> int:
 
     torch.set_num_threads(args.threads)
     int8_engine = args.accuracy_arithmetic == "int8-engine"
-    context = SearchContext.build(args.supernet, SearchSpace.load(args.space), ObjectiveSet.load(args.objectives),
+    objective_set = ObjectiveSet.load(args.objectives)
+    if args.target:  # e.g. a target as it was when earlier curves were recorded, to extend them
+        objective_set = dataclasses.replace(objective_set, target=args.target)
+    context = SearchContext.build(args.supernet, SearchSpace.load(args.space), objective_set,
                                   dev_subset=args.dev_subset, int8_engine=int8_engine)
     space, objectives, base = context.space, context.objectives, context.evaluator
     ref = reference_point(space, objectives, base)
@@ -79,7 +87,7 @@ def cmd_run(args) -> int:
         tmp.replace(path)
 
     out = {"supernet": args.supernet, "space": args.space, "objectives": objectives.to_dict(), "reference_point": ref,
-           "dev_examples": base.num_examples, "budget_model_runs": args.budget, "population": args.population,
+           "dev_examples": base.num_examples, "budget_model_runs": args.budget, "stop_at_hypervolume": args.stop_at, "population": args.population,
            "threads": args.threads, "accuracy_arithmetic": args.accuracy_arithmetic, "runs": {}}
     print(f"space {args.space} ({space.n_var} genes); objectives {objectives.objectives}; {base.num_examples} dev "
           f"examples; budget {args.budget} model runs; reference point {ref}", flush=True)
@@ -101,13 +109,14 @@ def cmd_run(args) -> int:
                                   "hypervolume": stats.hypervolume, "front_size": stats.front_size,
                                   "seconds": round(time.perf_counter() - started, 2)})
                     save(out)  # a benchmark killed mid-run keeps the curve so far ("complete": false)
-                    if stats.model_runs >= args.budget:
+                    if stats.model_runs >= args.budget or (args.stop_at is not None and stats.hypervolume >= args.stop_at):
                         raise BudgetSpent
 
                 generations = args.generations if spec["local_search"] else 10_000
                 search = SearchRun(runs_dir / f"{name}-s{seed}", space, objectives, evaluator, algorithm=spec["algorithm"],
                                    algorithm_options=spec["options"], generations=generations,
                                    population=args.population, seed=seed, local_search=spec["local_search"],
+                                   threshold_path=spec.get("threshold_path", False),
                                    progress=False, on_generation=record)
                 try:
                     search.run()
@@ -212,6 +221,9 @@ def main(argv=None) -> int:
     r.add_argument("--supernet", required=True)
     r.add_argument("--space", default="edgebert")
     r.add_argument("--objectives", default="edgebert-energy")
+    r.add_argument("--target", default=None,
+                   help="hardware target (shipped name or YAML path) instead of the objective set's; the curves "
+                        "under results/bench/search-*.json were priced on results/bench/edgebert-12nm-1efb630.yaml")
     r.add_argument("--variants", default=",".join(VARIANTS))
     r.add_argument("--seeds", default="0,1,2")
     r.add_argument("--budget", type=int, default=200, help="model runs per search (default 200)")
@@ -221,6 +233,9 @@ def main(argv=None) -> int:
                         "recorded before the int8-engine estimate, which lack this field)")
     r.add_argument("--generations", type=int, default=6,
                    help="generations before local search in the +ls variants (default 6)")
+    r.add_argument("--stop-at", type=float, default=None,
+                   help="end a seed once its hypervolume reaches this value (e.g. the summary's target), before the "
+                        "budget; its hypervolume at a budget beyond that point is then not known")
     r.add_argument("--dev-subset", type=int, default=200)
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--tag", required=True)

@@ -111,3 +111,24 @@ def test_runs_keep_the_accuracy_arithmetic_they_were_scored_with(tiny_checkpoint
     assert SearchContext.of_run(cfg).evaluator.int8_engine is False
     with pytest.raises(EvosearchError, match="accuracy_arithmetic='int4'; allowed: int8-engine, float"):
         SearchContext.of_run({**cfg, "accuracy_arithmetic": "int4"})
+
+
+def test_search_cli_threshold_path_is_stored_and_kept_on_resume(tiny_checkpoint, tmp_path, capsys):
+    torch.set_num_threads(1)
+    common = ["--results", str(tmp_path / "results"), "--no-progress"]
+    space = tmp_path / "space.yaml"  # one threshold per exit
+    space.write_text(yaml.safe_dump({"name": "p", "genes": {"heads": {"fractions": [0.5, 1.0]},
+                                                            "bits": {"choices": [8, 32]},
+                                                            "exit_threshold": {"choices": [0.0, 0.3, 0.6]}}}))
+    argv = ["search", "--supernet", str(tiny_checkpoint), "--space", str(space), "--objectives", "default",
+            "--generations", "2", "--population", "6", "--dev-subset", "25", "--batch-size", "8",
+            "--run-name", "t", "--workers", "0", "--no-local-search", "--threshold-path"] + common
+    assert main(argv) == 0
+    run = tmp_path / "results" / "t"
+    assert yaml.safe_load((run / "config.yaml").read_text())["threshold_path"] is True
+    assert main(["search", "--resume", str(run), "--generations", "3"] + common) == 0
+    assert list(pd.read_csv(run / "hypervolume.csv").generation) == [0, 1, 2]
+    # a run made without it refuses the flag on resume, naming it
+    assert main([a if a != "t" else "plain" for a in argv if a != "--threshold-path"]) == 0
+    assert main(["search", "--resume", str(tmp_path / "results" / "plain"), "--threshold-path"] + common) == 2
+    assert "--threshold-path True (the run has False)" in capsys.readouterr().err

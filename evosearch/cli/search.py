@@ -69,6 +69,10 @@ def register(subparsers) -> None:
     p.add_argument("--surrogate", action="store_true", default=None,
                    help="screen offspring with accuracy and cost predictors trained on the evaluated candidates "
                         "(random forests; 8x more offspring bred, the best predicted evaluated)")
+    p.add_argument("--threshold-path", action="store_true", default=None,
+                   help="after each generation, walk each new architecture's exit thresholds from 'never exit' to "
+                        "'exit most', one greedy step at a time, on its cached exit logits (no model runs), and add "
+                        "the points no candidate dominates to the front (default off)")
     p.add_argument("--local-search", action=argparse.BooleanOptionalAction,
                    help="after the last generation, evaluate every front member's one-gene neighbours until none "
                         "dominates a member (Pareto local search; default on)")
@@ -108,7 +112,8 @@ def register(subparsers) -> None:
 
 #: Defaults of the flags that define a run (a resumed run keeps its own values).
 DEFAULTS = {"space": "edgebert", "objectives": "default", "algorithm": "nsga2", "crossover": "uniform",
-            "mutation": "reset", "mutation_rate": None, "surrogate": False, "local_search": True, "population": 32,
+            "mutation": "reset", "mutation_rate": None, "surrogate": False, "threshold_path": False,
+            "local_search": True, "population": 32,
             "dev_subset": 500, "batch_size": 32, "seed": 0}
 
 
@@ -132,9 +137,11 @@ def _resume_conflicts(args, cfg: dict) -> list[str]:
 
     stored = {"algorithm": cfg.get("algorithm"), "population": cfg.get("population"), "seed": cfg.get("seed"),
               "dev_subset": cfg.get("dev_subset") or 0, "batch_size": cfg.get("batch_size", 128),
-              "task": cfg.get("task"), **(cfg.get("algorithm_options") or {})}
+              "task": cfg.get("task"), "threshold_path": cfg.get("threshold_path", False),
+              **(cfg.get("algorithm_options") or {})}
     given = {name: getattr(args, name) for name in ("algorithm", "population", "seed", "dev_subset", "batch_size",
-                                                     "task", "crossover", "mutation", "mutation_rate", "surrogate")
+                                                     "task", "crossover", "mutation", "mutation_rate", "surrogate",
+                                                     "threshold_path")
              if getattr(args, name) is not None}
     conflicts = [f"--{name.replace('_', '-')} {value} (the run has {stored.get(name)})"
                  for name, value in given.items() if stored.get(name) != value]
@@ -181,7 +188,8 @@ def run(args) -> int:
         folder = Path(args.results) / name
         settings = dict(supernet=args.supernet, space=args.space, objectives=args.objectives, folder=folder,
                         algorithm=args.algorithm, crossover=args.crossover, mutation=args.mutation,
-                        mutation_rate=args.mutation_rate, surrogate=args.surrogate, local_search=args.local_search,
+                        mutation_rate=args.mutation_rate, surrogate=args.surrogate, threshold_path=args.threshold_path,
+                        local_search=args.local_search,
                         front_size=args.front_size, task_timeout=args.task_timeout,
                         generations=args.generations if args.generations is not None else 20,
                         population=args.population, dev_subset=args.dev_subset, batch_size=args.batch_size,

@@ -2,7 +2,10 @@
 
 Stages, in order (each resumable):
 
-1. **evolve** — the generational loop of the chosen algorithm on the dev subset;
+1. **evolve** — the generational loop of the chosen algorithm on the dev subset; with
+   ``threshold_path``, each generation's new architectures also walk their exit thresholds on
+   the cached exit logits (:mod:`.thresholds`, no model runs), and the points no evaluated
+   candidate dominates join the archive (stage ``thresholds`` in ``candidates.csv``);
 2. **local** (``local_search=True``) — Pareto local search (Paquete, Chiarandini and Stützle,
    2004) on a bounded front: front members have their one-gene neighbours evaluated, one member
    at a time, until every member's neighbourhood is evaluated, so no one-gene change dominates a
@@ -28,8 +31,8 @@ Run folder (``results/<run-name>/``):
 * ``config.yaml`` — the resolved configuration: space, objectives, algorithm and its operators,
   seed, sizes and the fixed hypervolume ``reference_point`` (in pymoo's minimisation space,
   ``sign * value``);
-* ``candidates.csv`` — every evaluated candidate, appended (and flushed) as soon as it is scored:
-  generation, stage, genome, the decoded sub-network as flat columns (``heads_0``, ``bits_3``,
+* ``candidates.csv`` — every evaluated candidate (of a threshold path, only the points kept),
+  appended (and flushed) as soon as it is scored: generation, stage, genome, the decoded sub-network as flat columns (``heads_0``, ``bits_3``,
   ``span_2``, ``threshold_0``, ``embedding_bits``, ...: :mod:`evosearch.runstore.columns`), every
   metric, ``F_*``, ``G_*``, ``cv``, ``feasible``, ``eval_time_s``; read it with ``pandas.read_csv``
   or, once a stage has ended, ``pandas.read_parquet("candidates.parquet")``;
@@ -133,6 +136,9 @@ class SearchRun:
     ``full_evaluator``: scores the final front and the baselines on the full dev set.
     ``algorithm_options``: operators and surrogate of the algorithm (:func:`make_algorithm`).
     ``local_search``: run the Pareto local-search stage after the last generation.
+    ``threshold_path``: after each generation, walk the threshold path of each architecture it ran
+    (:mod:`.thresholds`; no model runs) and add its non-dominated points to the archive, and so to
+    the front (the algorithm's population is left as it was).
     ``front_size``: the most members the local-search front keeps (default: ``population``).
     ``config``: extra entries stored in ``config.yaml`` (the CLI stores how to rebuild supernet
     and data).
@@ -141,7 +147,7 @@ class SearchRun:
     def __init__(self, folder: str | Path, space: BoundSpace, objectives: ObjectiveSet, evaluator: Evaluator, *,
                  algorithm: str | Algorithm = "nsga2", algorithm_options: dict | None = None,
                  generations: int = 10, population: int = 20, seed: int = 0, local_search: bool = False,
-                 front_size: int | None = None, pool: EvalPool | None = None, full_evaluator: Evaluator | None = None, config: dict | None = None,
+                 threshold_path: bool = False, front_size: int | None = None, pool: EvalPool | None = None, full_evaluator: Evaluator | None = None, config: dict | None = None,
                  resume: bool = False, progress: bool = True,
                  on_generation: Callable[[GenerationStats], None] | None = None):
         self.folder = Path(folder)
@@ -152,6 +158,7 @@ class SearchRun:
         self._algorithm_obj = None if isinstance(algorithm, str) else algorithm
         self.generations, self.population, self.seed = int(generations), int(population), int(seed)
         self.local_search = bool(local_search)
+        self.threshold_path = bool(threshold_path)
         self.front_size = int(front_size or population)
         self.pool = pool or LocalPool(evaluator)
         self.full_evaluator = full_evaluator
@@ -171,7 +178,7 @@ class SearchRun:
         cfg.update({
             "algorithm": self.algorithm_name, "algorithm_options": self.algorithm_options,
             "generations": self.generations, "population": self.population, "seed": self.seed,
-            "local_search": self.local_search, "front_size": self.front_size, "space": self.space.space.to_dict(),
+            "local_search": self.local_search, "threshold_path": self.threshold_path, "front_size": self.front_size, "space": self.space.space.to_dict(),
             "objectives": self.objectives.to_dict(), "reference_point": [float(r) for r in ref],
             "genome": self.space.labels, "dev_examples": self.evaluator.num_examples,
             "dev_examples_full": (self.full_evaluator or self.evaluator).num_examples,
@@ -184,9 +191,10 @@ class SearchRun:
                 raise RunFolderError(f"cannot resume {self.folder}: no config.yaml there")
             stored = self.store.read_config()
             mine = {"algorithm": self.algorithm_name, "algorithm_options": self.algorithm_options,
-                    "population": self.population, "seed": self.seed}
+                    "population": self.population, "seed": self.seed, "threshold_path": self.threshold_path}
+            absent = {"algorithm_options": {}, "threshold_path": False}  # runs from before these options
             for key, value in mine.items():
-                if stored.get(key, {} if key == "algorithm_options" else None) != value:
+                if stored.get(key, absent.get(key)) != value:
                     raise RunFolderError(f"cannot resume {self.folder}: it was run with {key}={stored.get(key)!r}, "
                                          f"not {value!r}")
             if stored.get("genome") != self.space.labels:
@@ -215,6 +223,7 @@ class SearchRun:
         self.archive, self.history = state["archive"], state["history"]
         self.counts = {"evaluations": state["evaluations"], "model_runs": state["model_runs"]}
         self.in_archive = set(self.archive)
+        self.walked = set(state.get("walked", ()))  # heads of the threshold paths walked so far
         self.members = None  # the local-search front (genomes), once that stage has started
         self._cache_hits = 0
         local_round = state.get("local_round")
@@ -256,7 +265,7 @@ class SearchRun:
 
     def _checkpoint(self, algo, generation: int, local_round: int | None = None):
         state = {"generation": generation, "local_round": local_round, "local_members": self.members,
-                 "algorithm": algo, "archive": self.archive,
+                 "algorithm": algo, "archive": self.archive, "walked": sorted(self.walked),
                  "history": self.history, **self.counts,
                  "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}}
         atomic_write(self.folder / "checkpoint.pkl", cloudpickle.dumps(state))
@@ -282,6 +291,52 @@ class SearchRun:
                 self.in_archive.add(g)
                 self.archive.append(g)
         return len(todo)
+
+    def _score(self, genomes: list[tuple]) -> dict[tuple, Record]:
+        """Records of ``genomes`` (the lookup's, or scored through the pool and *not* stored)."""
+        out = {g: self.lookup[g] for g in genomes if g in self.lookup}
+        todo = [g for g in dict.fromkeys(genomes) if g not in out]
+        runs_before = self._model_runs()
+        if todo:
+            self.pool.evaluate(todo, lambda i, rec: out.__setitem__(todo[i], rec))
+        self.counts["model_runs"] += self._model_runs() - runs_before
+        self.counts["evaluations"] += len(set(genomes))
+        return out
+
+    def _walk_thresholds(self, genomes: list[tuple], generation: int) -> list[tuple]:
+        """Walk the threshold path (:mod:`.thresholds`) of each architecture among ``genomes`` whose
+        path was not walked before, all paths in lockstep; store the points of each architecture's
+        threshold front that nothing evaluated dominates, add them to the archive, and return their genomes."""
+        from .thresholds import ThresholdPath, nondominated
+
+        path = ThresholdPath(self.space, self.ref)
+        if not path.active:
+            return []
+        asked: dict[tuple, list[Record]] = {}
+        for g in genomes:
+            head = path.start(g)
+            if head not in self.walked:
+                asked.setdefault(head, []).append(self.lookup[g])
+        self.walked.update(asked)
+        heads = self._score(list(asked))
+        points = {h: asked[h] + [heads[h]] for h in asked}
+        current = dict(heads)
+        while current:
+            proposals = {h: path.steps(rec.genome) for h, rec in current.items()}
+            scored = self._score([g for gs in proposals.values() for g in gs])
+            current = {h: path.choose(current[h], [scored[g] for g in gs]) for h, gs in proposals.items() if gs}
+            for h, rec in current.items():
+                points[h].append(rec)
+        front = self._front()
+        kept = [rec for h in asked for rec in nondominated(points[h])
+                if rec.genome not in self.in_archive and not any(dominates(m, rec) for m in front)]
+        for rec in kept:
+            if rec.genome not in self.lookup:  # (a resumed generation finds some stored already)
+                self.lookup[rec.genome] = rec
+                self.store.append_candidate(generation, "thresholds", rec)
+            self.in_archive.add(rec.genome)
+            self.archive.append(rec.genome)
+        return [rec.genome for rec in kept]
 
     def _model_runs(self) -> int:
         return int(self.pool.forward_calls)
@@ -312,6 +367,8 @@ class SearchRun:
                 X = np.asarray(algo.ask(), dtype=int)
                 genomes = [tuple(int(v) for v in x) for x in X]
                 new = self._evaluate(genomes, gen, "evolve")
+                if self.threshold_path:  # the archive gains each architecture's thresholds; the algorithm does not
+                    new += len(self._walk_thresholds(genomes, gen))
                 recs = [self.lookup[g] for g in genomes]
                 F = np.array([r.F for r in recs], dtype=float)
                 G = np.array([r.G for r in recs], dtype=float).reshape(len(recs), -1)
@@ -334,7 +391,9 @@ class SearchRun:
         Each step scans one member: the first (in objective order) with unscored one-gene
         neighbours has them scored, cheapest and most promising first, in chunks, until one
         dominates it or none is left. The scored neighbours then enter the front
-        (:meth:`_admit`). The stage ends when every member's neighbourhood is scored."""
+        (:meth:`_admit`). The stage ends when every member's neighbourhood is scored. With the
+        threshold path, neighbours run in full instead of from the member's states, and each new
+        architecture's threshold path is walked and offered to the front too."""
         from tqdm.auto import tqdm
 
         self.members = self._admit([], [r.genome for r in self._front()]) if members is None else list(members)
@@ -352,7 +411,13 @@ class SearchRun:
                 new, scored = 0, []
                 for start in range(0, len(todo), chunk):
                     part = todo[start:start + chunk]
-                    new += self._evaluate(part, self.generations + step, "local", {g: member.genome for g in part})
+                    if self.threshold_path:  # full runs (exit logits cached), then each new architecture's path
+                        new += self._evaluate(part, self.generations + step, "local")
+                        walked = self._walk_thresholds(part, self.generations + step)
+                        new += len(walked)
+                        part = part + walked
+                    else:
+                        new += self._evaluate(part, self.generations + step, "local", {g: member.genome for g in part})
                     scored += part
                     if any(dominates(self.lookup[g], member) for g in part):
                         break  # its other neighbours need not be scored
