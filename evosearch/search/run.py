@@ -32,9 +32,9 @@ Run folder (``results/<run-name>/``):
   seed, sizes and the fixed hypervolume ``reference_point`` (in pymoo's minimisation space,
   ``sign * value``);
 * ``candidates.csv`` — every evaluated candidate (of a threshold path, only the points kept),
-  appended (and flushed) as soon as it is scored: generation, stage, genome, the decoded sub-network as flat columns (``heads_0``, ``bits_3``,
-  ``span_2``, ``threshold_0``, ``embedding_bits``, ...: :mod:`evosearch.runstore.columns`), every
-  metric, ``F_*``, ``G_*``, ``cv``, ``feasible``, ``eval_time_s``; read it with ``pandas.read_csv``
+  appended (and flushed) as soon as it is scored: generation, stage, genome, the decoded
+  sub-network as flat columns (``heads_0``, ``bits_3``, ``span_2``, ``threshold_0``,
+  ``embedding_bits``, ...: :mod:`evosearch.runstore.columns`), every metric, ``F_*``, ``G_*``, ``cv``, ``feasible``, ``eval_time_s``; read it with ``pandas.read_csv``
   or, once a stage has ended, ``pandas.read_parquet("candidates.parquet")``;
 * ``fronts.csv`` — the front after each generation (the Pareto front of everything evaluated so
   far) and local-search step (the bounded front, after one member's scan; ``generation`` column);
