@@ -147,6 +147,26 @@ def hv_at(curve, budget):
     return points[-1] if points else 0.0
 
 
+def _merge_seeds(runs: dict) -> dict:
+    """``TAG:VARIANT`` entries merged per variant: for each seed the curve that went furthest (a
+    curve extended in a later file retraces the earlier one: the same seed, supernet and subset)."""
+    merged: dict = {}
+    for key, (data, entries) in runs.items():
+        name = key.split(":", 1)[1]
+        seeds = merged.setdefault(name, {})
+        for entry in entries:
+            old = seeds.get(entry["seed"])
+            reach = entry["curve"][-1]["model_runs"] if entry["curve"] else 0
+            if old is None or reach > old[1]["curve"][-1]["model_runs"]:
+                seeds[entry["seed"]] = (data, entry)
+    out = {}
+    for name, seeds in merged.items():
+        chosen = [seeds[s] for s in sorted(seeds)]
+        data = dict(chosen[0][0], budget_model_runs=max(d["budget_model_runs"] for d, _ in chosen))
+        out[name] = (data, [e for _, e in chosen])
+    return out
+
+
 def cmd_summarize(args) -> int:
     runs, meta = {}, None
     for path in args.files:
@@ -159,14 +179,15 @@ def cmd_summarize(args) -> int:
             raise SystemExit(f"{path} scored accuracy in another arithmetic; results are not comparable")
         for name, entries in data["runs"].items():
             runs[f"{tag}:{name}"] = (data, entries)
-    ref_data, ref_entries = runs[args.reference]
+    if args.reference not in runs:
+        raise SystemExit(f"--reference {args.reference}: not among {', '.join(runs)}")
+    ref_data, ref_entries = runs.pop(args.reference)
+    runs = _merge_seeds(runs)
     reference_hv = max(max(p["hypervolume"] for p in e["curve"]) for e in ref_entries)
     target = args.fraction * reference_hv
     budget = args.budget or meta["budget_model_runs"]
     table = {}
     for key, (data, entries) in runs.items():
-        if key == args.reference:
-            continue
         reach = [first_reaching(e["curve"], target) for e in entries]
         hv = [hv_at(e["curve"], budget) for e in entries]
         table[key] = {
@@ -177,7 +198,7 @@ def cmd_summarize(args) -> int:
             # how far each seed got (less than the budget when the benchmark was stopped)
             "model_runs_done": [e["curve"][-1]["model_runs"] if e["curve"] else 0 for e in entries],
         }
-    baseline = next((v for k, v in table.items() if k.endswith(":nsga2-sbx-pm")), None)
+    baseline = table.get("nsga2-sbx-pm")
 
     def typical(values, cap):
         known = [v for v in values if v is not None]

@@ -315,16 +315,19 @@ def test_resume_after_crash_equals_uninterrupted(algorithm, tmp_path):
         SearchRun(tmp_path / "crashed", bound, obj, ev, **kw).run()
     resumed = SearchRun(tmp_path / "crashed", bound, obj, ev, pool=resume_pool, resume=True, **kw).run()
     assert not {"-".join(map(str, g)) for g in resume_pool.evaluated} & stored  # nothing re-evaluated
-    assert [(r.genome, r.F) for r in resumed.front] == [(r.genome, r.F) for r in full.front]
-    a = pd.read_csv(tmp_path / "full" / "hypervolume.csv")
-    b = pd.read_csv(tmp_path / "crashed" / "hypervolume.csv")
-    pd.testing.assert_frame_equal(a[["generation", "evaluations", "front_size", "hypervolume"]],
-                                  b[["generation", "evaluations", "front_size", "hypervolume"]])
-    ca = pd.read_csv(tmp_path / "full" / "candidates.csv").sort_values("genome").reset_index(drop=True)
-    cb = pd.read_csv(tmp_path / "crashed" / "candidates.csv").sort_values("genome").reset_index(drop=True)
+    assert_same_run(full, resumed)
+
+
+def assert_same_run(a, b):
+    """Two search results (and their folders) hold the same front, history and candidates."""
+    assert [(r.genome, r.F) for r in a.front] == [(r.genome, r.F) for r in b.front]
+    cols = ["generation", "evaluations", "front_size", "hypervolume"]
+    pd.testing.assert_frame_equal(pd.read_csv(a.folder / "hypervolume.csv")[cols],
+                                  pd.read_csv(b.folder / "hypervolume.csv")[cols])
+    ca, cb = (pd.read_csv(r.folder / "candidates.csv").sort_values("genome").reset_index(drop=True) for r in (a, b))
     pd.testing.assert_frame_equal(ca.drop(columns=["eval_time_s", "cached_model"]),
                                   cb.drop(columns=["eval_time_s", "cached_model"]))
-    fa, fb = pd.read_csv(tmp_path / "full" / "fronts.csv"), pd.read_csv(tmp_path / "crashed" / "fronts.csv")
+    fa, fb = pd.read_csv(a.folder / "fronts.csv"), pd.read_csv(b.folder / "fronts.csv")
     assert fa.genome.tolist() == fb.genome.tolist()
 
 

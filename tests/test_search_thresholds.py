@@ -10,7 +10,7 @@ from evosearch.runstore import Record
 from evosearch.search import Evaluator, ObjectiveSet, SearchRun, SearchSpace
 from evosearch.search.thresholds import ThresholdPath, nondominated
 
-from .test_search import Crash, CrashingPool
+from .test_search import Crash, CrashingPool, assert_same_run
 from .tiny_models import SMALL, tiny_batches, tiny_supernet
 
 torch.set_num_threads(1)
@@ -115,15 +115,7 @@ def test_resume_with_the_threshold_path_equals_uninterrupted(tmp_path):
         SearchRun(tmp_path / "crashed", bound, obj, ev, resume=True, **{**kw, "threshold_path": False}).run()
     resumed = SearchRun(tmp_path / "crashed", bound, obj, ev, pool=CrashingPool(ev, budget=None), resume=True,
                         **kw).run()
-    assert [(r.genome, r.F) for r in resumed.front] == [(r.genome, r.F) for r in full.front]
-    a = pd.read_csv(tmp_path / "full" / "hypervolume.csv")
-    b = pd.read_csv(tmp_path / "crashed" / "hypervolume.csv")
-    pd.testing.assert_frame_equal(a[["generation", "evaluations", "front_size", "hypervolume"]],
-                                  b[["generation", "evaluations", "front_size", "hypervolume"]])
-    ca = pd.read_csv(tmp_path / "full" / "candidates.csv").sort_values("genome").reset_index(drop=True)
-    cb = pd.read_csv(tmp_path / "crashed" / "candidates.csv").sort_values("genome").reset_index(drop=True)
-    pd.testing.assert_frame_equal(ca.drop(columns=["eval_time_s", "cached_model"]),
-                                  cb.drop(columns=["eval_time_s", "cached_model"]))
+    assert_same_run(full, resumed)
 
 
 def test_local_search_with_the_threshold_path_ends_locally_optimal(tmp_path):
