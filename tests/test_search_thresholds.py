@@ -21,9 +21,10 @@ PER_EXIT = {**SMALL, "genes": {**SMALL["genes"], "exit_threshold": {"choices": [
 
 def _setup():
     supernet = tiny_supernet()
-    with torch.no_grad():  # confident exits (a random tiny model's entropies all lie near ln 2): some exit early
-        for ramp in supernet.ramps:
-            ramp.classifier.weight.mul_(300)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # exits of their own, confident enough that some sentences leave early (the tiny
+        for ramp in supernet.ramps:  # model's ramps are copies of one head, their entropies all near ln 2)
+            ramp.classifier.weight.copy_(torch.randn(ramp.classifier.weight.shape, generator=g) * 4)
     bound = SearchSpace.from_dict(PER_EXIT).bind(supernet.arch)
     obj = ObjectiveSet.from_dict({"objectives": ["error", "mean_exit_layer"]})
     return supernet, bound, obj, Evaluator(supernet, tiny_batches(), bound, obj)
@@ -135,3 +136,48 @@ def test_local_search_with_the_threshold_path_ends_locally_optimal(tmp_path):
     # neighbours' thresholds walked from the cache: one model run per architecture scored
     architectures = {bound.decode(g)[0] for g in scored}
     assert result.history[-1].model_runs == len(architectures)
+
+
+def test_the_algorithm_is_told_each_genome_improved_along_its_path(tmp_path):
+    """Lamarckian: each asked genome is replaced, for the algorithm, by the kept point of its own
+    architecture's path that dominates it by the largest box, or left as it is."""
+    from evosearch.search.algorithms import PymooAlgorithm
+    from evosearch.search.run import dominates
+
+    class Recording(PymooAlgorithm):
+        def __init__(self):
+            super().__init__("nsga2")
+            self.calls = []
+
+        def ask(self):
+            self.asked = super().ask()
+            return self.asked
+
+        def tell(self, X, F, G):
+            self.calls.append((self.asked.copy(), np.asarray(X).copy()))
+            super().tell(X, F, G)
+            told = {tuple(x) for _, t in self.calls for x in t.tolist()}
+            assert {tuple(x) for x in np.rint(self.algo.pop.get("X")).astype(int).tolist()} <= told  # survivors
+
+    _, bound, obj, ev = _setup()
+    algo = Recording()
+    SearchRun(tmp_path / "r", bound, obj, ev, algorithm=algo, threshold_path=True, generations=4, population=8,
+              seed=3, progress=False).run()
+    cands = pd.read_csv(tmp_path / "r" / "candidates.csv")
+    records = {tuple(int(x) for x in g.split("-")): tuple(f) for g, f in
+               zip(cands.genome, cands[["F_0", "F_1"]].itertuples(index=False))}
+    kept = {tuple(int(x) for x in g.split("-")) for g in cands[cands.stage == "thresholds"].genome}
+    path = ThresholdPath(bound, [1.0, 3.0])
+    replaced = 0
+    for asked, told in algo.calls:
+        for a, t in zip(map(tuple, asked.tolist()), map(tuple, told.tolist())):
+            if a == t:
+                continue
+            replaced += 1
+            assert t in kept and path.start(t) == path.start(a)  # same architecture, a kept path point
+            fa, ft = np.array(records[a]), np.array(records[t])
+            assert (ft <= fa).all() and (ft < fa).any()
+            rivals = [k for k in kept if path.start(k) == path.start(a) and
+                      (np.array(records[k]) <= fa).all() and (np.array(records[k]) < fa).any()]
+            assert np.prod(fa - ft) == max(np.prod(fa - np.array(records[k])) for k in rivals)
+    assert replaced > 0
