@@ -3,7 +3,7 @@
 ``algo.setup(space, n_obj, n_constr, pop_size, seed)``, then per generation
 ``X = algo.ask()`` (an ``(n, n_var)`` integer array of genomes) and
 ``algo.tell(X, F, G)`` with the objective values (minimised: ``sign * value``) and constraint
-values (``<= 0`` feasible) of those genomes, or of genomes the search put in their place. Each algorithm keeps its random state inside itself, so pickling the
+values (``<= 0`` feasible). Each algorithm keeps its random state inside itself, so pickling the
 object is a complete checkpoint and a run is reproducible from its seed.
 
 * ``nsga2`` / ``nsga3`` — pymoo (integer genes: ``IntegerRandomSampling``, uniform crossover and
@@ -139,8 +139,6 @@ class PymooAlgorithm(Algorithm):
         return Population.new(X=pool[chosen].astype(float))
 
     def tell(self, X, F, G) -> None:
-        """The values of the asked genomes, or of genomes put in their place (the same number, in
-        the same order: the threshold path's Lamarckian step), which then replace them."""
         from pymoo.core.evaluator import Evaluator
         from pymoo.problems.static import StaticProblem
 
@@ -148,7 +146,6 @@ class PymooAlgorithm(Algorithm):
         kwargs = {"F": _2d(F, n)}
         if self.n_constr:
             kwargs["G"] = _2d(G, n)
-        self._pop.set("X", np.asarray(X, dtype=float))
         Evaluator().eval(StaticProblem(self.problem, **kwargs), self._pop)
         self.algo.tell(infills=self._pop)
         self._pop = None

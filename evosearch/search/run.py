@@ -4,9 +4,8 @@ Stages, in order (each resumable):
 
 1. **evolve** — the generational loop of the chosen algorithm on the dev subset; with
    ``threshold_path``, each generation's new architectures also walk their exit thresholds on
-   the cached exit logits (:mod:`.thresholds`, no model runs), the points no evaluated
-   candidate dominates join the archive (stage ``thresholds`` in ``candidates.csv``), and the
-   algorithm is told each asked genome improved along its path;
+   the cached exit logits (:mod:`.thresholds`, no model runs), and the points no evaluated
+   candidate dominates join the archive (stage ``thresholds`` in ``candidates.csv``);
 2. **local** (``local_search=True``) — Pareto local search (Paquete, Chiarandini and Stützle,
    2004) on a bounded front: front members have their one-gene neighbours evaluated, one member
    at a time, until every member's neighbourhood is evaluated, so no one-gene change dominates a
@@ -138,8 +137,8 @@ class SearchRun:
     ``algorithm_options``: operators and surrogate of the algorithm (:func:`make_algorithm`).
     ``local_search``: run the Pareto local-search stage after the last generation.
     ``threshold_path``: after each generation, walk the threshold path of each architecture it ran
-    (:mod:`.thresholds`; no model runs), add its non-dominated points to the archive, and tell the
-    algorithm each genome improved along its path (:meth:`_improved`).
+    (:mod:`.thresholds`; no model runs) and add its non-dominated points to the archive, and so to
+    the front (the algorithm's population is left as it was).
     ``front_size``: the most members the local-search front keeps (default: ``population``).
     ``config``: extra entries stored in ``config.yaml`` (the CLI stores how to rebuild supernet
     and data).
@@ -224,8 +223,7 @@ class SearchRun:
         self.archive, self.history = state["archive"], state["history"]
         self.counts = {"evaluations": state["evaluations"], "model_runs": state["model_runs"]}
         self.in_archive = set(self.archive)
-        # threshold paths walked so far: head (thresholds lowest) -> the points kept of that path
-        self.walked: dict[tuple, list[tuple]] = dict(state.get("walked", {}))
+        self.walked = set(state.get("walked", ()))  # heads of the threshold paths walked so far
         self.members = None  # the local-search front (genomes), once that stage has started
         self._cache_hits = 0
         local_round = state.get("local_round")
@@ -267,7 +265,7 @@ class SearchRun:
 
     def _checkpoint(self, algo, generation: int, local_round: int | None = None):
         state = {"generation": generation, "local_round": local_round, "local_members": self.members,
-                 "algorithm": algo, "archive": self.archive, "walked": self.walked,
+                 "algorithm": algo, "archive": self.archive, "walked": sorted(self.walked),
                  "history": self.history, **self.counts,
                  "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}}
         atomic_write(self.folder / "checkpoint.pkl", cloudpickle.dumps(state))
@@ -319,7 +317,7 @@ class SearchRun:
             head = path.start(g)
             if head not in self.walked:
                 asked.setdefault(head, []).append(self.lookup[g])
-        self.walked.update({h: [] for h in asked})
+        self.walked.update(asked)
         heads = self._score(list(asked))
         points = {h: asked[h] + [heads[h]] for h in asked}
         current = dict(heads)
@@ -333,29 +331,12 @@ class SearchRun:
         kept = [rec for h in asked for rec in nondominated(points[h])
                 if rec.genome not in self.in_archive and not any(dominates(m, rec) for m in front)]
         for rec in kept:
-            self.walked[path.start(rec.genome)].append(rec.genome)
             if rec.genome not in self.lookup:  # (a resumed generation finds some stored already)
                 self.lookup[rec.genome] = rec
                 self.store.append_candidate(generation, "thresholds", rec)
             self.in_archive.add(rec.genome)
             self.archive.append(rec.genome)
         return [rec.genome for rec in kept]
-
-    def _improved(self, genome: tuple) -> tuple:
-        """The kept point of ``genome``'s threshold path that is better in every objective by the
-        largest box (product of its improvements, so the same in any units), or ``genome`` when
-        none is (a point only as good in one objective does not replace it)."""
-        from .thresholds import ThresholdPath
-
-        me = self.lookup[genome]
-        best, best_box = genome, 0.0
-        for g in self.walked.get(ThresholdPath(self.space, self.ref).start(genome), ()):
-            rec = self.lookup[g]
-            if rec.feasible and dominates(rec, me):
-                box = float(np.prod(np.asarray(me.F) - np.asarray(rec.F)))  # > 0: better in every objective
-                if box > best_box:
-                    best, best_box = g, box
-        return best
 
     def _model_runs(self) -> int:
         return int(self.pool.forward_calls)
@@ -386,10 +367,8 @@ class SearchRun:
                 X = np.asarray(algo.ask(), dtype=int)
                 genomes = [tuple(int(v) for v in x) for x in X]
                 new = self._evaluate(genomes, gen, "evolve")
-                if self.threshold_path:  # the archive gains each architecture's kept path points, and the
-                    new += len(self._walk_thresholds(genomes, gen))  # algorithm each genome's best one
-                    genomes = [self._improved(g) for g in genomes]
-                    X = np.asarray(genomes, dtype=int)
+                if self.threshold_path:  # the archive gains each architecture's thresholds; the algorithm does not
+                    new += len(self._walk_thresholds(genomes, gen))
                 recs = [self.lookup[g] for g in genomes]
                 F = np.array([r.F for r in recs], dtype=float)
                 G = np.array([r.G for r in recs], dtype=float).reshape(len(recs), -1)
