@@ -27,9 +27,17 @@ Two steps:
   python scripts/bench_search.py summarize results/bench/search-a.json results/bench/search-ref.json \\
       --reference ref:nsga2+surrogate+ls
 
+The figures in docs/benchmarks.md (issue 17): the curves in results/bench/search-*.json were priced
+on the accelerator model of commit 1efb630; extend or add to them with
+--target results/bench/edgebert-12nm-1efb630.yaml --accuracy-arithmetic float, and summarize with
+
+  python scripts/bench_search.py summarize results/bench/search-{variants,random,reference,old-longer,\\
+      old-seed1,old-seed2,thresholds,thresholds-lamarck,thresholds-told}.json --reference reference:nsga2+ls
+
 ``summarize`` prints, per variant, the hypervolume at the budget (mean +- sd over seeds), the
 model runs and seconds each seed needed to reach 99 % of the reference run's final hypervolume,
 and the ratio to NSGA-II with the old operators; it writes results/bench/search-summary.json.
+A variant's seeds may come from several files (each seed's furthest curve counts).
 """
 
 from __future__ import annotations
