@@ -32,7 +32,8 @@ on the accelerator model of commit 1efb630; extend or add to them with
 --target results/bench/edgebert-12nm-1efb630.yaml --accuracy-arithmetic float, and summarize with
 
   python scripts/bench_search.py summarize results/bench/search-{variants,random,reference,old-longer,\\
-      old-seed1,old-seed2,thresholds,thresholds-lamarck,thresholds-told}.json --reference reference:nsga2+ls
+      old-seed1,old-seed2,new-ops-seed0,new-ops-seed1,new-ops-seed2,surrogate-seed1,thresholds,\\
+      thresholds-lamarck,thresholds-told}.json --reference reference:nsga2+ls
 
 ``summarize`` prints, per variant, the hypervolume at the budget (mean +- sd over seeds), the
 model runs and seconds each seed needed to reach 99 % of the reference run's final hypervolume,
