@@ -233,6 +233,15 @@ def front_mask(F: np.ndarray, G: np.ndarray | None = None) -> np.ndarray:
     return mask
 
 
+def records_front_mask(records: Sequence[Record]) -> np.ndarray:
+    """:func:`front_mask` of scored records (their ``F`` and ``G``)."""
+    if not records:
+        return np.zeros(0, dtype=bool)
+    F = np.array([r.F for r in records], dtype=float).reshape(len(records), -1)
+    G = np.array([r.G for r in records], dtype=float).reshape(len(records), -1)
+    return front_mask(F, G if G.size else None)
+
+
 def hypervolume(F: np.ndarray, ref: Sequence[float]) -> float:
     """pymoo's hypervolume of the points in ``F`` that dominate ``ref`` (0 when none does)."""
     from pymoo.indicators.hv import HV

@@ -34,8 +34,9 @@ Run folder (``results/<run-name>/``):
 * ``candidates.csv`` — every evaluated candidate (of a threshold path, only the points kept),
   appended (and flushed) as soon as it is scored: generation, stage, genome, the decoded
   sub-network as flat columns (``heads_0``, ``bits_3``, ``span_2``, ``threshold_0``,
-  ``embedding_bits``, ...: :mod:`evosearch.runstore.columns`), every metric, ``F_*``, ``G_*``, ``cv``, ``feasible``, ``eval_time_s``; read it with ``pandas.read_csv``
-  or, once a stage has ended, ``pandas.read_parquet("candidates.parquet")``;
+  ``embedding_bits``, ...: :mod:`evosearch.runstore.columns`), every metric, ``F_*``, ``G_*``,
+  ``cv``, ``feasible``, ``eval_time_s``; read it with ``pandas.read_csv`` or, once a stage has
+  ended, ``pandas.read_parquet("candidates.parquet")``;
 * ``fronts.csv`` — the front after each generation (the Pareto front of everything evaluated so
   far) and local-search step (the bounded front, after one member's scan; ``generation`` column);
 * ``hypervolume.csv`` — per generation / local-search step: stage, evaluations, model runs, new
@@ -68,7 +69,7 @@ import torch
 from ..fileio import atomic_write
 from ..runstore import Record, RunFolderError, RunStore
 from .algorithms import Algorithm, make_algorithm
-from .evaluator import Evaluator, front_mask, hypervolume, reference_point
+from .evaluator import Evaluator, hypervolume, records_front_mask, reference_point
 from .objectives import ObjectiveSet
 from .pools import EvalPool, LocalPool
 from ..spaces import BoundSpace
@@ -147,7 +148,8 @@ class SearchRun:
     def __init__(self, folder: str | Path, space: BoundSpace, objectives: ObjectiveSet, evaluator: Evaluator, *,
                  algorithm: str | Algorithm = "nsga2", algorithm_options: dict | None = None,
                  generations: int = 10, population: int = 20, seed: int = 0, local_search: bool = False,
-                 threshold_path: bool = False, front_size: int | None = None, pool: EvalPool | None = None, full_evaluator: Evaluator | None = None, config: dict | None = None,
+                 threshold_path: bool = False, front_size: int | None = None, pool: EvalPool | None = None,
+                 full_evaluator: Evaluator | None = None, config: dict | None = None,
                  resume: bool = False, progress: bool = True,
                  on_generation: Callable[[GenerationStats], None] | None = None):
         self.folder = Path(folder)
@@ -178,7 +180,8 @@ class SearchRun:
         cfg.update({
             "algorithm": self.algorithm_name, "algorithm_options": self.algorithm_options,
             "generations": self.generations, "population": self.population, "seed": self.seed,
-            "local_search": self.local_search, "threshold_path": self.threshold_path, "front_size": self.front_size, "space": self.space.space.to_dict(),
+            "local_search": self.local_search, "threshold_path": self.threshold_path, "front_size": self.front_size,
+            "space": self.space.space.to_dict(),
             "objectives": self.objectives.to_dict(), "reference_point": [float(r) for r in ref],
             "genome": self.space.labels, "dev_examples": self.evaluator.num_examples,
             "dev_examples_full": (self.full_evaluator or self.evaluator).num_examples,
@@ -271,37 +274,46 @@ class SearchRun:
         atomic_write(self.folder / "checkpoint.pkl", cloudpickle.dumps(state))
 
     def _evaluate(self, genomes: list[tuple], generation: int, stage: str, anchors=None) -> int:
-        """Evaluate the genomes not yet in the lookup; returns how many were new."""
-        todo = [g for g in dict.fromkeys(genomes) if g not in self.lookup]
-        if anchors is not None:
-            todo_anchors = [anchors[g] for g in todo]
-        runs_before = self._model_runs()
+        """Evaluate the genomes not yet in the lookup, store them and add all to the archive;
+        returns how many were new."""
+        new = [g for g in dict.fromkeys(genomes) if g not in self.lookup]
 
-        def on_result(i, rec):
-            self.lookup[todo[i]] = rec
+        def store(genome, rec):
+            self.lookup[genome] = rec
             self._cache_hits += int(rec.cached_model)
             self.store.append_candidate(generation, stage, rec)
 
-        if todo:
-            self.pool.evaluate(todo, on_result, **({"anchors": todo_anchors} if anchors is not None else {}))
-        self.counts["model_runs"] += self._model_runs() - runs_before
+        self._score(genomes, store, anchors)
         self.counts["evaluations"] += len(genomes)
         for g in genomes:
             if g not in self.in_archive:
                 self.in_archive.add(g)
                 self.archive.append(g)
-        return len(todo)
+        return len(new)
 
-    def _score(self, genomes: list[tuple]) -> dict[tuple, Record]:
-        """Records of ``genomes`` (the lookup's, or scored through the pool and *not* stored)."""
+    def _score(self, genomes: list[tuple], on_new=None, anchors=None) -> dict[tuple, Record]:
+        """Records of ``genomes``: the lookup's, or scored through the pool (``anchors[g]``: the
+        genome whose states ``g`` starts from), each new one passed to ``on_new(genome, record)``
+        as it arrives; only ``on_new`` stores anything. Counts the model runs."""
         out = {g: self.lookup[g] for g in genomes if g in self.lookup}
         todo = [g for g in dict.fromkeys(genomes) if g not in out]
+
+        def on_result(i, rec):
+            out[todo[i]] = rec
+            if on_new is not None:
+                on_new(todo[i], rec)
+
+        extra = {} if anchors is None else {"anchors": [anchors[g] for g in todo]}
         runs_before = self._model_runs()
         if todo:
-            self.pool.evaluate(todo, lambda i, rec: out.__setitem__(todo[i], rec))
+            self.pool.evaluate(todo, on_result, **extra)
         self.counts["model_runs"] += self._model_runs() - runs_before
-        self.counts["evaluations"] += len(set(genomes))
         return out
+
+    def _score_path(self, genomes: list[tuple]) -> dict[tuple, Record]:
+        """Threshold-path points, scored and counted as evaluations but not stored."""
+        self.counts["evaluations"] += len(set(genomes))
+        return self._score(genomes)
 
     def _walk_thresholds(self, genomes: list[tuple], generation: int) -> list[tuple]:
         """Walk the threshold path (:mod:`.thresholds`) of each architecture among ``genomes`` whose
@@ -318,12 +330,12 @@ class SearchRun:
             if head not in self.walked:
                 asked.setdefault(head, []).append(self.lookup[g])
         self.walked.update(asked)
-        heads = self._score(list(asked))
+        heads = self._score_path(list(asked))
         points = {h: asked[h] + [heads[h]] for h in asked}
         current = dict(heads)
         while current:
             proposals = {h: path.steps(rec.genome) for h, rec in current.items()}
-            scored = self._score([g for gs in proposals.values() for g in gs])
+            scored = self._score_path([g for gs in proposals.values() for g in gs])
             current = {h: path.choose(current[h], [scored[g] for g in gs]) for h, gs in proposals.items() if gs}
             for h, rec in current.items():
                 points[h].append(rec)
@@ -491,12 +503,7 @@ class SearchRun:
 
     def _front(self) -> list[Record]:
         recs = [self.lookup[g] for g in self.archive]
-        if not recs:
-            return []
-        F = np.array([r.F for r in recs], dtype=float)
-        G = np.array([r.G for r in recs], dtype=float).reshape(len(recs), -1)
-        mask = front_mask(F, G if G.size else None)
-        front = [r for r, m in zip(recs, mask) if m]
+        front = [r for r, m in zip(recs, records_front_mask(recs)) if m]
         return sorted(front, key=lambda r: (r.F, r.genome))
 
     def _write_front(self, gen: int, front: list[Record]):
@@ -523,9 +530,7 @@ class SearchRun:
         out = [self.full_evaluator.evaluate(r.genome) for r in front]
         if not out:
             return [], []
-        F = np.array([r.F for r in out], dtype=float)
-        G = np.array([r.G for r in out], dtype=float).reshape(len(out), -1)
-        keep = front_mask(F, G if G.size else None).tolist()
+        keep = records_front_mask(out).tolist()
         self.store.write_final(front, out, keep)
         return out, keep
 

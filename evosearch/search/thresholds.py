@@ -94,15 +94,10 @@ class ThresholdPath:
 
 def nondominated(records: list[Record]) -> list[Record]:
     """The records no other record of the list dominates (constraint domination), first of equals kept."""
-    from .evaluator import front_mask
+    from .evaluator import records_front_mask
 
-    if not records:
-        return []
-    F = np.array([r.F for r in records], dtype=float)
-    G = np.array([r.G for r in records], dtype=float).reshape(len(records), -1)
-    mask = front_mask(F, G if G.size else None)
     seen, out = set(), []
-    for rec, keep in zip(records, mask):
+    for rec, keep in zip(records, records_front_mask(records)):
         if keep and tuple(rec.F) not in seen:
             seen.add(tuple(rec.F))
             out.append(rec)
