@@ -271,13 +271,18 @@ def sweep(supernet, output, *, seeds=(0,), algorithms=("nsga2",), spaces=("edgeb
           cpus_per_trial: int = 1, max_concurrent: int | None = None, ray_address: str | None = None) -> dict:
     """Launch the grid supernets x seeds x algorithms x spaces x objective sets as Ray Tune
     trials, each a :func:`search` into ``output/runs/[<supernet>-]<space>-<objectives>-<algorithm>-s<seed>``,
-    then compare them (:mod:`evosearch.report.sweep`: ``trials.csv``, ``summary.csv``,
+    then compare them per configuration (:mod:`evosearch.report.sweep`: ``trials.csv``, ``summary.csv``,
     ``merged_front.csv``, ``sweep.png``). ``supernet``: one checkpoint folder or a list of them.
     A killed sweep is resumed by running it again: Tune restores its state (``Tuner.restore``)
-    and each unfinished trial resumes its run folder. Returns the report's paths."""
+    and each unfinished trial resumes its run folder. Returns the report's paths.
+    An algorithm may be a search variant (:mod:`evosearch.search.variants`), e.g. ``nsga2+thresholds``
+    or ``nsga2+surrogate``, so a sweep can compare them."""
     from ray import tune
 
     from .report.sweep import write_sweep_report
+    from .search.variants import Variant
+
+    algorithms = [Variant.parse(a).name for a in algorithms]  # a clear error before any trial starts
 
     supernets = [supernet] if isinstance(supernet, (str, Path)) else list(supernet)
     supernets = [str(Path(s).resolve()) for s in supernets]
@@ -293,7 +298,8 @@ def sweep(supernet, output, *, seeds=(0,), algorithms=("nsga2",), spaces=("edgeb
         from evosearch import api as evosearch_api
 
         torch.set_num_threads(cpus_per_trial)
-        name = f"{Path(str(config['space'])).stem}-{Path(str(config['objectives'])).stem}-{config['algorithm']}-s{config['seed']}"
+        variant = Variant.parse(config["algorithm"])
+        name = f"{Path(str(config['space'])).stem}-{Path(str(config['objectives'])).stem}-{variant.name}-s{config['seed']}"
         if settings["named"]:
             name = f"{Path(config['supernet']).name}-{name}"
         folder = Path(settings["runs"]) / name
@@ -302,7 +308,7 @@ def sweep(supernet, output, *, seeds=(0,), algorithms=("nsga2",), spaces=("edgeb
             result = evosearch_api.search(resume=folder, **common)
         else:
             result = evosearch_api.search(config["supernet"], space=config["space"], objectives=config["objectives"],
-                                          algorithm=config["algorithm"], seed=config["seed"], folder=folder,
+                                          **variant.search_options(), seed=config["seed"], folder=folder,
                                           population=settings["population"], dev_subset=settings["dev_subset"], **common)
         last = result.history[-1]
         tune.report({"hypervolume": last.hypervolume, "model_runs": last.model_runs, "run": str(folder)})

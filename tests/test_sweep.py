@@ -1,4 +1,4 @@
-"""`evosearch sweep` on a tiny supernet: 2 seeds x 2 algorithms as Ray Tune trials, then resumed."""
+"""`evosearch sweep` on a tiny supernet: 2 seeds x 2 search variants as Ray Tune trials, then resumed."""
 
 import pandas as pd
 import pytest
@@ -14,19 +14,22 @@ pytest.importorskip("ray.tune")
 def test_sweep_runs_a_grid_compares_it_and_resumes(tmp_path, capsys):
     ckpt = make_checkpoint(tmp_path / "ckpt")
     argv = ["sweep", "--supernet", str(ckpt), "--output", str(tmp_path / "sweep"), "--seeds", "0", "1",
-            "--algorithms", "nsga2", "random", "--spaces", "small", "--objectives", "default",
+            "--algorithms", "nsga2+thresholds", "random", "--spaces", "small", "--objectives", "default",
             "--generations", "2", "--population", "6", "--dev-subset", "0", "--max-concurrent", "2"]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     trials = pd.read_csv(tmp_path / "sweep" / "trials.csv")
-    assert sorted(zip(trials.algorithm, trials.seed)) == [("nsga2", 0), ("nsga2", 1), ("random", 0), ("random", 1)]
+    assert sorted(zip(trials.variant, trials.seed)) == [("nsga2+thresholds", 0), ("nsga2+thresholds", 1),
+                                                        ("random", 0), ("random", 1)]
     for row in trials.itertuples():  # each trial is an ordinary run folder; its figures are its own
         run = load_run(row.run)
         assert run.config["seed"] == row.seed and run.hypervolume["hypervolume"].iloc[-1] == pytest.approx(row.hypervolume)
+        assert run.config["threshold_path"] == (row.variant == "nsga2+thresholds")  # the variant is what ran
+        assert run.config["algorithm"] == row.algorithm == row.variant.split("+")[0]
     summary = pd.read_csv(tmp_path / "sweep" / "summary.csv")
     assert list(summary.seeds) == [2, 2] and "hypervolume_mean" in printed
-    for algorithm, group in trials.groupby("algorithm"):
-        row = summary[summary.algorithm == algorithm].iloc[0]
+    for variant, group in trials.groupby("variant"):
+        row = summary[summary.variant == variant].iloc[0]
         assert row.hypervolume_mean == pytest.approx(group.hypervolume.mean())
     merged = pd.read_csv(tmp_path / "sweep" / "merged_front.csv")
     fronts = pd.concat([load_run(r).front for r in trials.run])
@@ -49,6 +52,8 @@ def test_sweep_runs_a_grid_compares_it_and_resumes(tmp_path, capsys):
     ({"--spaces": "nope"}, "search space 'nope' not found"),
     ({"--objectives": "nope"}, "nope"),
     ({"--generations": "0"}, "--generations 0: give at least 1"),
+    ({"--algorithms": "nsga2+fast"}, "search variant 'nsga2+fast': write ALGORITHM[+surrogate][+thresholds]"),
+    ({"--algorithms": "random+surrogate"}, "+surrogate screens offspring of nsga2 or nsga3 only"),
     ({"--ray-address": "ray://127.0.0.1:10001"}, "Ray Client (ray://) addresses are not supported"),
     ({"--ray-address": "127.0.0.1:1"}, "cannot reach the Ray cluster"),
 ])

@@ -6,10 +6,10 @@ import argparse
 
 HELP = """\
 Launch a grid of searches as Ray Tune trials (on this machine, or on a cluster with --ray-address
-auto): supernets x seeds x algorithms x spaces x objective sets. Each trial is an ordinary search
-run under OUTPUT/runs/; when all have finished the sweep writes OUTPUT/trials.csv,
-OUTPUT/summary.csv (hypervolume mean +- sd over seeds per configuration), OUTPUT/merged_front.csv
-(the members no other trial dominates) and OUTPUT/sweep.png.
+auto): supernets x seeds x algorithms (or search variants such as nsga2+thresholds) x spaces x
+objective sets. Each trial is an ordinary search run under OUTPUT/runs/; when all have finished the
+sweep writes OUTPUT/trials.csv, OUTPUT/summary.csv (hypervolume mean +- sd over seeds per
+configuration), OUTPUT/merged_front.csv (the members no other trial dominates) and OUTPUT/sweep.png.
 
 With --train-grid, the trials train supernets instead, one per combination of the given
 `evosearch train` options (e.g. --train-grid learning_rate=1e-4,5e-5 --train-grid num_random=1,2),
@@ -23,8 +23,8 @@ objective set (they share the reference point).
 
 EPILOG = """\
 examples:
-  evosearch sweep --supernet results/supernet-minilm-movie --output results/sweep-ops \\
-      --seeds 0 1 2 --algorithms nsga2 random --objectives edgebert-energy --generations 10
+  evosearch sweep --supernet results/supernet-minilm-movie --output results/sweep-variants \\
+      --seeds 0 1 2 --algorithms nsga2 nsga2+thresholds random --objectives edgebert-energy --generations 10
   evosearch sweep --output results/sweep-train --train-grid learning_rate=1e-4,5e-5 \\
       --train-grid num_random=1,2 --train-option epochs=2
   evosearch sweep --supernet results/sweep-train/supernets/* --output results/sweep-supernets --seeds 0 1
@@ -45,8 +45,10 @@ def register(subparsers) -> None:
     p.add_argument("--train-option", action="append", default=[], metavar="OPTION=VALUE",
                    help="with --train-grid: an option every training shares (e.g. task=glue/sst2, train_subset=5000)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="search seeds (default 0 1 2)")
-    p.add_argument("--algorithms", nargs="+", default=["nsga2"], choices=sorted(ALGORITHMS),
-                   help="algorithms (default nsga2)")
+    p.add_argument("--algorithms", nargs="+", default=["nsga2"], metavar="ALGORITHM[+surrogate][+thresholds]",
+                   help=f"algorithms ({', '.join(ALGORITHMS)}; default nsga2), each optionally a search variant: "
+                        "+surrogate screens nsga2/nsga3 offspring with an accuracy predictor, +thresholds walks each "
+                        "new architecture's exit-threshold path (as `evosearch search --surrogate/--threshold-path`)")
     p.add_argument("--spaces", nargs="+", default=["edgebert"], help="search spaces (names or YAML paths)")
     p.add_argument("--objectives", nargs="+", default=["edgebert-energy"], help="objective sets (names or YAML paths)")
     p.add_argument("--generations", type=int, default=10, help="generations per trial (default 10)")
@@ -141,8 +143,12 @@ def run(args) -> int:
             raise EvosearchError(f"--{name} {value}: give at least {low}")
     from ..training.checkpoint import read_description
 
+    from ..search.variants import Variant
+
     for supernet in args.supernet:
         read_description(supernet)  # clear errors before any trial starts
+    for algorithm in args.algorithms:
+        Variant.parse(algorithm)
     for space in args.spaces:
         SearchSpace.load(space)
     for objectives in args.objectives:

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..search.variants import Variant
 from .run import ReportError, load_run
 
-CONFIG_KEYS = ("supernet", "space", "objectives", "algorithm")
+CONFIG_KEYS = ("supernet", "space", "objectives", "variant")
 
 
 def trial_table(runs) -> pd.DataFrame:
@@ -29,7 +30,8 @@ def trial_table(runs) -> pd.DataFrame:
         rows.append({
             "run": str(run.folder), "supernet": Path(str(run.config.get("supernet", ""))).name,
             "space": run.config.get("space", {}).get("name"),
-            "objectives": ",".join(run.objectives), "algorithm": run.config.get("algorithm"),
+            "objectives": ",".join(run.objectives), "variant": Variant.of_run(run.config).name,
+            "algorithm": run.config.get("algorithm"),
             "seed": run.config.get("seed"), "hypervolume": float(last["hypervolume"]) if last is not None else np.nan,
             "model_runs": int(last["model_runs"]) if last is not None else 0,
             "seconds": float(history["seconds"].sum()) if len(history) else 0.0, "front_size": len(run.front),
@@ -38,7 +40,7 @@ def trial_table(runs) -> pd.DataFrame:
 
 
 def summarize(trials: pd.DataFrame) -> pd.DataFrame:
-    """Hypervolume mean ± sd over seeds per configuration (supernet, space, objectives, algorithm)."""
+    """Hypervolume mean ± sd over seeds per configuration (supernet, space, objectives, search variant)."""
     grouped = trials.groupby(list(CONFIG_KEYS), dropna=False)
     out = grouped.agg(seeds=("seed", "count"), hypervolume_mean=("hypervolume", "mean"),
                       hypervolume_sd=("hypervolume", "std"), model_runs_mean=("model_runs", "mean"),
@@ -97,7 +99,7 @@ def _plot(summary: pd.DataFrame, merged: pd.DataFrame, trials: pd.DataFrame, pat
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     several = summary["supernet"].nunique() > 1
-    labels = [f"{r.supernet + ': ' if several else ''}{r.algorithm}\n{r.space} / {r.objectives}"
+    labels = [f"{r.supernet + ': ' if several else ''}{r.variant}\n{r.space} / {r.objectives}"
               for r in summary.itertuples()]
     y = np.arange(len(summary))
     left.errorbar(summary["hypervolume_mean"], y, xerr=summary["hypervolume_sd"], fmt="o", capsize=4)
@@ -108,8 +110,8 @@ def _plot(summary: pd.DataFrame, merged: pd.DataFrame, trials: pd.DataFrame, pat
     first = trials["objectives"].iloc[0].split(",")
     shown = merged[merged["objective_set"] == trials["objectives"].iloc[0]] if len(merged) else merged
     if len(first) >= 2 and len(shown):
-        for algorithm, rows in shown.groupby(shown["run"].map(dict(zip(trials["run"], trials["algorithm"])))):
-            right.scatter(rows[first[1]], rows[first[0]], label=algorithm, s=24)
+        for variant, rows in shown.groupby(shown["run"].map(dict(zip(trials["run"], trials["variant"])))):
+            right.scatter(rows[first[1]], rows[first[0]], label=variant, s=24)
         right.set_xlabel(first[1])
         right.set_ylabel(first[0])
         right.legend(fontsize=8, title="from trials of")
