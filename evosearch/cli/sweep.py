@@ -45,7 +45,7 @@ def register(subparsers) -> None:
     p.add_argument("--train-option", action="append", default=[], metavar="OPTION=VALUE",
                    help="with --train-grid: an option every training shares (e.g. task=glue/sst2, train_subset=5000)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="search seeds (default 0 1 2)")
-    p.add_argument("--algorithms", nargs="+", default=["nsga2"], metavar="ALGORITHM[+surrogate][+thresholds]",
+    p.add_argument("--algorithms", nargs="+", default=["nsga2"], metavar="ALGORITHM",
                    help=f"algorithms ({', '.join(ALGORITHMS)}; default nsga2), each optionally a search variant: "
                         "+surrogate screens nsga2/nsga3 offspring with an accuracy predictor, +thresholds walks each "
                         "new architecture's exit-threshold path (as `evosearch search --surrogate/--threshold-path`)")
