@@ -36,9 +36,11 @@ on the accelerator model of commit 1efb630; extend or add to them with
       thresholds-lamarck,thresholds-told}.json --reference reference:nsga2+ls
 
 ``summarize`` prints, per variant, the hypervolume at the budget (mean +- sd over seeds), the
-model runs and seconds each seed needed to reach 99 % of the reference run's final hypervolume,
-and the ratio to NSGA-II with the old operators; it writes results/bench/search-summary.json.
-A variant's seeds may come from several files (each seed's furthest curve counts).
+model runs and seconds each seed needed to reach 99 % of the reference run's final hypervolume
+(">N" for a seed stopped after N runs short of it, which makes the mean a lower bound), and the
+ratio of the mean to NSGA-II with the old operators' on the seeds both ran; it writes
+results/bench/search-summary.json. A variant's seeds may come from several files (each seed's
+furthest curve counts).
 """
 
 from __future__ import annotations
@@ -176,6 +178,19 @@ def _merge_seeds(runs: dict) -> dict:
     return out
 
 
+def _on_seeds(row: dict, baseline: dict):
+    """Mean model runs to the target of ``row`` and of ``baseline`` over the seeds both ran, each
+    with whether it is only a lower bound (a seed stopped before the target counts its runs so far)."""
+    common = set(row["seed_list"]) & set(baseline["seed_list"])
+    if not common:
+        return None, None
+
+    def mean(r):
+        picked = [(t, d) for s, t, d in zip(r["seed_list"], r["model_runs_to_target"], r["model_runs_done"]) if s in common]
+        return statistics.mean(d if t is None else t for t, d in picked), any(t is None for t, _ in picked)
+    return mean(row), mean(baseline)
+
+
 def cmd_summarize(args) -> int:
     runs, meta = {}, None
     for path in args.files:
@@ -200,45 +215,47 @@ def cmd_summarize(args) -> int:
         reach = [first_reaching(e["curve"], target) for e in entries]
         hv = [hv_at(e["curve"], budget) for e in entries]
         table[key] = {
-            "seeds": len(entries), "hv_at_budget_mean": statistics.mean(hv),
+            "seeds": len(entries), "seed_list": [e["seed"] for e in entries], "hv_at_budget_mean": statistics.mean(hv),
             "hv_at_budget_sd": statistics.stdev(hv) if len(hv) > 1 else 0.0,
             "model_runs_to_target": [r[0] for r in reach], "seconds_to_target": [r[1] for r in reach],
             "budget_model_runs": data["budget_model_runs"],
             # how far each seed got (less than the budget when the benchmark was stopped)
             "model_runs_done": [e["curve"][-1]["model_runs"] if e["curve"] else 0 for e in entries],
         }
+    for row in table.values():  # a seed that has not reached the target needs more than the runs it had
+        runs_or_done = [r if r is not None else d for r, d in zip(row["model_runs_to_target"], row["model_runs_done"])]
+        row["model_runs_to_target_mean"] = statistics.mean(runs_or_done)
+        row["mean_is_lower_bound"] = None in row["model_runs_to_target"]
     baseline = table.get("nsga2-sbx-pm")
-
-    def typical(values, cap):
-        known = [v for v in values if v is not None]
-        return statistics.mean(known) if len(known) == len(values) else None
 
     print(f"reference {args.reference}: final hypervolume {reference_hv:.6g} after "
           f"{max(e['curve'][-1]['model_runs'] for e in ref_entries)} model runs; target {args.fraction:.0%} = {target:.6g}")
-    print(f"{'variant':<28} {'hv at ' + str(budget) + ' runs':>22} {'model runs to target (per seed)':>34} {'seconds':>20}")
+    print(f"{'variant':<28} {'hv at ' + str(budget) + ' runs':>22} {'model runs to target (per seed)':>34} "
+          f"{'mean':>8} {'seconds':>20}")
     for key, row in sorted(table.items(), key=lambda kv: -kv[1]["hv_at_budget_mean"]):
-        runs_txt = ", ".join("-" if r is None else str(r) for r in row["model_runs_to_target"])
+        runs_txt = ", ".join(f">{d}" if r is None else str(r)
+                             for r, d in zip(row["model_runs_to_target"], row["model_runs_done"]))
+        mean_txt = f"{'>' if row['mean_is_lower_bound'] else ''}{row['model_runs_to_target_mean']:.0f}"
         secs_txt = ", ".join("-" if s is None else f"{s:.0f}" for s in row["seconds_to_target"])
-        print(f"{key:<28} {row['hv_at_budget_mean']:>12.6g} ± {row['hv_at_budget_sd']:<7.3g} {runs_txt:>34} {secs_txt:>20}")
+        print(f"{key:<28} {row['hv_at_budget_mean']:>12.6g} ± {row['hv_at_budget_sd']:<7.3g} {runs_txt:>34} "
+              f"{mean_txt:>8} {secs_txt:>20}")
     summary = {"reference": args.reference, "reference_hv": reference_hv, "target_fraction": args.fraction,
                "target_hv": target, "budget": budget, "table": table}
     if baseline:
-        base_mean = typical(baseline["model_runs_to_target"], baseline["budget_model_runs"])
-        unreached = [done for done, r in zip(baseline["model_runs_done"], baseline["model_runs_to_target"]) if r is None]
-        lower = min(unreached) if unreached else None  # a seed that has not reached it needs more than it ran
-        base_txt = (f"{base_mean:.0f}" if base_mean is not None else
-                    f"> {lower} (not reached by every seed in the model runs it had)")
-        print(f"NSGA-II with the old operators needs {base_txt} model runs on average")
+        print("mean model runs to the target against NSGA-II with the old operators, on the seeds both ran:")
         for key, row in table.items():
-            mean = typical(row["model_runs_to_target"], row["budget_model_runs"])
-            if mean is None:
-                continue
-            bound = base_mean if base_mean is not None else lower
-            ratio = mean / bound
+            mine, base = _on_seeds(row, baseline)
+            if not mine or (mine[1] and base[1]):
+                continue  # no common seed, or neither mean known: no ratio
+            ratio = mine[0] / base[0]
             row["ratio_to_old_nsga2"] = ratio
-            print(f"  {key}: {mean:.0f} model runs = {'' if base_mean is not None else '< '}{ratio:.2f} of the old "
-                  "NSGA-II's")
+            row["ratio_seeds"] = sorted(set(row["seed_list"]) & set(baseline["seed_list"]))
+            row["ratio_bound"] = "at least" if mine[1] else "at most" if base[1] else "exact"
+            sign = {"at least": "> ", "at most": "< ", "exact": ""}[row["ratio_bound"]]
+            print(f"  {key:<28} {'>' if mine[1] else ''}{mine[0]:.0f} against {'>' if base[1] else ''}{base[0]:.0f}: "
+                  f"{sign}{ratio:.3f} (seeds {', '.join(map(str, row['ratio_seeds']))})")
     out = Path(args.out) / "search-summary.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(summary, indent=1))
     print(f"wrote {out}")
     return 0
