@@ -16,6 +16,7 @@ Variants:
   nsga2+surrogate+ls   both
   nsga2+thresholds     NSGA-II whose every new architecture walks its threshold path (no model runs)
   nsga2+thresholds+ls  the same, then Pareto local search
+  nsga2+surrogate+thresholds  screened offspring, each new architecture walking its threshold path
   random               uniform random genomes
 
 Two steps:
@@ -63,6 +64,8 @@ VARIANTS = {
     "nsga2+surrogate+ls": dict(algorithm="nsga2", options={"surrogate": True}, local_search=True),
     "nsga2+thresholds": dict(algorithm="nsga2", options={}, local_search=False, threshold_path=True),
     "nsga2+thresholds+ls": dict(algorithm="nsga2", options={}, local_search=True, threshold_path=True),
+    "nsga2+surrogate+thresholds": dict(algorithm="nsga2", options={"surrogate": True}, local_search=False,
+                                       threshold_path=True),
     "random": dict(algorithm="random", options={}, local_search=False),
 }
 
