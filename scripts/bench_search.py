@@ -32,9 +32,12 @@ The figures in docs/benchmarks.md (issue 17): the curves in results/bench/search
 on the accelerator model of commit 1efb630; extend or add to them with
 --target results/bench/edgebert-12nm-1efb630.yaml --accuracy-arithmetic float, and summarize with
 
-  python scripts/bench_search.py summarize results/bench/search-{variants,random,reference,old-longer,\\
-      old-seed1,old-seed2,new-ops-seed0,new-ops-seed1,new-ops-seed2,surrogate-seed1,thresholds,\\
-      thresholds-lamarck,thresholds-told}.json --reference reference:nsga2+ls
+  python scripts/bench_search.py summarize --reference reference:nsga2+ls \\
+      results/bench/search-{variants,random,reference,old-longer,old-seed1,old-seed2,old-seed3,old-seed4}.json \\
+      results/bench/search-{new-ops-seed0,new-ops-seed1,new-ops-seed2,new-ops-seeds34,surrogate-seed1}.json \\
+      results/bench/search-{surrogate-seeds02,surrogate-seeds34,thresholds,thresholds-seeds34}.json \\
+      results/bench/search-{thresholds-lamarck,thresholds-told,ls-target,random-target}.json \\
+      results/bench/search-{surrogate-thresholds,surrogate-thresholds-seeds34,surrogate-ls-target}.json
 
 ``summarize`` prints, per variant, the hypervolume at the budget (mean +- sd over seeds), the
 model runs and seconds each seed needed to reach 99 % of the reference run's final hypervolume

@@ -72,8 +72,8 @@ def register(subparsers) -> None:
     p.add_argument("--threshold-path", action="store_true", default=None,
                    help="after each generation, walk each new architecture's exit thresholds from 'never exit' to "
                         "'exit most', one greedy step at a time, on its cached exit logits (no model runs), and add "
-                        "the points no candidate dominates to the front (default off; in docs/benchmarks.md it needs "
-                        "about 1/4 of the old NSGA-II's model runs to a good front)")
+                        "the points no candidate dominates to the front (default off; in docs/benchmarks.md, with "
+                        "--surrogate, it needs about 1/5 of the old NSGA-II's model runs to a good front)")
     p.add_argument("--local-search", action=argparse.BooleanOptionalAction,
                    help="after the last generation, evaluate every front member's one-gene neighbours until none "
                         "dominates a member (Pareto local search; default on)")
