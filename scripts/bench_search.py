@@ -184,17 +184,12 @@ def _merge_seeds(runs: dict) -> dict:
     return out
 
 
-def _on_seeds(row: dict, baseline: dict):
-    """Mean model runs to the target of ``row`` and of ``baseline`` over the seeds both ran, each
-    with whether it is only a lower bound (a seed stopped before the target counts its runs so far)."""
-    common = set(row["seed_list"]) & set(baseline["seed_list"])
-    if not common:
-        return None, None
-
-    def mean(r):
-        picked = [(t, d) for s, t, d in zip(r["seed_list"], r["model_runs_to_target"], r["model_runs_done"]) if s in common]
-        return statistics.mean(d if t is None else t for t, d in picked), any(t is None for t, _ in picked)
-    return mean(row), mean(baseline)
+def _mean_runs(row: dict, seeds) -> tuple[float, bool]:
+    """Mean model runs to the target of ``row`` over ``seeds``, and whether it is only a lower
+    bound: a seed stopped before the target counts the runs it had."""
+    picked = [(t, d) for s, t, d in zip(row["seed_list"], row["model_runs_to_target"], row["model_runs_done"])
+              if s in seeds]
+    return statistics.mean(d if t is None else t for t, d in picked), any(t is None for t, _ in picked)
 
 
 def cmd_summarize(args) -> int:
@@ -228,10 +223,8 @@ def cmd_summarize(args) -> int:
             # how far each seed got (less than the budget when the benchmark was stopped)
             "model_runs_done": [e["curve"][-1]["model_runs"] if e["curve"] else 0 for e in entries],
         }
-    for row in table.values():  # a seed that has not reached the target needs more than the runs it had
-        runs_or_done = [r if r is not None else d for r, d in zip(row["model_runs_to_target"], row["model_runs_done"])]
-        row["model_runs_to_target_mean"] = statistics.mean(runs_or_done)
-        row["mean_is_lower_bound"] = None in row["model_runs_to_target"]
+    for row in table.values():
+        row["model_runs_to_target_mean"], row["mean_is_lower_bound"] = _mean_runs(row, row["seed_list"])
     baseline = table.get("nsga2-sbx-pm")
 
     print(f"reference {args.reference}: final hypervolume {reference_hv:.6g} after "
@@ -250,12 +243,15 @@ def cmd_summarize(args) -> int:
     if baseline:
         print("mean model runs to the target against NSGA-II with the old operators, on the seeds both ran:")
         for key, row in table.items():
-            mine, base = _on_seeds(row, baseline)
-            if not mine or (mine[1] and base[1]):
-                continue  # no common seed, or neither mean known: no ratio
+            common = sorted(set(row["seed_list"]) & set(baseline["seed_list"]))
+            if not common:
+                continue
+            mine, base = _mean_runs(row, common), _mean_runs(baseline, common)
+            if mine[1] and base[1]:
+                continue  # neither mean known: no ratio
             ratio = mine[0] / base[0]
             row["ratio_to_old_nsga2"] = ratio
-            row["ratio_seeds"] = sorted(set(row["seed_list"]) & set(baseline["seed_list"]))
+            row["ratio_seeds"] = common
             row["ratio_bound"] = "at least" if mine[1] else "at most" if base[1] else "exact"
             sign = {"at least": "> ", "at most": "< ", "exact": ""}[row["ratio_bound"]]
             print(f"  {key:<28} {'>' if mine[1] else ''}{mine[0]:.0f} against {'>' if base[1] else ''}{base[0]:.0f}: "

@@ -143,12 +143,8 @@ def run(args) -> int:
             raise EvosearchError(f"--{name} {value}: give at least {low}")
     from ..training.checkpoint import read_description
 
-    from ..search.variants import Variant
-
     for supernet in args.supernet:
-        read_description(supernet)  # clear errors before any trial starts
-    for algorithm in args.algorithms:
-        Variant.parse(algorithm)
+        read_description(supernet)  # clear errors before any trial starts (api.sweep checks the algorithms)
     for space in args.spaces:
         SearchSpace.load(space)
     for objectives in args.objectives:
