@@ -284,8 +284,8 @@ def main(argv=None) -> int:
     pruned = {storage: embedding_tables_bits(ALBERT_BASE, 8, 0.6, storage, 4) / 8192 / 1024
               for storage in ("index", "mask")}
     print(f"\nEmbeddings pruned to 40 % (ALBERT-base, 8 bits): EdgeBERT {EDGEBERT['envm_embeddings_mb']} MB in eNVM; "
-          f"ours {pruned['index']:.2f} MB (non-zeros + 4-bit index, {TARGET}'s encoding), {pruned['mask']:.2f} MB "
-          f"(presence bit + non-zeros, the export's)")
+          f"ours {pruned['mask']:.2f} MB (presence bit + non-zeros: {TARGET}'s bitmask, as EdgeBERT's mask memory "
+          f"and the export store them), {pruned['index']:.2f} MB with a 4-bit index per non-zero instead")
     pick = next(x for x in result["setups"] if x["setup"].endswith("dev lengths"))["by_gating"]["off"]
     print(f"Consistency: the pick at the dev lengths, all banks on (as the run priced it), early exit "
           f"{pick['early_exit']:.2f} uJ / {pick['early_latency_ms']:.3f} ms with length and exit independent; "

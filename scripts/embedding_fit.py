@@ -3,8 +3,9 @@
 EdgeBERT (Tambe et al., MICRO 2021) keeps 40% of ALBERT's embeddings (sparsity 0.6) and stores
 them in 1.73 MB of ReRAM eNVM. This prints, for the quickstart's MiniLM shape (vocab 30522 x 384)
 and for ALBERT-base (30000 x 128), the stored size of the three lookup tables at the given
-embedding bit widths and sparsities, in the target's encoding (non-zeros with the target's
-``index_bits`` each on a zero-skipping target, dense otherwise: :mod:`evosearch.specs.embedding`)
+embedding bit widths and sparsities, in the target's encoding (on a zero-skipping target its
+``sparse_encoding``: a presence bit per entry plus the non-zeros, or the non-zeros with
+``index_bits`` each; dense otherwise: :mod:`evosearch.specs.embedding`)
 and as the export's ``weights.safetensors`` stores them (a presence bit per entry plus the
 non-zeros), next to the capacity of the level the target places embeddings in, and the target
 cost model's own verdict (``fits_on_chip``, which also checks weights and activations).
@@ -33,11 +34,12 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     target = load_target(args.target)
     level = target.level_of("embeddings")
-    storage = "index" if target.zero_skipping else "dense"
+    storage = target.table_storage
     cap = level.capacity_kb
     print(f"target {target.name}: embeddings in {level.name!r} (capacity "
           f"{'unbounded' if cap is None else f'{cap:g} KB'}, on chip: {level.on_chip}); pruned tables stored as "
-          + (f"non-zeros + {target.index_bits}-bit index" if storage == "index" else "dense (no zero skipping)"))
+          + {"index": f"non-zeros + {target.index_bits}-bit index", "mask": "a presence bit per entry + non-zeros",
+             "dense": "dense (no zero skipping)"}[storage])
     for name, arch in SHAPES.items():
         print(f"\n{name}: tables ({arch.vocab_size} + {arch.max_position_embeddings} + {arch.type_vocab_size}) x "
               f"{arch.embedding_size}")

@@ -277,12 +277,57 @@ def test_sparsity_helps_only_on_zero_skipping_hardware():
             assert sparse.latency_ms == pytest.approx(dense.latency_ms)
 
 
-def test_sparsity_index_overhead_is_charged():
-    """At 10% sparsity with 4-bit indices on 8-bit weights, stored bits grow: 0.9 * 12 > 8."""
+def _with_encoding(encoding: str):
+    """edgebert-12nm storing sparse data in ``encoding`` (its own: the bitmask; or a 4-bit index)."""
+    data = shipped_target_data("edgebert-12nm")
+    data["compute"]["sparse_encoding"] = encoding
+    if encoding == "index":
+        data["compute"]["index_bits"] = 4
+    return target_from_dict(data)
+
+
+def test_edgebert_stores_sparse_data_as_a_bitmask_and_the_encodings_cross_where_stated():
+    """Bits per position: bitmask 1 + (1 - s) b, index (1 - s) (b + i); at 8-bit values and a 4-bit
+    index the index wins only above s = 0.75."""
+    assert load_target("edgebert-12nm").sparse_encoding == "bitmask"
+    bitmask, index = _with_encoding("bitmask"), _with_encoding("index")
+    assert bitmask.stored_bits_per_value(8, 0.6) == pytest.approx(1 + 0.4 * 8)
+    assert index.stored_bits_per_value(8, 0.6) == pytest.approx(0.4 * 12)
+    assert bitmask.stored_bits_per_value(8, 0.0) == index.stored_bits_per_value(8, 0.0) == 8
+    for s, bitmask_smaller in ((0.5, True), (0.7, True), (0.8, False), (0.9, False)):
+        assert (bitmask.stored_bits_per_value(8, s) < index.stored_bits_per_value(8, s)) == bitmask_smaller, s
+    assert load_target("generic-45nm").stored_bits_per_value(8, 0.9) == 8  # no zero skipping: stored dense
+
+
+@pytest.mark.parametrize("encoding", ["bitmask", "index"])
+def test_sparse_layers_are_stored_and_read_in_the_targets_encoding(encoding):
+    """The stored blocks and the weight bits each layer reads are the dense ones times
+    stored_bits_per_value / bits; light sparsity costs more storage than none (mask or index overhead)."""
+    from evosearch.hardware.proxies import block_matrix_params
+
+    target = _with_encoding(encoding)
     cfg = SubnetConfig.uniform(MINILM, 1.0, bits=8, embedding_bits=8)
-    dense = estimate(MINILM, cfg, "edgebert-12nm", seq_len=32)
-    light = estimate(MINILM, cfg, "edgebert-12nm", seq_len=32, sparsity=[0.1] * 6)
+    dense = estimate(MINILM, cfg, target, seq_len=32)
+    for s in (0.1, 0.6):
+        sparse = estimate(MINILM, cfg, target, seq_len=32, sparsity=[s] * 6)
+        per_value = target.stored_bits_per_value(8, s)
+        matrices = MINILM.num_layers * block_matrix_params(384, 32, 12, 1536)
+        assert (dense.model_size_bytes - sparse.model_size_bytes) * 8 == pytest.approx(matrices * (8 - per_value))
+        sram = [lv.name for lv in target.memory].index("weight_sram")
+        qkv = {name: next(o for o in cost.layers[0].ops if o.name == "qkv_proj") for name, cost in
+               (("dense", dense), ("sparse", sparse))}
+        assert qkv["sparse"].bits[sram] / qkv["dense"].bits[sram] == pytest.approx(per_value / 8)
+    light = estimate(MINILM, cfg, target, seq_len=32, sparsity=[0.1] * 6)
     assert light.model_size_bytes > dense.model_size_bytes
+
+
+def test_sparse_encoding_errors_name_the_field():
+    from .hardware_targets import target_error
+
+    assert "compute.sparse_encoding" in target_error(lambda d: d["compute"].update(sparse_encoding="csr"))
+    assert "index, bitmask" in target_error(lambda d: d["compute"].update(sparse_encoding="csr"))
+    message = target_error(lambda d: d["compute"].update(index_bits=4))
+    assert "compute.index_bits" in message and "bitmask" in message
 
 
 # ---------------------------------------------------------------------------------------------
@@ -506,19 +551,24 @@ def _emb(arch, bits=8, sparsity=0.0):
 
 
 @pytest.mark.parametrize("bits", [8, 16])
-def test_pruned_embeddings_shrink_storage_and_lookup_energy_by_the_stated_factor(bits):
-    """On a zero-skipping target, each pruned table is stored, and each looked-up row read, as its
-    non-zeros with index_bits each: (1 - s) (b + index_bits) / b of the dense bits."""
+@pytest.mark.parametrize("encoding", ["bitmask", "index"])
+def test_pruned_embeddings_shrink_storage_and_lookup_energy_by_the_stated_factor(bits, encoding):
+    """On a zero-skipping target, each pruned table is stored in its sparse encoding (a presence
+    bit per entry plus the kept values, or the kept values with index_bits each) and each looked-up
+    row is read at stored_bits_per_value / b of the dense bits."""
     from evosearch.specs.embedding import kept_entries, table_shapes
 
-    target = load_target("edgebert-12nm")
+    target = _with_encoding(encoding)
     assert target.zero_skipping and dict(target.placement)["embeddings"] == "rram"
     dense = estimate(MINILM, _emb(MINILM, bits), target, seq_len=32)
     pruned = estimate(MINILM, _emb(MINILM, bits, 0.6), target, seq_len=32)
-    factor = 0.4 * (bits + target.index_bits) / bits
+    factor = target.stored_bits_per_value(bits, 0.6) / bits
     ln = 2 * MINILM.embedding_size * 32
     tables = [r * w for r, w in table_shapes(MINILM).values()]
-    expected = sum(kept_entries(n, 0.6) for n in tables) * (bits + target.index_bits)
+    if encoding == "bitmask":
+        expected = sum(n + kept_entries(n, 0.6) * bits for n in tables)
+    else:
+        expected = sum(kept_entries(n, 0.6) for n in tables) * (bits + target.index_bits)
     assert dict(pruned.level_bits)["rram"] - ln == expected
     assert (dict(pruned.level_bits)["rram"] - ln) / (dict(dense.level_bits)["rram"] - ln) == pytest.approx(factor, rel=1e-6)
     assert dense.model_size_bytes - pruned.model_size_bytes == pytest.approx(
@@ -545,7 +595,7 @@ def test_on_chip_fit_counts_the_compressed_embeddings():
     data = shipped_target_data("edgebert-12nm")
     for level in ("weight_sram", "act_sram"):
         data["memory"][level]["capacity_kb"] = 1e9  # only the embedding level decides here
-    sparse_kb = embedding_tables_bits(ALBERT, 8, 0.6, "index", 4) / 8192
+    sparse_kb = embedding_tables_bits(ALBERT, 8, 0.6, "mask") / 8192  # edgebert-12nm's bitmask
     dense_kb = embedding_tables_bits(ALBERT, 8) / 8192
     data["memory"]["rram"]["capacity_kb"] = (sparse_kb + dense_kb) / 2
     target = target_from_dict(data)
@@ -554,11 +604,12 @@ def test_on_chip_fit_counts_the_compressed_embeddings():
 
 
 def test_minilm_embeddings_do_not_fit_edgebert_envm_even_pruned():
-    """The quickstart's MiniLM tables at 8 bits, 40% kept: 6.8 MB in the target's encoding against
-    the 4 MB eNVM of edgebert-12nm (whose capacity holds ALBERT's tables, which do fit)."""
+    """The quickstart's MiniLM tables at 8 bits, 40% kept: 6.0 MB in the target's bitmask encoding
+    (a bit per entry plus the kept values) against the 4 MB eNVM of edgebert-12nm (whose capacity
+    holds ALBERT's tables, which do fit)."""
     target = load_target("edgebert-12nm")
     cap = target.level("rram").capacity_kb
     minilm = dict(estimate(MINILM, _emb(MINILM, 8, 0.6), target, seq_len=32).level_bits)["rram"] / 8192
     albert = dict(estimate(ALBERT, _emb(ALBERT, 8, 0.6), target, seq_len=32).level_bits)["rram"] / 8192
-    assert minilm == pytest.approx(6986, abs=1) and minilm > cap
-    assert albert == pytest.approx(2290, abs=1) and albert < cap
+    assert minilm == pytest.approx(6113, abs=1) and minilm > cap
+    assert albert == pytest.approx(2003, abs=1) and albert < cap

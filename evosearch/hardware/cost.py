@@ -24,10 +24,11 @@ ICCAD 2019; EdgeBERT's own energy accounting, Tambe et al. MICRO 2021):
   accumulator width); outputs are written once at activation width. Data held off-chip (DRAM)
   is also written into and read back from the on-chip staging buffer (DRAM read + SRAM write +
   SRAM read, as EdgeBERT accounts it).
-* **Unstructured sparsity** on a target with ``zero_skipping``: MACs, cycles and weight bits scale
-  by the density (1 - sparsity) and every non-zero weight carries ``index_bits`` of index overhead.
-  Pruned embedding tables (EdgeBERT's embedding pruning) are read the same way: the non-zeros of
-  each looked-up row with ``index_bits`` each. Targets without zero skipping pay the dense cost.
+* **Unstructured sparsity** on a target with ``zero_skipping``: MACs and cycles scale by the
+  density (1 - sparsity); weights are stored and read in the target's ``sparse_encoding``: the
+  non-zeros with ``index_bits`` each, or a presence bit per position plus the non-zeros
+  (``bitmask``, EdgeBERT's). Pruned embedding tables (EdgeBERT's embedding pruning) are read the
+  same way, row by looked-up row. Targets without zero skipping pay the dense cost.
 * **Time** = max(compute time, bits at each level / that level's bandwidth) (roofline).
 * **Energy** = MAC/vector-op energy + sum of bits x pJ/bit per level + leakage power x time. Leakage
   is charged while a sentence runs; time between sentences counts as power-gated (not charged).
@@ -145,7 +146,7 @@ class _Pricer:
             level = self.weights
             sparse = t.zero_skipping and op.sparsity > 0.0
             density = 1.0 - op.sparsity if sparse else 1.0
-            stored_bits = wb + (t.index_bits if sparse else 0)
+            stored_bits = t.stored_bits_per_value(wb, op.sparsity)  # per weight position
         else:
             wb = act_bits
             level = self.act
@@ -158,7 +159,7 @@ class _Pricer:
         cycles = op.count * op.m * row_tiles * col_tiles * passes * density
         width = (wb * act_bits) / (t.datapath_bits * t.activation_bits)
         compute_pj = macs * t.mac_energy_format_pj * self.vscale * width
-        self._move(reads, writes, level, bits_read=op.count * op.k * op.n * density * stored_bits)
+        self._move(reads, writes, level, bits_read=op.count * op.k * op.n * stored_bits)
         self._move(reads, writes, self.act, bits_read=op.count * op.m * op.k * act_bits * col_tiles)
         spills = op.count * op.m * op.n * (row_tiles - 1) * t.accumulator_bits
         self._move(reads, writes, self.psum, bits_read=spills, bits_written=spills)
@@ -179,16 +180,14 @@ class _Pricer:
 
     def lookup(self, op: Lookup) -> OpCost:
         """Rows read from the embeddings level and written, dense, at activation width. Pruned
-        tables on a zero-skipping target are read as their non-zeros, each with ``index_bits``
-        (the target's sparse encoding, as for weights); the row is decoded to dense on the way."""
+        tables on a zero-skipping target are read in the target's sparse encoding, as weights are
+        (:meth:`~evosearch.hardware.target.HardwareTarget.stored_bits_per_value`); the row is decoded
+        to dense on the way."""
         t = self.t
         n_levels = len(self.names)
         reads = [0.0] * n_levels
         writes = [0.0] * n_levels
-        if t.zero_skipping and op.sparsity > 0.0:
-            per_value = (1.0 - op.sparsity) * (op.bits + t.index_bits)
-        else:
-            per_value = op.bits
+        per_value = t.stored_bits_per_value(op.bits, op.sparsity)
         self._move(reads, writes, self.emb, bits_read=op.rows * op.width * per_value)
         self._move(reads, writes, self.act, bits_written=op.rows * op.width * self.act_bits)
         return self._finish(op.name, 0.0, 0.0, 0.0, reads, writes)

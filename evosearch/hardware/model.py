@@ -18,8 +18,9 @@ runs (so "everyone exits at the last layer" costs that plus the L - 1 intermedia
 
 Embeddings. The lookup tables are read from the target's ``embeddings`` level (EdgeBERT: ReRAM
 eNVM); pruned at ``config.embedding_sparsity`` on a zero-skipping target, they are stored and read
-as non-zeros with ``index_bits`` each, and the on-chip fit (``fits_on_chip``, ``memory_kb``)
-counts that compressed size against the level's capacity.
+in the target's sparse encoding (non-zeros with ``index_bits`` each, or a presence bit per entry
+plus the non-zeros), and the on-chip fit (``fits_on_chip``, ``memory_kb``) counts that compressed
+size against the level's capacity.
 
 Power-gated memories. A memory level with ``power_gating: banks`` leaks only through the banks
 that hold this model's data (:meth:`MemoryLevel.leakage_share`): its weights and embeddings if
@@ -203,8 +204,7 @@ class CostModel:
         self._weights_on_chip = t.level(place["weights"]).on_chip
         self._emb_on_chip = t.level(place["embeddings"]).on_chip
         self._index_bits = t.index_bits if t.zero_skipping else None
-        # pruned embedding tables: the target's sparse encoding where it skips zeros, else stored dense
-        self._embedding_storage = "index" if t.zero_skipping else "dense"
+        self._embedding_storage = t.table_storage  # pruned embedding tables in the target's sparse encoding
         self._gated = tuple(lv for lv in t.memory if lv.power_gating != "none")
 
     # -- cached parts ------------------------------------------------------------------------
@@ -324,7 +324,8 @@ class CostModel:
             lat += p * (lc.latency_ns + (r.latency_ns if r else 0.0))
             energy += p * (lc.energy_pj + (r.energy_pj if r else 0.0))
             macs += p * (lc.macs + (r.macs if r else 0.0))
-        size = model_size_breakdown(arch, config, sparsity, self._index_bits, exits, self._embedding_storage)
+        size = model_size_breakdown(arch, config, sparsity, self._index_bits, exits, self._embedding_storage,
+                                    self.target.sparse_encoding)
         weight_bits = size["projection"] + size["blocks"] + size["ramps"]
         act_bits = max(max(lc.activation_bits for lc in layers), emb.activation_bits)
         place = dict(self.target.placement)

@@ -4,8 +4,8 @@ Storage follows the genome: matrices at the layer's weight bit width, embedding 
 ALBERT's E->H projection) at ``embedding_bits``, biases and layer-norm parameters at 32 bits.
 Embedding tables pruned at ``embedding_sparsity`` (EdgeBERT) are stored sparse
 (:mod:`evosearch.specs.embedding`): as the export's ``weights.safetensors`` holds them (a presence
-bit per entry plus the non-zeros) by default, or in a hardware target's encoding (non-zeros with
-``index_bits`` each; dense on a target without zero skipping).
+bit per entry plus the non-zeros) by default, or in a hardware target's sparse encoding (non-zeros
+with ``index_bits`` each, or EdgeBERT's bitmask; dense on a target without zero skipping).
 ALBERT's shared weights are stored once per weight *block*, as the union any virtual layer using
 the block needs: the max heads, max FFN neurons and max bit width over those layers (a lower-bit
 layer reads the most significant bits of the stored weights; bit-plane layout assumed), at the
@@ -78,11 +78,15 @@ def model_size_breakdown(
     index_bits: int | None = None,
     exits: Sequence[int] | None = None,
     embedding_storage: str | None = None,
+    sparse_encoding: str = "index",
 ) -> dict[str, float]:
     """Stored bits per part: ``embeddings`` (tables + LN), ``projection`` (ALBERT), ``blocks``, ``ramps``.
 
-    ``index_bits``: when given and a block is sparse, its matrices are stored compressed
-    (non-zeros only, each with ``index_bits`` of index); otherwise zeros are stored.
+    ``index_bits``: when given and a block is sparse, its matrices are stored compressed in
+    ``sparse_encoding``: ``"index"``, the non-zeros each with ``index_bits`` of index, or
+    ``"bitmask"``, a presence bit per position plus the non-zeros
+    (:meth:`~evosearch.hardware.target.HardwareTarget.stored_bits_per_value`); when None, zeros are
+    stored.
     ``exits``: the layers with an exit an input can take (threshold above 0); their ramps (pooler
     and classifier) are stored, at 32 bits as the export stores them, besides the final one.
     ``embedding_storage``: how tables pruned at ``config.embedding_sparsity`` are stored
@@ -101,7 +105,8 @@ def model_size_breakdown(
     for heads, ffn, bits, sp in stored_blocks(arch, config, sparsity):
         n = block_matrix_params(H, d, heads, ffn)
         if sp > 0.0 and index_bits is not None:
-            mat_bits = n * (1.0 - sp) * (bits + index_bits)
+            per_value = 1.0 + (1.0 - sp) * bits if sparse_encoding == "bitmask" else (1.0 - sp) * (bits + index_bits)
+            mat_bits = n * per_value
         else:
             mat_bits = n * bits
         out["blocks"] += mat_bits + block_vector_params(H, d, heads, ffn) * FLOAT_BITS

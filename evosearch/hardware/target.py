@@ -5,7 +5,10 @@ load them by path). It names
 
 * the MAC array (rows x cols, datapath and accumulator bit widths, the datapath's number format,
   energy per integer MAC at the datapath width and the factor another format costs relative to it,
-  zero skipping for unstructured sparsity),
+  zero skipping for unstructured sparsity and the encoding sparse data is stored in,
+  ``compute.sparse_encoding``: ``index``, every non-zero with ``index_bits`` of relative index
+  (EIE, Han et al. ISCA 2016), or ``bitmask``, one presence bit per position plus the packed
+  non-zeros (EdgeBERT's own: :meth:`HardwareTarget.stored_bits_per_value`),
 * a vector unit for softmax / layer-norm / GELU / residual adds,
 * the memory levels (per-bit read/write energy, bandwidth, leakage, capacity, on- or off-chip, and
   optionally ``power_gating: banks`` with ``bank_kb``: leakage is charged only for the banks that
@@ -41,6 +44,7 @@ SHIPPED_TARGETS_DIR = Path(__file__).resolve().parents[1] / "objectives" / "hard
 PLACEMENT_ROLES = ("weights", "embeddings", "activations", "partial_sums")
 NUMBER_FORMATS = ("int", "adaptivfloat")
 POWER_GATING = ("none", "banks")
+SPARSE_ENCODINGS = ("index", "bitmask")
 VECTOR_OPS = ("softmax", "layernorm", "gelu", "add")
 
 
@@ -120,7 +124,7 @@ class HardwareTarget:
     accumulator_bits: int
     mac_energy_pj: float  # one integer datapath_bits x activation_bits MAC at the nominal voltage
     zero_skipping: bool
-    index_bits: int  # per non-zero weight, when zero skipping stores weights compressed
+    index_bits: int  # per non-zero weight, when zero skipping stores weights compressed (sparse_encoding index)
     compute_leakage_mw: float
     # vector unit
     vector_lanes: int
@@ -137,6 +141,7 @@ class HardwareTarget:
     activation_bits_supported: tuple[int, ...] = ()  # activation widths it runs (default: activation_bits only)
     number_format: str = "int"  # the datapath's number format (NUMBER_FORMATS)
     format_mac_energy_factor: float = 1.0  # MAC energy of number_format relative to an integer MAC
+    sparse_encoding: str = "index"  # how zero skipping stores sparse data (SPARSE_ENCODINGS)
     source: str = ""
     description: str = ""
     # derived
@@ -164,6 +169,34 @@ class HardwareTarget:
     def mac_energy_format_pj(self) -> float:
         """Energy of one datapath_bits x activation_bits MAC in the datapath's own number format."""
         return self.mac_energy_pj * self.format_mac_energy_factor
+
+    def stored_bits_per_value(self, bits: float, sparsity: float) -> float:
+        """Average stored bits per position of a tensor of ``bits``-wide values pruned to ``sparsity``,
+        as this target holds and reads it: dense (``bits``) without zero skipping or at sparsity 0;
+        otherwise in its ``sparse_encoding``:
+
+        * ``index``: the non-zeros, each with ``index_bits`` of relative index (EIE, Han et al.,
+          ISCA 2016): ``(1 - s) (bits + index_bits)``;
+        * ``bitmask``: one presence bit per position and the non-zeros packed: ``1 + (1 - s) bits``.
+          EdgeBERT's accelerator (harvard-acc/EdgeBERT ``hw/cmod/include/Spec.h``: a ``MaskType`` of
+          one bit per lane for each 16-lane vector in its mask memory; ``Decode_N0.h``: a set bit
+          advances its bank's pointer to the next packed non-zero, a clear one feeds a zero).
+
+        The bitmask is the smaller encoding at low sparsity, the index at high sparsity (with a
+        4-bit index and 8-bit values they cross at s = 0.75)."""
+        if not self.zero_skipping or sparsity <= 0.0:
+            return float(bits)
+        if self.sparse_encoding == "bitmask":
+            return 1.0 + (1.0 - sparsity) * bits
+        return (1.0 - sparsity) * (bits + self.index_bits)
+
+    @property
+    def table_storage(self) -> str:
+        """How this target stores a pruned lookup table, in :mod:`evosearch.specs.embedding`'s names:
+        ``"index"`` or ``"mask"`` (the bitmask) with zero skipping, ``"dense"`` without."""
+        if not self.zero_skipping:
+            return "dense"
+        return "mask" if self.sparse_encoding == "bitmask" else "index"
 
     @property
     def macs_per_cycle(self) -> int:
@@ -408,6 +441,7 @@ def target_from_dict(data: Mapping[str, Any]) -> HardwareTarget:
         mac_energy_pj=float(_get(data, "compute.mac_energy_pj", "number")),
         zero_skipping=_get(data, "compute.zero_skipping", "bool", default=False),
         index_bits=_get(data, "compute.index_bits", "int", default=0),
+        sparse_encoding=_sparse_encoding(data),
         compute_leakage_mw=float(_get(data, "compute.leakage_mw", "number", default=0.0)),
         vector_lanes=_get(data, "vector_unit.lanes", "int", allow_zero=False),
         vector_op_energy_pj=float(_get(data, "vector_unit.op_energy_pj", "number")),
@@ -423,6 +457,18 @@ def target_from_dict(data: Mapping[str, Any]) -> HardwareTarget:
         source=str(data.get("source", "")),
         description=str(data.get("description", "")),
     )
+
+
+def _sparse_encoding(data: Mapping) -> str:
+    """``compute.sparse_encoding`` (default ``index``); ``bitmask`` carries no index, so it refuses
+    an ``index_bits`` above 0 rather than leave a number that prices nothing."""
+    encoding = _get(data, "compute.sparse_encoding", "str", default="index")
+    if encoding not in SPARSE_ENCODINGS:
+        raise HardwareTargetError(f"field 'compute.sparse_encoding' = {encoding!r}; allowed: {', '.join(SPARSE_ENCODINGS)}")
+    if encoding == "bitmask" and _get(data, "compute.index_bits", "int", default=0):
+        raise HardwareTargetError("field 'compute.index_bits' is set, but compute.sparse_encoding 'bitmask' stores "
+                                  "no index (one presence bit per position); remove index_bits or use 'index'")
+    return encoding
 
 
 def _number_format(data: Mapping) -> tuple[str, float]:

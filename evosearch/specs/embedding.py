@@ -18,9 +18,10 @@ more). Storage, in :func:`table_bits`:
 
 * ``"dense"``: every entry at ``bits`` (zeros stored; a target without zero skipping);
 * ``"index"``: the non-zeros only, each with ``index_bits`` of relative index — the encoding a
-  zero-skipping target uses for sparse weights (``compute.index_bits``);
+  zero-skipping target with ``compute.sparse_encoding: index`` uses for sparse weights;
 * ``"mask"``: a one-bit-per-entry presence mask plus the non-zeros at ``bits``: what an export's
-  ``weights.safetensors`` holds (:mod:`evosearch.deploy.codec`), exact for any sparsity pattern.
+  ``weights.safetensors`` holds (:mod:`evosearch.deploy.codec`), exact for any sparsity pattern,
+  and the bitmask encoding of EdgeBERT's accelerator (``compute.sparse_encoding: bitmask``).
 
 Torch-free.
 """
