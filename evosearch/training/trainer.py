@@ -74,7 +74,7 @@ class TrainConfig:
     ``1 - (1 - p)^3``, ``p`` the fraction of the ramp done: 0 at the ramp's first step, the drawn
     values from its end on (:func:`~evosearch.training.space.cubic_sparsity_factor`; ``Trainer.
     sparsity_factor``). A fraction of the sampled steps rather than of all, so that any value up
-    to 1 reaches the targets within the run; 0 turns it off (the sampled sparsities bite from
+    to 1 ends the ramp by the end of the run; 0 turns it off (the sampled sparsities bite from
     the first sampled step). Why: movement scores start at zero, and the top-k of nearly equal
     scores is close to an arbitrary mask, which the weights then learn to live with (without the
     ramp, movement pruning scored 76-77 % from sparsity 0.2 to 0.9 on the default task,
@@ -83,12 +83,12 @@ class TrainConfig:
 
     Default (None): 2/3 when the space trains a sparsity above 0, else 0, so dense training never
     computes the schedule and trains exactly as before it existed; the saved training config
-    records the resolved value. 2/3 holds the targets for the last third of the steps, where the
-    linearly decaying learning rate is still up to a third of its peak, for the weights to adapt
-    to the final masks. Sanh et al.'s released recipe holds them for its last 10,800 of about
-    55,000 steps (ten SQuAD epochs: a fifth); of the default 795 steps a fifth would be 151, at
-    a learning rate of at most a fifth of its peak. A value above 0 with a space that trains no
-    sparsity above 0 is an error.
+    records the resolved value. 2/3 holds the targets for the last third of the sampled steps
+    (252 of the default 795), where the linearly decaying learning rate is still up to a third of
+    its peak, for the weights to adapt to the final masks. Sanh et al.'s released recipe holds
+    them for its last 10,800 of about 55,000 steps (ten SQuAD epochs: a fifth); a fifth here
+    would be 151 steps at a learning rate of at most a fifth of its peak. A value above 0 with a
+    space that trains no sparsity above 0 is an error.
     """
 
     model: str | None = None  # folder or hub name; None = the embedded MiniLM
