@@ -72,8 +72,8 @@ class TrainConfig:
     after the importance warm-up (those that sample sub-networks), every sampled sub-network
     (random, uniform and the sandwich's smallest) prunes its layers at its drawn sparsities times
     ``1 - (1 - p)^3``, ``p`` the fraction of the ramp done: 0 at the ramp's first step, the drawn
-    values from its end on (:func:`~evosearch.training.space.cubic_sparsity_factor`; ``Trainer.
-    sparsity_factor``). A fraction of the sampled steps rather than of all, so that any value up
+    values from its end on (:func:`~evosearch.training.space.cubic_sparsity_factor`,
+    :meth:`Trainer.sparsity_factor`). A fraction of the sampled steps rather than of all, so that any value up
     to 1 ends the ramp by the end of the run; 0 turns it off (the sampled sparsities bite from
     the first sampled step). Why: movement scores start at zero, and the top-k of nearly equal
     scores is close to an arbitrary mask, which the weights then learn to live with (without the
