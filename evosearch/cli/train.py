@@ -19,7 +19,8 @@ with in-place distillation from the largest; each sampled sub-network's loss wei
 largest's), an exit classifier after every layer, sampled bit widths (quantization-aware),
 sampled attention spans (or, with --span-mode learned, spans learned per head) and, with
 --sparsity, sampled per-layer unstructured sparsities (pruned by magnitude, or by learned
-movement scores with --pruning movement).
+movement scores with --pruning movement) that ramp up from 0 over the first 2/3 of the
+sampled steps (--sparsity-warmup).
 
 Defaults train the embedded MiniLM on movie-polarity in about 12 minutes on 2 idle CPU cores
 (dev accuracy: largest 0.87, half width 0.86, smallest 0.82; docs/benchmarks.md). The dev and
@@ -30,7 +31,7 @@ A killed run continues with --resume (same --output and settings).
 
 def register(subparsers) -> None:
     from ..specs import PRUNING_CRITERIA
-    from ..training.trainer import SPAN_MODES, TrainConfig
+    from ..training.trainer import DEFAULT_SPARSITY_WARMUP, SPAN_MODES, TrainConfig
 
     d = TrainConfig()
     p = subparsers.add_parser(
@@ -80,6 +81,11 @@ def register(subparsers) -> None:
                    help="which weights a sparsity zeroes: the smallest in magnitude, or those with the lowest learned "
                         "movement scores (Sanh et al., NeurIPS 2020; needs a --sparsity above 0); search and export "
                         f"use the same masks (default: {d.pruning})")
+    p.add_argument("--sparsity-warmup", type=float, metavar="FRACTION",
+                   help="ramp sampled sparsities up from 0 with a cubic schedule (Zhu & Gupta 2017, as Sanh et al. "
+                        "2020) over this fraction of the steps after --importance-warmup, then train at the sampled "
+                        "values; 0 = prune at full sparsity from the first sampled step (default: "
+                        f"{DEFAULT_SPARSITY_WARMUP:.3g} with a --sparsity above 0, else 0)")
     p.add_argument("--span-mode", choices=SPAN_MODES,
                    help="attention spans sampled per sub-network from --spans/--span-fractions, or learned per head "
                         "with the adaptive-span L1 penalty (Sukhbaatar et al., ACL 2019); learned spans start at "

@@ -28,11 +28,12 @@ from ..specs.spans import reference_length
 from .checkpoint import SupernetCheckpoint, save_checkpoint
 from .importance import gradient_importance, reorder_by_importance
 from .losses import supervised_loss
-from .space import SubnetSampler, TrainingSpace
+from .space import SubnetSampler, TrainingSpace, cubic_sparsity_factor
 from .strategies import make_strategy
 
 STATE_FILE = "training_state.pt"
 SPAN_MODES = ("sampled", "learned")
+DEFAULT_SPARSITY_WARMUP = 2 / 3  # TrainConfig.sparsity_warmup when sparsity is trained (its docstring says why)
 LOG_FILE = "train_log.csv"
 
 
@@ -64,6 +65,30 @@ class TrainConfig:
     the spans by about ``span_learning_rate`` tokens per step (the weights' rate would move them
     a thousandth of a token). With ``span_penalty`` 0 nothing pulls the spans in from
     ``max_length``, where the mask covers every sentence and passes them no gradient.
+
+    ``sparsity_warmup`` is the sparsity warm-up (gradual pruning, Zhu & Gupta, "To prune, or not
+    to prune", 2017; Sanh et al. use it for movement pruning and for their magnitude baseline,
+    and so do we for both criteria): over the first ``sparsity_warmup`` fraction of the steps
+    after the importance warm-up (those that sample sub-networks), every sampled sub-network
+    (random, uniform and the sandwich's smallest) prunes its layers at its drawn sparsities times
+    ``1 - (1 - p)^3``, ``p`` the fraction of the ramp done: 0 at the ramp's first step, the drawn
+    values from its end on (:func:`~evosearch.training.space.cubic_sparsity_factor`,
+    :meth:`Trainer.sparsity_factor`). A fraction of the sampled steps rather than of all, so that any value up
+    to 1 ends the ramp by the end of the run; 0 turns it off (the sampled sparsities bite from
+    the first sampled step). Why: movement scores start at zero, and the top-k of nearly equal
+    scores is close to an arbitrary mask, which the weights then learn to live with (without the
+    ramp, movement pruning scored 76-77 % from sparsity 0.2 to 0.9 on the default task,
+    docs/benchmarks.md); with it, the scores gather movement while the masks cut few weights.
+    Embedding sparsities (magnitude pruning of the tables, frozen by default) are not ramped.
+
+    Default (None): 2/3 when the space trains a sparsity above 0, else 0, so dense training never
+    computes the schedule and trains exactly as before it existed; the saved training config
+    records the resolved value. 2/3 holds the targets for the last third of the sampled steps
+    (252 of the default 795), where the linearly decaying learning rate is still up to a third of
+    its peak, for the weights to adapt to the final masks. Sanh et al.'s released recipe holds
+    them for its last 10,800 of about 55,000 steps (ten SQuAD epochs: a fifth); a fifth here
+    would be 151 steps at a learning rate of at most a fifth of its peak. A value above 0 with a
+    space that trains no sparsity above 0 is an error.
     """
 
     model: str | None = None  # folder or hub name; None = the embedded MiniLM
@@ -98,6 +123,7 @@ class TrainConfig:
     span_mode: str = "sampled"
     span_penalty: float = 0.0  # lambda of the L1 span penalty (span_mode learned)
     span_learning_rate: float = 0.1  # tokens per step, about (span_mode learned)
+    sparsity_warmup: float | None = None  # fraction of the sampled steps ramping sparsities up (None: 2/3 if sparse, else 0)
     space: TrainingSpace = field(default_factory=TrainingSpace)
 
     def __post_init__(self) -> None:
@@ -107,6 +133,7 @@ class TrainConfig:
         if self.pruning == "movement" and not any(s > 0 for s in self.space.sparsity):
             raise EvosearchError(f"pruning='movement' needs a sparsity above 0 in the training space (sparsity="
                                  f"{list(self.space.sparsity)}); give some, e.g. --sparsity 0 0.5 0.8")
+        self._check_sparsity_warmup()
 
     def _check_spans(self) -> None:
         if self.span_mode not in SPAN_MODES:
@@ -126,6 +153,22 @@ class TrainConfig:
             raise EvosearchError(f"span_mode='learned' learns the spans instead of sampling them: give no spans or "
                                  f"span_fractions ({given})")
         self.space = replace(space, span_fractions=(None,))
+
+    def _check_sparsity_warmup(self) -> None:
+        sparse = any(s > 0 for s in self.space.sparsity)
+        value = self.sparsity_warmup
+        if value is None:
+            self.sparsity_warmup = DEFAULT_SPARSITY_WARMUP if sparse else 0.0
+            return
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise EvosearchError(f"sparsity_warmup={value!r}; allowed: a fraction in [0, 1] of the steps after the "
+                                 "importance warm-up (0 = off), or null for the default (2/3 when a sparsity above 0 "
+                                 "is trained)")
+        if value > 0 and not sparse:
+            raise EvosearchError(f"sparsity_warmup={value} ramps up sampled sparsities, but the training space has none "
+                                 f"above 0 (sparsity={list(self.space.sparsity)}); give some, e.g. --sparsity 0 0.5 "
+                                 "0.8, or leave sparsity_warmup out")
+        self.sparsity_warmup = float(value)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -170,6 +213,8 @@ class Trainer:
         }
         self.steps_per_epoch = math.ceil(len(train_split) / config.batch_size)
         self.total_steps = max(1, round(config.epochs * self.steps_per_epoch))
+        sampled_steps = max(0, self.total_steps - config.importance_warmup)
+        self.sparsity_warmup_steps = max(1, round(config.sparsity_warmup * sampled_steps)) if config.sparsity_warmup else 0
         # Spans and the span ramp are relative to the task's lengths (evosearch.supernet.span).
         self.space = config.space.resolve(reference_length(tokenized["train"]["length"]))
         self.supernet.span_ramp = self.space.span_ramp
@@ -194,10 +239,16 @@ class Trainer:
         return teacher.to(self.config.device).eval()
 
     def _new_optimizer(self) -> None:
-        """AdamW; no decay on biases, norms, movement scores and learned spans. The scores start equal
-        and only their order matters (the top-k mask), so their learning rate is irrelevant: Adam
-        moves them in proportion to it. They share the weights' (Sanh et al. give scores their own).
-        Learned spans, in tokens, have their own rate (``span_learning_rate``)."""
+        """AdamW; no decay on biases, norms, movement scores and learned spans. Movement scores
+        start at zero and only their order within a row matters (the top-k mask), so their learning
+        rate is irrelevant: Adam moves them in proportion to it, and scaling it would scale every
+        score from the first step on and change no mask. They share the weights' rate and schedule
+        (Sanh et al. give scores their own). They learn from the first step, in the importance
+        warm-up too (sparsity 0 keeps every weight, and the straight-through gradient still reaches
+        the scores); when their masks start to cut is the sparsity warm-up's matter
+        (``TrainConfig.sparsity_warmup``), not their rate's. Learned spans, in tokens, have their
+        own rate (``span_learning_rate``). Called again after the importance ordering (the old
+        moments belong to the old order) and before a resumed state loads its own."""
         scores = {id(p) for p in self.supernet.movement_scores()}
         spans = self.supernet.span_parameters()
         params = [p for p in self.supernet.parameters() if p.requires_grad and all(p is not s for s in spans)]
@@ -269,6 +320,8 @@ class Trainer:
         if isinstance(saved.get("space"), dict) and "embedding_sparsity" not in saved["space"]:
             # a state from before embedding pruning trained dense embeddings only
             saved = {**saved, "space": {**saved["space"], "embedding_sparsity": [0.0]}}
+        if "sparsity_warmup" not in saved:  # a state from before the sparsity warm-up pruned at full sparsity throughout
+            saved = {**saved, "sparsity_warmup": 0.0}
         saved = {**TrainConfig().to_dict(), **saved}  # an option added since the state was saved has its default
         mismatched = [k for k in mine if k not in RESUME_IGNORED and saved.get(k) != mine[k]]
         if mismatched:
@@ -304,7 +357,9 @@ class Trainer:
                 strategy = self.strategy if self.step >= self.config.importance_warmup else self.warmup_strategy
                 teacher = self._teacher_logits(batch)
                 self.optimizer.zero_grad(set_to_none=True)
-                losses = strategy(self.supernet, batch, self.sampler, teacher)
+                factor = self.sparsity_factor()
+                with self.sampler.sparsities_scaled(factor):
+                    losses = strategy(self.supernet, batch, self.sampler, teacher)
                 if self.learned_spans:
                     losses["span"] = self._span_penalty_step()
                 torch.nn.utils.clip_grad_norm_(self.supernet.parameters(), 1.0)
@@ -318,10 +373,13 @@ class Trainer:
                 row = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4), "lr": self.scheduler.get_last_lr()[0], "examples_per_s": round(rate, 2), **{f"loss_{k}": round(v, 5) for k, v in losses.items()}}
                 if self.learned_spans:  # the mean learned span in tokens
                     row["mean_span"] = round(self.supernet.span_penalty().item() * self.config.max_length, 3)
+                if self.sparsity_warmup_steps:  # what the step's sampled sparsities were multiplied by
+                    row["sparsity_factor"] = round(factor, 5)
                 if log is None:
                     fields = ["step", "epoch", "lr", "examples_per_s", "loss_largest", "loss_smallest", "loss_random"]
                     fields += [f"loss_random{i}" for i in range(self.config.num_random)] + [f"loss_uniform{i}" for i in range(self.config.num_uniform)]
                     fields += ["loss_span", "mean_span"] if self.learned_spans else []
+                    fields += ["sparsity_factor"] if self.sparsity_warmup_steps else []
                     log = csv.DictWriter(log_file, fieldnames=fields, extrasaction="ignore")
                     if new_log:
                         log.writeheader()
@@ -332,6 +390,14 @@ class Trainer:
                 if self.step % self.config.checkpoint_every == 0 or self.step == end:
                     self.save_state()
         bar.close()
+
+    def sparsity_factor(self, step: int | None = None) -> float:
+        """What the sampled layer sparsities of ``step`` (default: the current step) are multiplied
+        by: the sparsity warm-up's cubic factor, 1 when it is off or over (TrainConfig's docstring)."""
+        if not self.sparsity_warmup_steps:
+            return 1.0
+        return cubic_sparsity_factor(self.step if step is None else step, self.config.importance_warmup,
+                                     self.sparsity_warmup_steps)
 
     def _span_penalty_step(self) -> float:
         """Back-propagate the L1 span penalty (Sukhbaatar et al., ACL 2019), once per step."""
