@@ -16,8 +16,10 @@ supernet runs (:meth:`Supernet.run_layer`), on the extracted sub-network's weigh
 
 Precision: the weight matrices of layers at <= 8 bits (and ALBERT's embedding projection at
 <= 8-bit embeddings) become int8 with ``onnxruntime.quantization.quantize_dynamic`` (per output
-channel, symmetric: an 8-bit ``int`` layer's weights are reproduced exactly; activations are
-quantized per tensor at run time); everything else, exit ramps included, stays float32.
+channel, symmetric, ``reduce_range``: codes in [-64, 64], so that ONNX Runtime's uint8 x int8
+kernel computes exact products on every x86 CPU, VNNI or not,
+:data:`evosearch.supernet.quantize.ENGINE_WEIGHT_LEVELS`; activations are quantized per tensor
+at run time); everything else, exit ramps included, stays float32.
 
 ``onnx/manifest.json`` says whether int8 was asked for (``int8``) and lists the segments (file,
 layers, exit threshold in nats; ``null`` for the last, which always answers), the inputs and the
@@ -124,7 +126,8 @@ def _quantize(path: Path, blocks: set[int], projection: bool, quantize_dynamic, 
     import logging
 
     logging.getLogger().setLevel(logging.ERROR)  # onnxruntime's "consider pre-processing" advice
-    quantize_dynamic(str(path), str(tmp), weight_type=QuantType.QInt8, per_channel=True, nodes_to_quantize=nodes)
+    quantize_dynamic(str(path), str(tmp), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
+                     nodes_to_quantize=nodes)
     tmp.replace(path)
     return True
 

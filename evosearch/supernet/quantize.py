@@ -15,14 +15,24 @@ gradient passes straight through to the float weights.
 The deployment engine's int8 arithmetic is simulated too (:func:`engine_int8_weight`,
 :func:`engine_int8_activations`), so that the supernet's accuracy estimate is the accuracy of the
 shipped model: ONNX Runtime's dynamic quantization stores the weights of layers at <= 8 bits as
-int8 (symmetric, per output channel) and quantizes each matrix product's input at run time to
-uint8 (asymmetric, one scale per tensor from its range including 0; ``DynamicQuantizeLinear`` in
-the ONNX specification, the scheme of Jacob et al., CVPR 2018).
+int8 codes in [-64, 64] (symmetric, per output channel: ``reduce_range``, see
+:data:`ENGINE_WEIGHT_LEVELS`) and quantizes each matrix product's input at run time to uint8
+(asymmetric, one scale per tensor from its range including 0; ``DynamicQuantizeLinear`` in the
+ONNX specification, the scheme of Jacob et al., CVPR 2018).
 """
 
 from __future__ import annotations
 
 import torch
+
+#: Weight codes of the deployment engine's int8 matrices: [-64, 64] per output channel, as
+#: ``quantize_dynamic(..., reduce_range=True)`` stores them. The full int8 range would make ONNX
+#: Runtime's uint8 x int8 kernel wrong on x86 CPUs without VNNI: it adds pairs of products in a
+#: saturating 16-bit instruction (VPMADDUBSW; ONNX Runtime's quantization guide, "When and why do I
+#: need to try U8U8?"), and 2 x 255 x 127 overflows 16 bits while 2 x 255 x 64 = 32,640 does not.
+#: Measured on an AVX2 CPU without VNNI: a 32 x 384 x 1536 product 15 % off with full-range codes,
+#: exact with these; the uint8 x uint8 kernel, also exact, was 25 % slower.
+ENGINE_WEIGHT_LEVELS = 64
 
 # Exponent bits of AdaptivFloat per total width; 8 bits use 3 as in EdgeBERT.
 ADAPTIVFLOAT_EXPONENT_BITS = {2: 1, 3: 1, 4: 2, 5: 2, 6: 3, 7: 3, 8: 3, 16: 5}
@@ -59,10 +69,11 @@ def quantize_rows(rows: torch.Tensor, bits: int, scheme: str) -> torch.Tensor:
 
 
 def engine_int8_weight(weight: torch.Tensor) -> torch.Tensor:
-    """A weight matrix as the engine stores it at int8: per output channel, symmetric over
-    [-127, 127]. Exact for 8-bit ``int`` weights; other grids at <= 8 bits (fewer bits,
-    AdaptivFloat) are rounded onto it, as ``quantize_dynamic`` does."""
-    return quantize_weight(weight, 8, "int")
+    """A weight matrix as the engine stores it at int8: per output channel, symmetric over the
+    codes [-64, 64] (:data:`ENGINE_WEIGHT_LEVELS`). Exact for 7-bit ``int`` weights; other grids
+    at <= 8 bits (8 bits, fewer bits, AdaptivFloat) are rounded onto it, as ``quantize_dynamic``
+    does."""
+    return _straight_through(weight, _symmetric_grid(weight, ENGINE_WEIGHT_LEVELS))
 
 
 def engine_int8_activations(x: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
@@ -92,7 +103,11 @@ def _straight_through(weight: torch.Tensor, quantized: torch.Tensor) -> torch.Te
 
 
 def _int_grid(weight: torch.Tensor, bits: int) -> torch.Tensor:
-    levels = 2 ** (bits - 1) - 1
+    return _symmetric_grid(weight, 2 ** (bits - 1) - 1)
+
+
+def _symmetric_grid(weight: torch.Tensor, levels: int) -> torch.Tensor:
+    """Round each row onto ``scale * [-levels, levels]``, ``scale = max |row| / levels``."""
     w = weight.detach()
     scale = w.abs().amax(dim=-1, keepdim=True).clamp_min(1e-12) / levels
     return torch.clamp(torch.round(w / scale), -levels, levels) * scale
