@@ -65,6 +65,10 @@ def test_pruned_tables_are_stored_as_a_mask_and_the_kept_codes(scheme, bits):
 MIXED = SubnetConfig((LayerConfig(2, 24, 8, span=4), LayerConfig(4, 12, 4), LayerConfig(3, 48, 32)),
                      embedding_bits=8, quant="int")
 ROOT = Path(__file__).resolve().parents[1]
+# distinct short spans per head and per block (tokens): with the tiny checkpoint's ramp of 2 tokens
+# each head sees 1-6 tokens either side, in sentences of 5-11 tokens
+LEARNED_SPANS = [[1.0, 2.5, 4.0, 0.5], [3.0, 0.0, 1.5, 2.0], [0.5, 5.0, 2.0, 1.0]]
+DROPS_HEADS = SubnetConfig((LayerConfig(2, 24, 8), LayerConfig(4, 12, 4), LayerConfig(3, 48, 32)), embedding_bits=8)
 
 
 def _dev(tmp, ckpt):
@@ -337,3 +341,35 @@ def test_int8_engine_estimate_is_what_onnx_runtime_computes(tmp_path, model_type
                                                               "labels": torch.zeros(1, dtype=torch.long)}], config)[0]
                         for t in texts], dim=1)
     torch.testing.assert_close(padded, single, atol=1e-4, rtol=1e-4)
+
+
+
+
+@pytest.mark.parametrize("config", [None, DROPS_HEADS], ids=["largest", "drops-heads"])
+def test_learned_span_export_equals_supernet(tmp_path, config):
+    """On a supernet with learned spans, sliced supernet = extracted = exported (as
+    test_float_onnx_export_equals_supernet checks it): the compact weights hold the kept heads'
+    spans, and ONNX Runtime runs their masks with the supernet's logits and early-exit answers."""
+    ckpt_dir = make_checkpoint(tmp_path / "m", pooling="mean", learned_spans=LEARNED_SPANS)
+    ckpt = load_checkpoint(ckpt_dir)
+    supernet = ckpt.supernet
+    config = config or SubnetConfig.largest(supernet.arch)
+    texts, batch = _dev(tmp_path / "m", ckpt)
+    inputs = (batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    with torch.no_grad():
+        sliced = supernet(*inputs, config=config)
+        unlimited = supernet(*inputs, config=config.with_layers(span=64))  # span + ramp beyond every sentence
+        extracted = extract(supernet, config).eval()(*inputs)
+    assert (sliced - unlimited).abs().max() > 0.05  # the learned masks change the logits (tolerance: 1e-4)
+    torch.testing.assert_close(extracted, sliced, atol=1e-5, rtol=0)
+    thresholds = _thresholds(collect_exit_logits(supernet, [batch], config, int8_engine=False)[0])
+    out = export(Deployment(config, thresholds, ckpt_dir), tmp_path / "float", int8=False)
+    model = load_deployed(out)
+    spans = {k: v for k, v in model.torch_model().state_dict().items() if k.endswith(".spans")}
+    assert [v.tolist() for v in spans.values()] == [s[:layer.heads] for s, layer in zip(LEARNED_SPANS, config.layers)]
+    onnx_logits = model.exit_logits(*inputs)
+    assert len(onnx_logits) == 3  # one segment per exit
+    np.testing.assert_allclose(np.stack(onnx_logits), sliced.numpy(), atol=1e-4, rtol=0)
+    labels, exits = model.predict(texts)
+    assert (labels, exits) == _supernet_predictions(ckpt, config, texts, thresholds, int8_engine=False)
+    assert 0 < sum(e < 2 for e in exits) < len(exits)
