@@ -236,6 +236,20 @@ def test_albert_with_per_layer_bits_gets_a_message_not_an_exception(tmp_path):
     assert not (out / "hf").exists() and (out / "onnx" / "manifest.json").is_file()
 
 
+def test_learned_spans_get_no_hf_copy(tmp_path):
+    """transformers has no span mask: on a supernet with learned spans, a sub-network that fits hf/
+    in every other way (first-token exits, all heads, one FFN width) gets none, and says why."""
+    ckpt_dir = make_checkpoint(tmp_path / "m", learned_spans=LEARNED_SPANS)
+    arch = load_checkpoint(ckpt_dir).supernet.arch
+    config = SubnetConfig.uniform(arch, 1.0)
+    ok, why = fits_hf(config, arch)
+    assert not ok and "learned attention spans" in why
+    assert fits_hf(config, replace(arch, learned_span_max=None)) == (True, "")
+    out = export(Deployment(config, [0.0] * (arch.num_layers - 1), ckpt_dir), tmp_path / "dep", int8=False)
+    assert json.loads((out / "model.json").read_text())["hf"] == {"exported": False, "reason": why}
+    assert not (out / "hf").exists()
+
+
 def replace_bits(layer, bits):
     from dataclasses import replace
 
