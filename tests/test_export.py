@@ -18,7 +18,7 @@ from evosearch.supernet import LayerConfig, SubnetConfig, collect_exit_logits, e
 from evosearch.supernet.quantize import quantize_rows, quantize_weight
 from evosearch.training import load_checkpoint
 
-from .tiny_runs import make_checkpoint, make_run
+from .tiny_runs import LEARNED_SPANS, make_checkpoint, make_run
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +65,6 @@ def test_pruned_tables_are_stored_as_a_mask_and_the_kept_codes(scheme, bits):
 MIXED = SubnetConfig((LayerConfig(2, 24, 8, span=4), LayerConfig(4, 12, 4), LayerConfig(3, 48, 32)),
                      embedding_bits=8, quant="int")
 ROOT = Path(__file__).resolve().parents[1]
-# distinct short spans per head and per block (tokens): with the tiny checkpoint's ramp of 2 tokens
-# each head sees 1-6 tokens either side, in sentences of 5-11 tokens
-LEARNED_SPANS = [[1.0, 2.5, 4.0, 0.5], [3.0, 0.0, 1.5, 2.0], [0.5, 5.0, 2.0, 1.0]]
 DROPS_HEADS = SubnetConfig((LayerConfig(2, 24, 8), LayerConfig(4, 12, 4), LayerConfig(3, 48, 32)), embedding_bits=8)
 
 

@@ -1,5 +1,6 @@
 """A search of a supernet with learned attention spans (adaptive attention span, Sukhbaatar et al.,
-ACL 2019) on the shipped space edgebert-learned-spans: its stored metrics at the learned spans."""
+ACL 2019) on the shipped space edgebert-learned-spans, and what reads its run: the stored metrics
+and the report's spans, both at the learned spans."""
 
 import os
 
@@ -7,7 +8,10 @@ import numpy as np
 import pytest
 
 from evosearch.metrics import METRICS, MetricInputs
-from evosearch.report import load_run
+from evosearch.report import load_run, pick, write_report
+from evosearch.report.pick import describe
+from evosearch.report.plots import plot_layers
+from evosearch.report.run import LEARNED_NOTE
 from evosearch.search import SearchSpace, SearchSpaceError
 from evosearch.search.context import SearchContext
 from evosearch.supernet import SubnetConfig, early_exit
@@ -72,3 +76,25 @@ def test_a_search_on_it_stores_costs_at_the_learned_spans(learned_run):
         for metric in ("energy_uj", "latency_ms"):
             assert float(row[metric]) == pytest.approx(learned[metric], rel=1e-9)
             assert learned[metric] < unlimited[metric]  # the spans are short: attention costs less
+
+
+def test_the_report_and_pick_show_the_learned_spans(learned_run, tmp_path):
+    folder, context = learned_run
+    run = load_run(folder)
+    supernet = context.checkpoint.supernet
+    for _, row in run.front.iterrows():
+        config, _ = run.config_of(row)
+        expected = supernet.learned_layer_spans(SubnetConfig.from_dict(config))
+        assert run.layer_spans(config) == [(span, True) for span in expected]
+    first, _ = run.config_of(run.front.iloc[0])
+    shown = " ".join(f"{span}*" for span, _ in run.layer_spans(first))
+    layers = plot_layers(run, tmp_path)
+    assert layers.note == LEARNED_NOTE
+    page = write_report(run, tmp_path / "report.html", plots=[layers]).read_text()
+    assert f"<td>{shown}</td>" in page and "∞" not in page and LEARNED_NOTE in page
+    chosen = pick(run, knee=True)
+    text = describe(chosen)
+    config, _ = run.config_of(chosen.row)
+    assert LEARNED_NOTE in text and "∞" not in text
+    table = text.split("exit threshold")[1].splitlines()[2:2 + len(config["layers"])]
+    assert [line.split()[4] for line in table] == [f"{span}*" for span, _ in run.layer_spans(config)]

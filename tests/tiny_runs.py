@@ -19,6 +19,9 @@ from evosearch.training import SupernetCheckpoint, save_checkpoint
 
 TINY = dict(vocab_size=60, hidden_size=32, num_attention_heads=4, intermediate_size=48,
             max_position_embeddings=64, num_hidden_layers=3, num_labels=2)
+# distinct short learned spans per head and per block (tokens): with make_checkpoint's ramp of 2 tokens
+# each head sees 1-6 tokens either side, in sentences of 5-11 tokens
+LEARNED_SPANS = [[1.0, 2.5, 4.0, 0.5], [3.0, 0.0, 1.5, 2.0], [0.5, 5.0, 2.0, 1.0]]
 WORDS = ["good", "bad", "great", "awful", "fine", "film", "plot", "actor", "boring", "fun", "the", "a", "is", "was"]
 
 
