@@ -1,8 +1,11 @@
 """A search of a supernet with learned attention spans (adaptive attention span, Sukhbaatar et al.,
-ACL 2019) on the shipped space edgebert-learned-spans, and what reads its run: the stored metrics
-and the report's spans, both at the learned spans."""
+ACL 2019) on the shipped space edgebert-learned-spans, and what reads its run: the stored metrics,
+the report's spans and scripts/bench_compression.py's costs, all at the learned spans."""
 
+import importlib.util
+import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +20,8 @@ from evosearch.search.context import SearchContext
 from evosearch.supernet import SubnetConfig, early_exit
 
 from .tiny_runs import LEARNED_SPANS, make_checkpoint, make_run
+
+BENCH_COMPRESSION = Path(__file__).resolve().parents[1] / "scripts" / "bench_compression.py"
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +103,18 @@ def test_the_report_and_pick_show_the_learned_spans(learned_run, tmp_path):
     assert LEARNED_NOTE in text and "∞" not in text
     table = text.split("exit threshold")[1].splitlines()[2:2 + len(config["layers"])]
     assert [line.split()[4] for line in table] == [f"{span}*" for span, _ in run.layer_spans(config)]
+
+
+def test_bench_compression_prices_the_learned_spans_as_the_search(learned_run, tmp_path):
+    folder, _ = learned_run
+    spec = importlib.util.spec_from_file_location("bench_compression", BENCH_COMPRESSION)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "compression.json"
+    module.main(["--run", str(folder), "--threads", "1", "--out", str(out)])
+    report = json.loads(out.read_text())
+    rows = [report["uncompressed"], *report["front"]]
+    assert len(rows) == 1 + len(load_run(folder).front)
+    for row in rows:
+        for metric in ("energy_uj", "latency_ms"):
+            assert row[metric] == pytest.approx(row["run_metrics"][metric], rel=1e-9), (row["name"], metric)
