@@ -5,7 +5,9 @@ front re-scored on the full dev set, without the members the full dev set shows 
 front `evosearch pick` offers) and for the uncompressed fp32 model (largest sub-network, 32-bit,
 no early exit), on the whole dev set (the run's full evaluator, `SearchContext.of_run`):
 accuracy with the member's exit thresholds, simulated energy and latency on the run's hardware
-target (``--target`` overrides; expectations over the measured exits of the dev sentences),
+target (``--target`` overrides; expectations over the measured exits of the dev sentences; on a
+supernet trained with learned spans, each layer priced at the largest learned span of the heads
+it keeps, as the search prices it),
 model size at the chosen bit widths with the exit ramps the deployment keeps, and the CPU latency
 of the ONNX Runtime deployment `evosearch export` writes (early exit, int8 for layers at <= 8
 bits), *predicted* by this machine's calibrated latency model (`evosearch.latency`,
@@ -36,7 +38,7 @@ ANCHORS = {
 COSTS = ("energy_uj", "latency_ms", "cpu_latency_ms", "model_size_bytes")
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", required=True, help="a finished search run folder (with final_front.csv)")
     parser.add_argument("--threads", type=int, default=None,
@@ -46,7 +48,7 @@ def main() -> None:
                         help="a latency model JSON (default: the run's cpu_predictor, else this machine's cached one)")
     parser.add_argument("--target", default=None, help="hardware target for energy_uj / latency_ms (default: the run's)")
     parser.add_argument("--out", default=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     import torch
 
@@ -77,7 +79,8 @@ def main() -> None:
         logits, _ = evaluator.exit_logits(config)  # cached by the call above
         preds, exit_layer = early_exit(logits, thresholds)
         exits = exit_layer.tolist()
-        inputs = MetricInputs(arch, config, thresholds, evaluator.workload.with_exits(exits),
+        priced = supernet.with_learned_spans(config)  # learned spans priced per layer, as the search does
+        inputs = MetricInputs(arch, priced, thresholds, evaluator.workload.with_exits(exits),
                               float((preds == evaluator.labels).float().mean()), None, target, supernet.span_ramp,
                               latency_model)
         row = {"name": name, "accuracy": inputs.accuracy, "mean_exit_layer": METRICS["mean_exit_layer"].compute(inputs)}

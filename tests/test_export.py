@@ -18,7 +18,7 @@ from evosearch.supernet import LayerConfig, SubnetConfig, collect_exit_logits, e
 from evosearch.supernet.quantize import quantize_rows, quantize_weight
 from evosearch.training import load_checkpoint
 
-from .tiny_runs import make_checkpoint, make_run
+from .tiny_runs import LEARNED_SPANS, make_checkpoint, make_run
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +65,7 @@ def test_pruned_tables_are_stored_as_a_mask_and_the_kept_codes(scheme, bits):
 MIXED = SubnetConfig((LayerConfig(2, 24, 8, span=4), LayerConfig(4, 12, 4), LayerConfig(3, 48, 32)),
                      embedding_bits=8, quant="int")
 ROOT = Path(__file__).resolve().parents[1]
+DROPS_HEADS = SubnetConfig((LayerConfig(2, 24, 8), LayerConfig(4, 12, 4), LayerConfig(3, 48, 32)), embedding_bits=8)
 
 
 def _dev(tmp, ckpt):
@@ -232,6 +233,20 @@ def test_albert_with_per_layer_bits_gets_a_message_not_an_exception(tmp_path):
     assert not (out / "hf").exists() and (out / "onnx" / "manifest.json").is_file()
 
 
+def test_learned_spans_get_no_hf_copy(tmp_path):
+    """transformers has no span mask: on a supernet with learned spans, a sub-network that fits hf/
+    in every other way (first-token exits, all heads, one FFN width) gets none, and says why."""
+    ckpt_dir = make_checkpoint(tmp_path / "m", learned_spans=LEARNED_SPANS)
+    arch = load_checkpoint(ckpt_dir).supernet.arch
+    config = SubnetConfig.uniform(arch, 1.0)
+    ok, why = fits_hf(config, arch)
+    assert not ok and "learned attention spans" in why
+    assert fits_hf(config, replace(arch, learned_span_max=None)) == (True, "")
+    out = export(Deployment(config, [0.0] * (arch.num_layers - 1), ckpt_dir), tmp_path / "dep", int8=False)
+    assert json.loads((out / "model.json").read_text())["hf"] == {"exported": False, "reason": why}
+    assert not (out / "hf").exists()
+
+
 def replace_bits(layer, bits):
     from dataclasses import replace
 
@@ -337,3 +352,35 @@ def test_int8_engine_estimate_is_what_onnx_runtime_computes(tmp_path, model_type
                                                               "labels": torch.zeros(1, dtype=torch.long)}], config)[0]
                         for t in texts], dim=1)
     torch.testing.assert_close(padded, single, atol=1e-4, rtol=1e-4)
+
+
+
+
+@pytest.mark.parametrize("config", [None, DROPS_HEADS], ids=["largest", "drops-heads"])
+def test_learned_span_export_equals_supernet(tmp_path, config):
+    """On a supernet with learned spans, sliced supernet = extracted = exported (as
+    test_float_onnx_export_equals_supernet checks it): the compact weights hold the kept heads'
+    spans, and ONNX Runtime runs their masks with the supernet's logits and early-exit answers."""
+    ckpt_dir = make_checkpoint(tmp_path / "m", pooling="mean", learned_spans=LEARNED_SPANS)
+    ckpt = load_checkpoint(ckpt_dir)
+    supernet = ckpt.supernet
+    config = config or SubnetConfig.largest(supernet.arch)
+    texts, batch = _dev(tmp_path / "m", ckpt)
+    inputs = (batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    with torch.no_grad():
+        sliced = supernet(*inputs, config=config)
+        unlimited = supernet(*inputs, config=config.with_layers(span=64))  # span + ramp beyond every sentence
+        extracted = extract(supernet, config).eval()(*inputs)
+    assert (sliced - unlimited).abs().max() > 0.05  # the learned masks change the logits (tolerance: 1e-4)
+    torch.testing.assert_close(extracted, sliced, atol=1e-5, rtol=0)
+    thresholds = _thresholds(collect_exit_logits(supernet, [batch], config, int8_engine=False)[0])
+    out = export(Deployment(config, thresholds, ckpt_dir), tmp_path / "float", int8=False)
+    model = load_deployed(out)
+    spans = {k: v for k, v in model.torch_model().state_dict().items() if k.endswith(".spans")}
+    assert [v.tolist() for v in spans.values()] == [s[:layer.heads] for s, layer in zip(LEARNED_SPANS, config.layers)]
+    onnx_logits = model.exit_logits(*inputs)
+    assert len(onnx_logits) == 3  # one segment per exit
+    np.testing.assert_allclose(np.stack(onnx_logits), sliced.numpy(), atol=1e-4, rtol=0)
+    labels, exits = model.predict(texts)
+    assert (labels, exits) == _supernet_predictions(ckpt, config, texts, thresholds, int8_engine=False)
+    assert 0 < sum(e < 2 for e in exits) < len(exits)

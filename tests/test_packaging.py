@@ -33,7 +33,7 @@ def test_wheel_install_finds_its_yaml(tmp_path):
     out = subprocess.run([sys.executable, "-c", CHECK, str(target)], check=True, cwd=tmp_path, capture_output=True,
                          text=True, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     spaces, targets = map(int, out.stdout.split())
-    assert spaces == 5 and targets == 2
+    assert spaces == 6 and targets == 2
 
 
 def test_importing_evosearch_sets_the_thread_policy_unless_the_user_did():

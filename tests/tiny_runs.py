@@ -19,15 +19,25 @@ from evosearch.training import SupernetCheckpoint, save_checkpoint
 
 TINY = dict(vocab_size=60, hidden_size=32, num_attention_heads=4, intermediate_size=48,
             max_position_embeddings=64, num_hidden_layers=3, num_labels=2)
+# distinct short learned spans per head and per block (tokens): with make_checkpoint's ramp of 2 tokens
+# each head sees 1-6 tokens either side, in sentences of 5-11 tokens
+LEARNED_SPANS = [[1.0, 2.5, 4.0, 0.5], [3.0, 0.0, 1.5, 2.0], [0.5, 5.0, 2.0, 1.0]]
 WORDS = ["good", "bad", "great", "awful", "fine", "film", "plot", "actor", "boring", "fun", "the", "a", "is", "was"]
 
 
 def make_checkpoint(tmp: Path, *, model_type: str = "bert", seed: int = 0, sizes=(20, 60, 40),
-                    pooling: str = "cls") -> Path:
+                    pooling: str = "cls", learned_spans=None) -> Path:
     """A tiny checkpoint folder plus its task (``tmp/task/{train,validation,test}.csv``).
 
     ``pooling="mean"`` makes the early exits decisive (the first token of a tiny random model
-    says little about the sentence), as the embedded MiniLM's are."""
+    says little about the sentence), as the embedded MiniLM's are. ``learned_spans`` (one list of
+    per-head spans in tokens per weight block) makes it a supernet trained with learned spans
+    (adaptive attention span, Sukhbaatar et al., ACL 2019) whose heads learned these spans, with a
+    span ramp of 2 tokens so that short spans cut into the 5-11 token sentences, and value and attention
+    output weights ten times the random ones so that attention moves the hidden states (at the random init's
+    scale it barely does, and a mask left out would hardly show); its bounds are
+    what `evosearch train --span-mode learned` records (no span sampled) and the labels are its
+    own predictions with those spans."""
     tmp = Path(tmp)
     tmp.mkdir(parents=True, exist_ok=True)
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS
@@ -44,10 +54,15 @@ def make_checkpoint(tmp: Path, *, model_type: str = "bert", seed: int = 0, sizes
         hf = AlbertForSequenceClassification(cfg).eval()
     else:
         hf = BertForSequenceClassification(BertConfig(**TINY)).eval()
-    supernet = supernet_from_hf(hf, pooling=pooling).eval()
+    learned = {} if learned_spans is None else {"span_ramp": 2, "learned_span_max": 16}
+    supernet = supernet_from_hf(hf, pooling=pooling, **learned).eval()
     with torch.no_grad():
         for ramp in supernet.ramps:
             ramp.classifier.weight.mul_(40.0)
+        for block, values in zip(supernet.blocks, learned_spans or ()):
+            block.spans.copy_(torch.tensor(values, dtype=block.spans.dtype))
+            block.value.weight.mul_(10.0)  # attention, and so its span masks, weighs in the hidden states
+            block.attention_out.weight.mul_(10.0)
     rng = random.Random(seed)
     data = tmp / "task"
     data.mkdir(exist_ok=True)
@@ -64,8 +79,9 @@ def make_checkpoint(tmp: Path, *, model_type: str = "bert", seed: int = 0, sizes
         with torch.no_grad():
             labels = supernet(enc["input_ids"], enc["attention_mask"], enc["token_type_ids"])[-1].argmax(-1)
         pd.DataFrame({"text": split_texts, "label": labels.tolist()}).to_csv(data / f"{split}.csv", index=False)
+    bounds = {"bits": [4, 8]} if learned_spans is None else {"bits": [4, 8, 16], "spans": [None]}
     ckpt = SupernetCheckpoint(supernet, tokenizer, task={"spec": str(data), "num_labels": 2, "max_length": 16,
-                                                         "seed": 0}, bounds={"bits": [4, 8]})
+                                                         "seed": 0}, bounds=bounds)
     return save_checkpoint(tmp / "ckpt", ckpt)
 
 

@@ -18,8 +18,9 @@ Export one sub-network of a search run as a stand-alone, smaller model in --out 
                        list of files the export wrote (--overwrite removes exactly those)
   tokenizer/           the supernet's tokenizer
   hf/                  when the sub-network fits a plain BERT/ALBERT config (first-token pooling, all
-                       heads kept, one FFN width, no spans, ALBERT sharing unchanged): a transformers
-                       model (final exit only) for AutoModelForSequenceClassification
+                       heads kept, one FFN width, no spans, fixed or learned, ALBERT sharing
+                       unchanged): a transformers model (final exit only) for
+                       AutoModelForSequenceClassification
   verification.json    the ONNX deployment on dev and test, one sentence at a time with early exit:
                        accuracy against the supernet's estimate (must agree within 0.5 pt) and the
                        share of identical predictions; CPU latency measured against the latency

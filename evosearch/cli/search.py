@@ -52,7 +52,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("--supernet", metavar="CKPT", help="supernet checkpoint folder (written by `evosearch train`)")
     p.add_argument("--space", metavar="YAML",
-                   help="search space: a YAML path or a shipped name (edgebert, whittle-medium, uniform, small); "
+                   help="search space: a YAML path or a shipped name (edgebert, edgebert-sparse, edgebert-learned-spans "
+                        "for a supernet trained with --span-mode learned, whittle-medium, uniform, small); "
                         "default: edgebert")
     p.add_argument("--objectives", metavar="YAML",
                    help="objective set: a YAML path or a shipped name (evosearch/objectives/search/: default, proxies, "

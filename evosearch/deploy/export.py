@@ -120,11 +120,12 @@ def fits_hf(config: SubnetConfig, arch: Architecture) -> tuple[bool, str]:
 
     The exact condition: the exits pool the first token (a classification head's pooler); every
     layer keeps all its heads (transformers needs hidden size = heads x head size); one FFN width
-    in every layer; no attention span; no unstructured sparsity in the layers (pruned embedding
-    tables are written, dense with their zeros, as the ONNX graphs hold them too; model.json's
-    ``hf.note`` says so); and for ALBERT, the layers that
-    share a weight block in the supernet keep sharing one in the sub-network (the same bit width
-    everywhere) in a layout an ``AlbertConfig`` can express.
+    in every layer; no attention span, fixed or learned (on a supernet trained with learned spans,
+    adaptive attention span of Sukhbaatar et al. 2019, a layer that sets none runs its heads'
+    learned spans); no unstructured sparsity in the layers (pruned embedding tables are written,
+    dense with their zeros, as the ONNX graphs hold them too; model.json's ``hf.note`` says so);
+    and for ALBERT, the layers that share a weight block in the supernet keep sharing one in the
+    sub-network (the same bit width everywhere) in a layout an ``AlbertConfig`` can express.
     """
     if arch.pooling != "cls":
         return False, (f"the exit ramps pool with {arch.pooling!r} (a transformers classification head reads the "
@@ -135,6 +136,8 @@ def fits_hf(config: SubnetConfig, arch: Architecture) -> tuple[bool, str]:
         return False, "the FFN width differs between layers"
     if any(l.span is not None for l in config.layers):
         return False, "attention spans are limited (transformers has no span mask)"
+    if arch.learned_span_max is not None:  # a layer without a span of its own runs its heads' learned spans
+        return False, "the heads run learned attention spans (transformers has no span mask)"
     if any(float(getattr(l, "sparsity", 0) or 0) for l in config.layers):
         return False, "unstructured sparsity (stored dense in hf/ would be misleading)"
     if arch.model_type == "albert":

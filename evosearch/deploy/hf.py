@@ -1,9 +1,9 @@
 """Write an extracted sub-network as a transformers BERT/ALBERT sequence classifier (``save_pretrained``).
 
 Only for sub-networks a plain config can describe (see :func:`evosearch.deploy.export.fits_hf`):
-every layer keeps all heads, one FFN width, no attention span, and ALBERT's weight sharing in an
-``AlbertConfig`` layout (groups x inner layers). The final exit's pooler and classifier become the
-model's pooler and classifier; earlier exits are not part of it.
+every layer keeps all heads, one FFN width, no attention span (fixed or learned), and ALBERT's
+weight sharing in an ``AlbertConfig`` layout (groups x inner layers). The final exit's pooler and
+classifier become the model's pooler and classifier; earlier exits are not part of it.
 """
 
 from __future__ import annotations

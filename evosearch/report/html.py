@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 
-from .run import Run, unit_for
+from .run import LEARNED_NOTE, Run, span_label, unit_for
 
 
 def _front_rows(run: Run) -> tuple[list[str], list[list[str]]]:
@@ -24,7 +24,7 @@ def _front_rows(run: Run) -> tuple[list[str], list[list[str]]]:
         rows.append([cid, str(generation)] + [units[m].fmt(r[m]) for m in metrics] + [
             " ".join(str(l["heads"]) for l in layers), " ".join(str(l["ffn"]) for l in layers),
             " ".join(str(l.get("bits", 32)) for l in layers),
-            " ".join("∞" if l.get("span") is None else str(l["span"]) for l in layers),
+            " ".join(span_label(*span) for span in run.layer_spans(cfg)),
             " ".join(f"{t:g}" for t in thresholds), str(cfg.get("embedding_bits", 32))
             + (f" ({float(cfg['embedding_sparsity']):g} pruned)" if cfg.get("embedding_sparsity") else "")])
     return header, rows
@@ -42,6 +42,7 @@ def _summary(run: Run) -> list[tuple[str, str]]:
         ("objectives", ", ".join(run.objectives)),
         ("constraints", ", ".join(run.constraints) or "none"),
         ("hardware target", str(c.get("objectives", {}).get("target") or "none")),
+        *([("attention spans", LEARNED_NOTE)] if run.learned_spans is not None else []),
         ("algorithm", f"{c.get('algorithm')}, population {c.get('population')}, "
                       f"{c.get('generations')} generations, seed {c.get('seed')}"),
         ("dev examples per candidate", str(c.get("dev_examples"))),

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .run import ReportError, Run, UnknownMetricError, unit_for
+from .run import LEARNED_NOTE, ReportError, Run, UnknownMetricError, span_label, unit_for
 
 _WHERE = re.compile(r"^\s*([A-Za-z_]\w*)\s*(<=|>=|<|>|==|=)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(%?)\s*$")
 
@@ -331,23 +331,27 @@ def candidates_table(run: Run, rows: pd.DataFrame, extra: list[str] = ()) -> str
     return format_table(body, header)
 
 
-def config_table(config: dict, thresholds: list[float]) -> str:
+def config_table(config: dict, thresholds: list[float], spans: list[tuple[int | None, bool]] | None = None) -> str:
+    """A sub-network per layer; ``spans``: each layer's span and whether it is learned
+    (:meth:`Run.layer_spans`; default: the config's own spans)."""
     layers = config["layers"]
+    spans = spans or [(l.get("span"), False) for l in layers]
     header = ["layer", "heads", "ffn", "bits", "span", "exit threshold"]
     if any(float(l.get("sparsity", 0) or 0) for l in layers):
         header.insert(5, "sparsity")
     body = []
-    for i, l in enumerate(layers):
+    for i, (l, span) in enumerate(zip(layers, spans)):
         t = thresholds[i] if i < len(thresholds) else None
-        row = [i, l["heads"], l["ffn"], l["bits"], "∞" if l.get("span") is None else l["span"]]
+        row = [i, l["heads"], l["ffn"], l["bits"], span_label(*span)]
         if "sparsity" in header:
             row.append(f"{float(l.get('sparsity', 0) or 0):.2f}")
         row.append("last (always)" if t is None else f"{t:g}")
         body.append(row)
     pruned = float(config.get("embedding_sparsity", 0.0) or 0.0)
-    return format_table(body, header) + f"\nembedding bits: {config.get('embedding_bits', 32)}; " \
-                                        + (f"embedding sparsity: {pruned:g} (keeps {100 * (1 - pruned):.0f}%); "
-                                           if pruned else "") + f"quantization: {config.get('quant', 'int')}"
+    text = format_table(body, header) + f"\nembedding bits: {config.get('embedding_bits', 32)}; " \
+                                      + (f"embedding sparsity: {pruned:g} (keeps {100 * (1 - pruned):.0f}%); "
+                                         if pruned else "") + f"quantization: {config.get('quant', 'int')}"
+    return text + (f"\n{LEARNED_NOTE}" if any(learned for _, learned in spans) else "")
 
 
 def describe(result: PickResult) -> str:
@@ -367,5 +371,6 @@ def describe(result: PickResult) -> str:
             for m in run.metrics if pd.notna(row[m])]
     lines.append(format_table(body, ["metric", "value", "unit", ""]))
     lines.append("")
-    lines.append(config_table(*run.config_of(row)))
+    config, thresholds = run.config_of(row)
+    lines.append(config_table(config, thresholds, run.layer_spans(config)))
     return "\n".join(lines)

@@ -7,7 +7,8 @@
 * :func:`plot_pairwise` — the same for every pair of objectives (3+ objectives);
 * :func:`plot_hypervolume` — hypervolume against generations and against evaluations;
 * :func:`plot_layers` — per-layer heatmaps of the front members' configs (heads, FFN neurons,
-  bits, attention span, exit thresholds).
+  bits, attention span, exit thresholds; a layer running learned spans shows the largest of the
+  heads it keeps, marked ``*``).
 
 Every function returns a :class:`Plot` with the files written and, per drawn series, the number
 of points (read back from the matplotlib artists), so tests need not look at pixels.
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .run import Run, unit_for
+from .run import LEARNED_MARK, LEARNED_NOTE, Run, span_label, unit_for
 
 FRONT_COLOR = "#1f77b4"
 SUBSET_FRONT_COLOR = "#9ecae1"
@@ -271,8 +272,10 @@ def plot_layers(run: Run, out_dir: Path | None = None, ids: list[str] | None = N
     heads = np.array([[l["heads"] for l in c["layers"]] for c in configs], float)
     ffn = np.array([[l["ffn"] for l in c["layers"]] for c in configs], float)
     bits = np.array([[l.get("bits", 32) for l in c["layers"]] for c in configs], float)
-    max_pos = max([l["span"] for c in configs for l in c["layers"] if l.get("span")] or [1])
-    span = np.array([[np.nan if l.get("span") is None else l["span"] for l in c["layers"]] for c in configs], float)
+    spans = [run.layer_spans(c) for c in configs]
+    learned = any(is_learned for member in spans for _, is_learned in member)
+    max_pos = max([s for member in spans for s, _ in member if s] or [1])
+    span = np.array([[np.nan if s is None else s for s, _ in member] for member in spans], float)
     thr = np.array([list(t)[: max(L - 1, 1)] for t in thresholds], float)
     panels = [
         ("Attention heads kept", heads / np.array(heads_full), heads.astype(int).astype(str), "Blues", (0, 1),
@@ -281,8 +284,8 @@ def plot_layers(run: Run, out_dir: Path | None = None, ids: list[str] | None = N
          "fraction of the layer's neurons"),
         ("Weight bits", np.log2(bits), bits.astype(int).astype(str), "Oranges", (1, 5), "log2(bits)"),
         ("Attention span (tokens)", np.where(np.isnan(span), 1.0, span / max(max_pos, 1)),
-         np.where(np.isnan(span), "∞", np.nan_to_num(span).astype(int).astype(str)), "Purples", (0, 1),
-         "span / largest span (∞ = unlimited)"),
+         np.array([[span_label(*layer) for layer in member] for member in spans]), "Purples", (0, 1),
+         "span / largest span (∞ = unlimited" + (f", {LEARNED_MARK} = learned)" if learned else ")")),
         ("Exit threshold (entropy, nats)", thr, np.vectorize(lambda v: f"{v:g}")(thr), "Reds", (0, max(0.01, np.nanmax(thr))),
          "0 = never exits there"),
     ]
@@ -315,7 +318,7 @@ def plot_layers(run: Run, out_dir: Path | None = None, ids: list[str] | None = N
     fig.suptitle(title)
     fig.tight_layout()
     files = _save(fig, Path(out_dir or run.folder / "plots"), "layers")
-    return Plot("layers", files, title, points)
+    return Plot("layers", files, title, points, LEARNED_NOTE if learned else "")
 
 
 def plot_all(run: Run, out_dir: Path | None = None, x: str | None = None, y: str | None = None) -> list[Plot]:

@@ -16,6 +16,12 @@ import pandas as pd
 from ..errors import EvosearchError
 from ..runstore import RunStore, config_from_columns
 from ..runstore.store import BOOKKEEPING, config_columns_of
+from ..specs.spans import covering_spans
+
+#: What the report writes after a learned span, and what it means.
+LEARNED_MARK = "*"
+LEARNED_NOTE = (f"{LEARNED_MARK} learned spans: the layer runs the spans its heads learned (adaptive attention span), "
+                "shown at the largest of the heads it keeps, the span the cost models price")
 
 
 class ReportError(EvosearchError):
@@ -226,6 +232,24 @@ class Run:
         return p
 
     @property
+    def learned_spans(self) -> list[list[float]] | None:
+        """Per virtual layer, the learned span of each head in tokens, for a supernet trained with
+        learned spans (as the search stored them in ``config.yaml``); None otherwise."""
+        return self.config.get("learned_spans")
+
+    def layer_spans(self, config: dict) -> list[tuple[int | None, bool]]:
+        """Per layer of ``config`` (``SubnetConfig.to_dict()``): its span in tokens (None: unlimited)
+        and whether it is learned. On a supernet trained with learned spans (adaptive attention
+        span, Sukhbaatar et al., ACL 2019), a layer with no span of its own runs its heads' learned
+        spans: it is shown at the largest of the heads it keeps, as the search priced it."""
+        layers = config["layers"]
+        if self.learned_spans is None:
+            return [(layer.get("span"), False) for layer in layers]
+        covering = covering_spans(self.learned_spans, [layer["heads"] for layer in layers])
+        return [(layer["span"], False) if layer.get("span") is not None else (span, True)
+                for layer, span in zip(layers, covering)]
+
+    @property
     def num_layers(self) -> int:
         return len(self.config_of(self.candidates.index[0])[0]["layers"])
 
@@ -233,6 +257,11 @@ class Run:
         """A candidate's ``SubnetConfig.to_dict()`` and exit thresholds (by id, or from a row)."""
         row = self.candidate(cid_or_row) if isinstance(cid_or_row, str) else cid_or_row
         return config_from_columns(row)
+
+
+def span_label(span: int | None, learned: bool = False) -> str:
+    """A layer's span as the report writes it: tokens, ``∞`` for no limit, :data:`LEARNED_MARK` after a learned one."""
+    return "∞" if span is None else f"{span}{LEARNED_MARK if learned else ''}"
 
 
 def normalize_id(cid) -> str:

@@ -1,10 +1,11 @@
 """A sub-network as flat table columns, and back.
 
-Per virtual layer ``i``: ``heads_i``, ``ffn_i``, ``bits_i``, ``span_i`` (empty = the full
-sentence, no span limit) and ``sparsity_i``; per exit ``k`` (every layer but the last):
-``threshold_k`` (the entropy threshold, in nats); then ``embedding_bits``, ``quant`` and
-``embedding_sparsity`` (absent from runs written before embedding pruning: read as 0.0). These
-are the decoded values, not gene indices, so a filter reads as the model it selects.
+Per virtual layer ``i``: ``heads_i``, ``ffn_i``, ``bits_i``, ``span_i`` (empty = no span of its
+own: the full sentence, or on a supernet trained with learned spans the learned spans of the
+heads it keeps, which the run's ``config.yaml`` lists) and ``sparsity_i``; per exit ``k`` (every
+layer but the last): ``threshold_k`` (the entropy threshold, in nats); then ``embedding_bits``,
+``quant`` and ``embedding_sparsity`` (absent from runs written before embedding pruning: read as
+0.0). These are the decoded values, not gene indices, so a filter reads as the model it selects.
 """
 
 from __future__ import annotations

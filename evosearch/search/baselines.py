@@ -1,7 +1,8 @@
 """The reference sub-networks every run is compared with (scored by the search's final stage).
 
 * ``uncompressed``: the largest sub-network (every head and neuron, 32-bit weights and
-  embeddings, unlimited span) with no early exit;
+  embeddings, unlimited span; on a supernet trained with learned spans, the learned spans, which
+  every one of its sub-networks runs) with no early exit;
 * ``uniform 0.25 / 0.5 / 0.75``: the same fraction of heads and FFN neurons in every layer
   (DynaBERT's width multiplier, Hou et al., NeurIPS 2020), 32-bit, no early exit.
 """

@@ -30,7 +30,9 @@ Run folder (``results/<run-name>/``):
 
 * ``config.yaml`` — the resolved configuration: space, objectives, algorithm and its operators,
   seed, sizes and the fixed hypervolume ``reference_point`` (in pymoo's minimisation space,
-  ``sign * value``);
+  ``sign * value``); for a supernet trained with learned spans, ``learned_spans``: per virtual
+  layer, the learned span of each head in tokens, as the run scored them (a layer with no span of
+  its own runs them; the report shows it at the largest of the heads it keeps);
 * ``candidates.csv`` — every evaluated candidate (of a threshold path, only the points kept),
   appended (and flushed) as soon as it is scored: generation, stage, genome, the decoded
   sub-network as flat columns (``heads_0``, ``bits_3``, ``span_2``, ``threshold_0``,
@@ -186,6 +188,9 @@ class SearchRun:
             "genome": self.space.labels, "dev_examples": self.evaluator.num_examples,
             "dev_examples_full": (self.full_evaluator or self.evaluator).num_examples,
         })
+        learned = self.evaluator.supernet.learned_spans()
+        if learned is not None:
+            cfg["learned_spans"] = learned
         return cfg
 
     def _prepare_folder(self):

@@ -204,7 +204,7 @@ class SearchSpace:
             if learned:
                 raise SearchSpaceError(f"{where}: span {learned[0]}, but the supernet learned its spans (trained with "
                                        "span_mode learned): give the gene only null, or leave it out, and every layer "
-                                       "runs its learned spans")
+                                       "runs its learned spans (the shipped space edgebert-learned-spans does)")
             for v in values:
                 if v is not None and not 1 <= v <= arch.max_position_embeddings:
                     raise SearchSpaceError(f"{where}: span {v}; allowed: null (unlimited) or an integer in "

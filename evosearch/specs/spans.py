@@ -9,6 +9,8 @@ adaptive-span mask (Sukhbaatar et al., ACL 2019) with the same length.
 
 from __future__ import annotations
 
+import math
+
 #: The ramp is this fraction of the reference length (EdgeBERT: ramp 256 for a 512-token span).
 RAMP_FRACTION = 1 / 16
 
@@ -23,6 +25,15 @@ def span_tokens(fraction: float | None, reference_length: int) -> int | None:
 def default_ramp(reference_length: int) -> int:
     """The ramp ``R`` for a task whose reference length is ``reference_length`` tokens."""
     return max(1, int(round(RAMP_FRACTION * reference_length)))
+
+
+def covering_spans(learned, kept) -> list[int]:
+    """Per layer, one span covering the learned per-head spans (adaptive attention span,
+    Sukhbaatar et al., ACL 2019) of the heads it keeps: ``learned`` holds each layer's spans of
+    every head in tokens, ``kept`` how many heads each layer keeps (its first ones). The largest
+    kept span, rounded up to a whole token and at least 1: a layer given it attends at least as
+    far as each of its heads learned to (how cost models with one span per layer price it)."""
+    return [max(1, math.ceil(max(heads[:k]))) for heads, k in zip(learned, kept)]
 
 
 def round_up_to_choice(span: int, choices) -> int | None:

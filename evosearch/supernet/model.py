@@ -20,14 +20,13 @@ use the plain weights.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 
 from ..specs import INT8_MAX_BITS, Architecture, SubnetConfig
-from ..specs.spans import round_up_to_choice
+from ..specs.spans import covering_spans, round_up_to_choice
 from .modules import BlockWeights, Embeddings, EncoderBlock, ExitRamp
 from .quantize import engine_int8_weight, quantize_weight
 from .span import span_bias
@@ -101,15 +100,16 @@ class Supernet(nn.Module):
 
     def learned_layer_spans(self, config: SubnetConfig | None = None, choices=None) -> list[int | None] | None:
         """Per virtual layer, one span covering the learned spans of the heads ``config`` keeps (all
-        heads without one): the largest, rounded up to a whole token and, with ``choices`` (a span
-        gene's values in tokens, None = unlimited), up to the nearest choice
+        heads without one): the largest, rounded up to a whole token
+        (:func:`~evosearch.specs.spans.covering_spans`) and, with ``choices`` (a span gene's values
+        in tokens, None = unlimited), up to the nearest choice
         (:func:`~evosearch.specs.spans.round_up_to_choice`). A layer given this span attends at
         least as far as each of its heads learned to."""
         spans = self.learned_spans()
         if spans is None:
             return None
         kept = [len(heads) for heads in spans] if config is None else [layer.heads for layer in config.layers]
-        layer_spans = [max(1, math.ceil(max(heads[:k]))) for heads, k in zip(spans, kept)]
+        layer_spans = covering_spans(spans, kept)
         if choices is None:
             return layer_spans
         return [round_up_to_choice(span, choices) for span in layer_spans]
