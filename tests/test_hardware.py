@@ -321,6 +321,23 @@ def test_sparse_layers_are_stored_and_read_in_the_targets_encoding(encoding):
     assert light.model_size_bytes > dense.model_size_bytes
 
 
+def test_the_cost_model_prices_a_configs_own_layer_sparsity():
+    """Without a ``sparsity`` argument the layers' own LayerConfig.sparsity is priced (a caller that
+    passes only the config, as bench_compression did for sparse members, got dense costs)."""
+    from evosearch.hardware import model_size_breakdown
+
+    dense = SubnetConfig.uniform(MINILM, 1.0, bits=8, embedding_bits=8)
+    sp = [0.8, 0.5, 0.0, 0.8, 0.5, 0.0]
+    own = replace(dense, layers=tuple(replace(layer, sparsity=s) for layer, s in zip(dense.layers, sp)))
+    given, implied = estimate(MINILM, dense, "edgebert-12nm", seq_len=32, sparsity=sp), \
+        estimate(MINILM, own, "edgebert-12nm", seq_len=32)
+    assert implied.energy_uj == given.energy_uj and implied.model_size_bytes == given.model_size_bytes
+    assert implied.energy_uj < estimate(MINILM, dense, "edgebert-12nm", seq_len=32).energy_uj
+    assert model_size_breakdown(MINILM, own, index_bits=0, sparse_encoding="bitmask")["blocks"] == \
+        model_size_breakdown(MINILM, dense, sp, 0, sparse_encoding="bitmask")["blocks"]
+    assert macs(MINILM, own, seq_len=32) == macs(MINILM, dense, seq_len=32, sparsity=sp)
+
+
 def test_sparse_encoding_errors_name_the_field():
     from .hardware_targets import target_error
 

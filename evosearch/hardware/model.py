@@ -305,7 +305,7 @@ class CostModel:
         layers_cfg = config.layers
         if len(layers_cfg) != n:
             raise SubnetConfigError(f"the config has {len(layers_cfg)} layers; this model has {n} virtual layers")
-        sp = (0.0,) * n if sparsity is None else _sparsity(arch, sparsity)
+        sp = _sparsity(arch, sparsity, config)
         layer_cost = self.layer_cost
         layers = tuple(layer_cost(c.heads, c.ffn, c.bits, c.span, s) for c, s in zip(layers_cfg, sp))
         emb = self.embedding_cost(config.embedding_bits, config.embedding_sparsity)
@@ -431,8 +431,8 @@ def estimate(
         no early exit.
     exits: the layers whose exit ramp is deployed (threshold above 0); default: where
         ``exit_distribution`` sends inputs.
-    sparsity: per-layer fraction of zero weights (default zeros); only targets with
-        ``zero_skipping`` get cheaper.
+    sparsity: per-layer fraction of zero weights (default: the config's own, each
+        ``LayerConfig.sparsity``); only targets with ``zero_skipping`` get cheaper.
     dvfs_point: index into the target's DVFS points, a (voltage, MHz) pair, or None (nominal).
     span_ramp: the adaptive-span ramp R; a layer with span z attends to |i - j| <= z + R - 1.
     activation_bits: the width activations run at, one of the target's

@@ -25,9 +25,14 @@ from .ops import Gemm, embedding_ops, layer_ops, ramp_ops
 FLOAT_BITS = 32  # biases and layer-norm parameters
 
 
-def _sparsity(arch: Architecture, sparsity: Sequence[float] | None) -> tuple[float, ...]:
+def _sparsity(arch: Architecture, sparsity: Sequence[float] | None, config: SubnetConfig | None = None) -> tuple[float, ...]:
+    """Per-layer sparsities: ``sparsity`` if given, else ``config``'s own (``LayerConfig.sparsity``;
+    dense without a config)."""
     if sparsity is None:
-        return (0.0,) * arch.num_layers
+        if config is not None:
+            sparsity = [layer.sparsity for layer in config.layers]
+        else:
+            return (0.0,) * arch.num_layers
     s = tuple(float(x) for x in sparsity)
     if len(s) != arch.num_layers:
         raise ValueError(f"sparsity has {len(s)} entries; this model has {arch.num_layers} virtual layers")
@@ -50,7 +55,7 @@ def block_vector_params(hidden: int, head_dim: int, heads: int, ffn: int) -> int
 
 def stored_blocks(arch: Architecture, config: SubnetConfig, sparsity: Sequence[float] | None = None):
     """For every weight block used: (heads, ffn, bits, sparsity) of the stored union."""
-    s = _sparsity(arch, sparsity)
+    s = _sparsity(arch, sparsity, config)
     blocks: dict[int, list] = {}
     for i, layer in enumerate(config.layers):
         b = arch.block_of_layer[i]
@@ -184,7 +189,7 @@ def macs(
     Counts every GEMM (projections, QK^T and AV within the attention span, FFN, embedding
     projection, final pooler + classifier). FLOPs ~= 2 x MACs.
     """
-    s = _sparsity(arch, sparsity)
+    s = _sparsity(arch, sparsity, config)
     total = 0.0
     ops = embedding_ops(arch.embedding_size, arch.hidden_size, arch.has_projection, config.embedding_bits, seq_len)
     for i, layer in enumerate(config.layers):
@@ -213,7 +218,7 @@ def expected_macs(arch: Architecture, config: SubnetConfig, workload, span_ramp:
     """Multiply-accumulates per sentence, averaged over a :class:`~evosearch.workload.Workload`:
     each sentence at its own length runs the layers up to its exit, and the exit ramps kept by the
     deployment (``exits`` and the last layer) that it passes."""
-    s = _sparsity(arch, sparsity)
+    s = _sparsity(arch, sparsity, config)
     kept = set(ramp_layers(arch, exits))
     ramp = _gemm_macs(ramp_ops(arch.hidden_size, arch.num_labels, 32))
     total = 0.0
@@ -241,7 +246,7 @@ def iccr_complexity(arch: Architecture, config: SubnetConfig, sparsity: Sequence
     density 1 - sparsity_i); b_i: its weight bit width. Layers are numbered from 1 (numbering
     from 0 would make the first layer free).
     """
-    s = _sparsity(arch, sparsity)
+    s = _sparsity(arch, sparsity, config)
     H, d = arch.hidden_size, arch.head_dim
     k = 0.0
     for i, layer in enumerate(config.layers, start=1):
