@@ -15,7 +15,7 @@ assert Path(evosearch.__file__).is_relative_to(Path(sys.argv[1])), evosearch.__f
 spaces = sorted(p.stem for p in (Path(evosearch.__file__).parent / "search_spaces").glob("*.yaml"))
 for name in spaces:
     SearchSpace.load(name)
-for name in ("default", "edgebert-energy", "cpu", "proxies", "three-way"):
+for name in ("default", "edgebert-energy", "edgebert-onchip", "cpu", "proxies", "three-way"):
     ObjectiveSet.load(name)
 for name in list_shipped_targets():
     load_target(name)
@@ -33,7 +33,7 @@ def test_wheel_install_finds_its_yaml(tmp_path):
     out = subprocess.run([sys.executable, "-c", CHECK, str(target)], check=True, cwd=tmp_path, capture_output=True,
                          text=True, env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     spaces, targets = map(int, out.stdout.split())
-    assert spaces == 6 and targets == 2
+    assert spaces == 7 and targets == 2
 
 
 def test_importing_evosearch_sets_the_thread_policy_unless_the_user_did():

@@ -164,7 +164,7 @@ def test_objective_errors():
         ObjectiveSet.from_dict({"objective": ["error"]})
     obj = ObjectiveSet.from_dict({"objectives": ["error", "params"], "constraints": ["params <= 10", "accuracy >= 0.5"]})
     assert obj.G({"params": 12, "accuracy": 0.75}) == [2.0, -0.25]
-    for path in ["default", "proxies", "edgebert-energy", "edgebert-dvfs", "three-way", "cpu"]:
+    for path in ["default", "proxies", "edgebert-energy", "edgebert-dvfs", "edgebert-onchip", "three-way", "cpu"]:
         ObjectiveSet.load(path)
 
 

@@ -53,11 +53,11 @@ def register(subparsers) -> None:
     p.add_argument("--supernet", metavar="CKPT", help="supernet checkpoint folder (written by `evosearch train`)")
     p.add_argument("--space", metavar="YAML",
                    help="search space: a YAML path or a shipped name (edgebert, edgebert-sparse, edgebert-learned-spans "
-                        "for a supernet trained with --span-mode learned, whittle-medium, uniform, small); "
+                        "for a supernet trained with --span-mode learned, edgebert-onchip, whittle-medium, uniform, small); "
                         "default: edgebert")
     p.add_argument("--objectives", metavar="YAML",
                    help="objective set: a YAML path or a shipped name (evosearch/objectives/search/: default, proxies, "
-                        "edgebert-energy, edgebert-dvfs, three-way); default: default")
+                        "edgebert-energy, edgebert-dvfs, edgebert-onchip, three-way, cpu); default: default")
     p.add_argument("--algorithm", choices=list(ALGORITHMS),
                    help="nsga2 (pymoo, default), nsga3 (pymoo, for 3+ objectives), deap-nsga2, random, local")
     p.add_argument("--crossover", choices=list(CROSSOVERS),
