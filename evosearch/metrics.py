@@ -124,8 +124,12 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
            lambda x: float(x.dvfs.miss_rate), model=True, hardware=True, deadline=True, reference=1.0),
     Metric("memory_kb", "min", "On-chip memory", "kb", "on-chip memory footprint on the hardware target",
            lambda x: float(x.hardware.memory_kb), hardware=True),
-    Metric("fits_on_chip", "max", "Fits on chip", "plain", "1 if weights and activations fit the target's on-chip memories",
+    Metric("fits_on_chip", "max", "Fits on chip", "plain", "1 if weights, embeddings and activations fit the target's on-chip memories",
            lambda x: 1.0 if x.hardware.fits_on_chip else 0.0, hardware=True, reference=0.0),
+    Metric("onchip_excess_kb", "min", "On-chip excess", "kb",
+           "KB by which weights, embeddings and activations overflow the target's on-chip memories (0 = fits); "
+           "as a constraint (<= 0) it tells the search how far a candidate is from fitting, which fits_on_chip cannot",
+           lambda x: float(x.hardware.excess_kb), hardware=True),
     Metric("cpu_latency_ms", "min", "CPU latency", "ms",
            "expected per-sentence latency of the ONNX Runtime deployment on this CPU (evosearch.latency)",
            _cpu_latency, model=True),

@@ -620,6 +620,23 @@ def test_on_chip_fit_counts_the_compressed_embeddings():
     assert estimate(ALBERT, _emb(ALBERT, sparsity=0.6), target, seq_len=32).fits_on_chip
 
 
+def test_onchip_excess_is_the_overflow_per_level_and_zero_exactly_when_it_fits():
+    """onchip_excess_kb sums, over the on-chip levels with a capacity, the KB held beyond it: a
+    graded distance to fitting, falling as the model shrinks, 0 exactly when fits_on_chip."""
+    target = load_target("edgebert-12nm")
+    sizes = []
+    for fraction, bits, sparsity in ((1.0, 8, 0.0), (0.5, 8, 0.0), (0.5, 4, 0.0), (0.25, 4, 0.8)):
+        cfg = SubnetConfig.uniform(MINILM, fraction, bits=bits, embedding_bits=8)
+        cost = estimate(MINILM, replace(cfg, embedding_sparsity=sparsity), target, seq_len=32)
+        held = dict(cost.level_bits)
+        expected = sum(max(0.0, held[lv.name] / 8192 - lv.capacity_kb) for lv in target.memory
+                       if lv.name in held and lv.capacity_kb is not None)
+        assert cost.excess_kb == pytest.approx(expected)
+        assert (cost.excess_kb == 0) == cost.fits_on_chip
+        sizes.append(cost.excess_kb)
+    assert sizes[0] > sizes[1] > sizes[2] > 0 and sizes[3] == 0  # the last one fits: 4-bit quarter layers, 80 % pruned tables
+
+
 def test_minilm_embeddings_do_not_fit_edgebert_envm_even_pruned():
     """The quickstart's MiniLM tables at 8 bits, 40% kept: 6.0 MB in the target's bitmask encoding
     (a bit per entry plus the kept values) against the 4 MB eNVM of edgebert-12nm (whose capacity

@@ -86,6 +86,7 @@ class HardwareCost:
     model_size_bytes: float  # as the target stores it (sparse weights and pruned embeddings in its encoding)
     macs: float
     fits_on_chip: bool  # every on-chip level with a capacity holds what is placed in it
+    excess_kb: float  # by how much the on-chip levels overflow their capacities, summed (0 when it fits)
     target: str
     dvfs: DVFSPoint
     embedding: LayerCost
@@ -112,6 +113,7 @@ class HardwareCost:
     def summary(self) -> dict:
         return {"latency_ms": self.latency_ms, "energy_uj": self.energy_uj, "memory_kb": self.memory_kb,
                 "model_size_bytes": self.model_size_bytes, "macs": self.macs, "fits_on_chip": self.fits_on_chip,
+                "excess_kb": self.excess_kb,
                 "target": self.target, "voltage": self.dvfs.voltage, "frequency_mhz": self.dvfs.frequency_mhz}
 
 
@@ -335,10 +337,9 @@ class CostModel:
         if self._emb_on_chip:
             per_level[place["embeddings"]] = per_level.get(place["embeddings"], 0.0) + size["embeddings"]
         per_level[place["activations"]] = per_level.get(place["activations"], 0.0) + act_bits
-        fits = all(
-            self.target.level(name).capacity_kb is None or bits / 8192.0 <= self.target.level(name).capacity_kb
-            for name, bits in per_level.items()
-        )
+        capacities = {name: self.target.level(name).capacity_kb for name in per_level}
+        excess = sum(max(0.0, bits / 8192.0 - capacities[name]) for name, bits in per_level.items()
+                     if capacities[name] is not None)
         gated_pj = self.gated_leakage_mw(per_level) * lat  # mW x ns = pJ
         return HardwareCost(
             latency_ms=lat * 1e-6,
@@ -346,7 +347,8 @@ class CostModel:
             memory_kb=sum(per_level.values()) / 8192.0,
             model_size_bytes=sum(size.values()) / 8.0,
             macs=macs,
-            fits_on_chip=fits,
+            fits_on_chip=excess == 0.0,
+            excess_kb=excess,
             target=self.target.name,
             dvfs=self.point,
             embedding=emb,

@@ -3,7 +3,7 @@
 ::
 
     objectives: [error, energy_uj]        # minimised; 'accuracy' and 'iccr' are maximised
-    constraints: ["latency_ms <= 5", "fits_on_chip >= 1"]
+    constraints: ["latency_ms <= 5", "onchip_excess_kb <= 0"]
     target: edgebert-12nm                 # hardware target for latency_ms / energy_uj / memory_kb
     reference_point: {error: 1.0}         # optional; missing entries are derived from the space
     latency_target_ms: 50                 # per-sentence deadline; only with energy_dvfs_uj / deadline_miss_rate
@@ -16,7 +16,9 @@ Metrics: the registry :data:`evosearch.metrics.METRICS` (name, direction, unit, 
 ``error`` / ``accuracy`` (on the dev subset, with early exits), ``mean_exit_layer``, ``params``,
 ``model_size_bytes`` (at the bit widths), ``onnx_size_bytes``, ``macs``, ``iccr`` (P-BERT, for
 comparison only), and, on a hardware target (:mod:`evosearch.hardware`), ``latency_ms``,
-``energy_uj``, ``memory_kb``, ``fits_on_chip``, and with a per-sentence ``latency_target_ms``,
+``energy_uj``, ``memory_kb``, ``fits_on_chip``, ``onchip_excess_kb`` (the graded form of
+``fits_on_chip`` for constraints: a 0/1 constraint gives the search no sense of how far a
+candidate is from fitting), and with a per-sentence ``latency_target_ms``,
 ``energy_dvfs_uj`` (each sentence at the lowest-energy DVFS point that meets the target: EdgeBERT's
 per-sentence DVFS, :mod:`evosearch.hardware.dvfs`) and ``deadline_miss_rate``;
 ``cpu_latency_ms``: the ONNX Runtime deployment on this CPU at ``cpu_threads`` threads (default 1),
