@@ -239,16 +239,21 @@ class Trainer:
         return teacher.to(self.config.device).eval()
 
     def _new_optimizer(self) -> None:
-        """AdamW for the weights; no decay on biases, norms and learned spans. Learned spans, in
-        tokens, have their own rate (``span_learning_rate``). Movement scores are not in it: they
-        are updated by plain gradient descent (:meth:`_movement_step`). Called again after the
-        importance ordering (the old moments belong to the old order) and before a resumed state
-        loads its own."""
-        own = {id(p) for p in self.supernet.movement_scores()} | {id(p) for p in self.supernet.span_parameters()}
+        """AdamW; no decay on biases, norms, movement scores and learned spans. Movement scores
+        start at zero and only their order within a row matters (the top-k mask), so their learning
+        rate is irrelevant: Adam moves them in proportion to it, and scaling it would scale every
+        score from the first step on and change no mask. They share the weights' rate and schedule
+        (Sanh et al. give scores their own). They learn from the first step, in the importance
+        warm-up too (sparsity 0 keeps every weight, and the straight-through gradient still reaches
+        the scores); when their masks start to cut is the sparsity warm-up's matter
+        (``TrainConfig.sparsity_warmup``), not their rate's. Learned spans, in tokens, have their
+        own rate (``span_learning_rate``). Called again after the importance ordering (the old
+        moments belong to the old order) and before a resumed state loads its own."""
+        scores = {id(p) for p in self.supernet.movement_scores()}
         spans = self.supernet.span_parameters()
-        params = [p for p in self.supernet.parameters() if p.requires_grad and id(p) not in own]
-        decay = [p for p in params if p.dim() > 1]
-        no_decay = [p for p in params if p.dim() <= 1]
+        params = [p for p in self.supernet.parameters() if p.requires_grad and all(p is not s for s in spans)]
+        decay = [p for p in params if p.dim() > 1 and id(p) not in scores]
+        no_decay = [p for p in params if p.dim() <= 1 or id(p) in scores]
         lr = self.config.learning_rate
         groups = [
             {"params": decay, "weight_decay": self.config.weight_decay, "initial_lr": lr},
@@ -357,8 +362,7 @@ class Trainer:
                     losses = strategy(self.supernet, batch, self.sampler, teacher)
                 if self.learned_spans:
                     losses["span"] = self._span_penalty_step()
-                self._movement_step()
-                torch.nn.utils.clip_grad_norm_(self._clipped, 1.0)
+                torch.nn.utils.clip_grad_norm_(self.supernet.parameters(), 1.0)
                 self.optimizer.step()
                 if self.learned_spans:
                     self.supernet.clamp_learned_spans()
@@ -386,32 +390,6 @@ class Trainer:
                 if self.step % self.config.checkpoint_every == 0 or self.step == end:
                     self.save_state()
         bar.close()
-
-    @property
-    def _clipped(self) -> list:
-        """The parameters whose gradients are clipped: all but the movement scores (their gradient
-        is a statistic to accumulate, not a step to bound)."""
-        scores = {id(p) for p in self.supernet.movement_scores()}
-        return [p for p in self.supernet.parameters() if id(p) not in scores]
-
-    def _movement_step(self) -> None:
-        """Movement scores take a plain gradient-descent step of rate 1: ``S -= dL/dS``, so after
-        ``t`` steps ``S = -sum_t dL/dW' * W``, the movement statistic that defines the method (Sanh
-        et al., NeurIPS 2020, eq. 6; the straight-through gradient, :mod:`evosearch.supernet.pruning`).
-        Scores start at zero and only their order within a row matters (the top-k mask), so the
-        rate is irrelevant. Not Adam, which Sanh et al.'s code uses over some 55,000 steps: Adam
-        divides each score's step by that score's own gradient scale, so over this project's
-        budget (795 steps by default) the ranking becomes a per-weight sign count that noise
-        dominates. Measured on the default task (3 epochs, scores under AdamW): the movement masks
-        at sparsity 0.5 shared 52 % of their weights with the magnitude masks (50 % by chance),
-        the scores correlated with |W| at 0.04, and the largest sub-network fell from 86 % dense to
-        74-76 % at every sparsity from 0.2 to 0.9, while magnitude pruning of the same weights kept
-        84-86 % at 0.2-0.5."""
-        with torch.no_grad():
-            for score in self.supernet.movement_scores():
-                if score.grad is not None:
-                    score.sub_(score.grad)
-                    score.grad = None
 
     def sparsity_factor(self, step: int | None = None) -> float:
         """What the sampled layer sparsities of ``step`` (default: the current step) are multiplied
